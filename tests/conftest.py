@@ -1,0 +1,72 @@
+"""Shared fixtures: an isolated user environment, a loopback emulator, generated audio."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import struct
+import sys
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config/data/cache dirs and no key from the real environment."""
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("STEPFUN_ASR_CONFIG", str(home / "config" / "stepfun-asr" / "config.toml"))
+    for var in ("STEPFUN_API_KEY", "STEPFUN_BASE_URL", "STEPFUN_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def emulator() -> Iterator[object]:
+    from tui.stepfun.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def fake_key() -> str:
+    return "test-" + secrets.token_hex(12)
+
+
+def write_tone_wav(path: Path, seconds: float, *, rate: int = 16000, freq: float = 220.0,
+                   gaps: tuple[tuple[float, float], ...] = ()) -> Path:
+    """A 16-bit mono WAV: a tone with optional silent (start, end) gaps, made with stdlib."""
+    frames = int(seconds * rate)
+    silent = [(int(a * rate), int(b * rate)) for a, b in gaps]
+    buf = bytearray()
+    for i in range(frames):
+        quiet = any(a <= i < b for a, b in silent)
+        value = 0 if quiet else int(9000 * math.sin(2 * math.pi * freq * i / rate))
+        buf += struct.pack("<h", value)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(buf))
+    return path
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The current (isolated) environment for a child `python -m tui` process."""
+    env = dict(os.environ)
+    env.update(extra)
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+PYTHON = sys.executable

@@ -1,0 +1,122 @@
+"""`stepfun-asr transcribe` as a user runs it: a real process against the loopback emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, subprocess_env, write_tone_wav
+from tui.stepfun.emulator import write_directive_wav
+
+TEXT = "Hello there. This is a short test, with two sentences."
+
+
+def run_cli(*args: str, emu=None, key: str | None = None, **env: str):
+    if emu is not None:
+        env.setdefault("STEPFUN_BASE_URL", emu.base_url)
+        env.setdefault("STEPFUN_API_KEY", key or emu.demo_key)
+    return subprocess.run([PYTHON, "-m", "tui", "transcribe", *args], capture_output=True,
+                          text=True, env=subprocess_env(**env), timeout=120, check=False)
+
+
+@pytest.fixture
+def speech(tmp_path: Path) -> Path:
+    return write_directive_wav(tmp_path / "talk.wav", 6.0, text=TEXT)
+
+
+def test_missing_key_exits_2_before_any_request(emulator, speech):
+    done = run_cli(str(speech), STEPFUN_BASE_URL=emulator.base_url)
+    assert done.returncode == 2
+    assert "config set-key" in done.stderr and "STEPFUN_API_KEY" in done.stderr
+    assert emulator.requests == []
+
+
+def test_prints_the_final_text(emulator, speech):
+    done = run_cli(str(speech), emu=emulator)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == TEXT
+    assert emulator.demo_key not in done.stdout + done.stderr
+
+
+def test_json_has_every_documented_field(emulator, speech):
+    done = run_cli("--json", "--language", "en", str(speech), emu=emulator)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    for name in ("file", "text", "segments", "usage", "elapsed_s", "model", "language",
+                 "warnings", "duration_s", "cost"):
+        assert name in data, name
+    assert data["text"] == TEXT and data["model"] == "stepaudio-2.5-asr"
+    assert data["language"] == "en" and data["warnings"] == []
+    assert abs(data["duration_s"] - 6.0) < 0.05
+    first = data["segments"][0]
+    assert set(first) == {"start_ms", "end_ms", "text"} and first["end_ms"] > first["start_ms"]
+    assert "".join(s["text"] for s in data["segments"]).strip() == TEXT
+
+
+def test_each_file_fails_on_its_own_and_the_run_goes_on(emulator, tmp_path, speech):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    blocked = write_directive_wav(tmp_path / "blocked.wav", 4.0, text="x y z",
+                                  fault="error_event")
+    second = write_tone_wav(tmp_path / "tone.wav", 3.0)
+    done = run_cli("--json", str(empty), str(speech), str(blocked), str(second),
+                   str(tmp_path / "missing.wav"), emu=emulator)
+    assert done.returncode == 1
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in rows] == ["empty.wav", "talk.wav", "blocked.wav",
+                                                    "tone.wav", "missing.wav"]
+    assert [("error" in r) for r in rows] == [True, False, True, False, True]
+    assert "empty" in rows[0]["error"]
+    assert rows[2]["error_kind"] == "moderated"
+    assert rows[1]["text"] == TEXT and rows[3]["text"]
+
+
+def test_output_files_written_atomically(emulator, tmp_path, speech):
+    out = tmp_path / "out"
+    done = run_cli("-o", "txt,srt,vtt,json", "--out-dir", str(out), str(speech), emu=emulator)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt",
+                                                     "talk.vtt"]
+    assert (out / "talk.txt").read_text(encoding="utf-8").strip() == TEXT
+    assert (out / "talk.srt").read_text(encoding="utf-8").startswith("1\n00:00:0")
+    assert (out / "talk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
+    assert json.loads((out / "talk.json").read_text(encoding="utf-8"))["text"] == TEXT
+    # Next to the audio when no --out-dir.
+    assert run_cli("-o", "srt", str(speech), emu=emulator).returncode == 0
+    assert (speech.parent / "talk.srt").exists()
+
+
+@pytest.mark.parametrize("args", [["-o", "docx"], ["--format", "pcm"], ["--rate", "16000"],
+                                  ["--base-url", "http://api.example.com/v1"],
+                                  ["--region", "mars"]])
+def test_usage_errors_exit_2(emulator, speech, args):
+    done = run_cli(*args, str(speech), emu=emulator)
+    assert done.returncode == 2, done.stderr
+    assert emulator.requests == []
+
+
+def test_plan_key_on_normal_region_fails_with_the_explanation(emulator, speech):
+    done = run_cli(str(speech), emu=emulator, key=emulator.plan_key)
+    assert done.returncode == 1
+    assert "cn-plan" in done.stderr and emulator.plan_key not in done.stderr
+
+
+def test_server_echoing_the_key_is_redacted(emulator, speech):
+    emulator.inject("echo_key")
+    done = run_cli(str(speech), emu=emulator)
+    assert done.returncode == 1
+    assert emulator.demo_key not in done.stdout + done.stderr
+    assert "REDACTED" in done.stderr
+
+
+def test_pcm_flags(emulator, tmp_path):
+    wav = write_tone_wav(tmp_path / "t.wav", 3.0)
+    raw = tmp_path / "t.pcm"
+    raw.write_bytes(wav.read_bytes()[44:])
+    done = run_cli("--format", "pcm", "--rate", "16000", "--bits", "16", "--channel", "1",
+                   str(raw), emu=emulator)
+    assert done.returncode == 0, done.stderr
+    assert emulator.requests[-1].format_type == "pcm"

@@ -1,0 +1,98 @@
+"""Settings, key resolution and the `config` command, on real files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, subprocess_env
+from tui import config, locations
+from tui.config import ConfigError, Settings
+
+
+def test_key_from_env_beats_file(fake_key):
+    config.save_key("test-from-file")
+    assert config.load().api_key.reveal() == "test-from-file"
+    assert config.load(env={"STEPFUN_API_KEY": fake_key}).api_key.reveal() == fake_key
+
+
+def test_missing_key_says_how_to_set_it():
+    with pytest.raises(ConfigError, match="config set-key"):
+        config.load().require_key()
+
+
+def test_set_key_writes_0600_atomically(fake_key):
+    os.umask(0o022)
+    path = config.save_key(fake_key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not config.insecure_mode(path)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    # Other settings survive a key change and vice versa.
+    config.save_values({"region": "intl"})
+    config.save_key(fake_key + "x")
+    loaded = config.load()
+    assert loaded.region == "intl" and loaded.api_key.reveal() == fake_key + "x"
+
+
+def test_settings_repr_and_public_dict_never_show_the_key(fake_key):
+    settings = config.load(env={"STEPFUN_API_KEY": fake_key})
+    assert fake_key not in repr(settings) and fake_key not in str(settings.public_dict())
+    assert fake_key not in repr(settings.api_key)
+
+
+@pytest.mark.parametrize(("region", "url"), sorted(config.REGIONS.items()))
+def test_regions_map_to_documented_base_urls(region, url):
+    settings = Settings(region=region)
+    assert settings.resolved_base_url == url
+
+
+@pytest.mark.parametrize("url", ["http://api.stepfun.com/v1", "http://10.0.0.5/v1",
+                                 "ftp://127.0.0.1/v1"])
+def test_plain_http_only_for_loopback(url):
+    with pytest.raises(ConfigError):
+        config.validate_base_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/v1", "http://[::1]:9/v1",
+                                 "http://localhost/v1/", "https://example.org/v1"])
+def test_loopback_http_and_any_https_are_fine(url):
+    assert config.validate_base_url(url) == url.rstrip("/")
+
+
+def test_env_base_url_and_bad_values(monkeypatch):
+    monkeypatch.setenv("STEPFUN_BASE_URL", "http://127.0.0.1:1/v1")
+    assert config.load().resolved_base_url == "http://127.0.0.1:1/v1"
+    with pytest.raises(ConfigError, match="Region"):
+        config.save_values({"region": "mars"})
+    with pytest.raises(ConfigError, match="Unknown setting"):
+        config.save_values({"colour": "red"})
+
+
+def test_config_file_in_xdg_config_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("STEPFUN_ASR_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert locations.config_file() == tmp_path / "xdg" / "stepfun-asr" / "config.toml"
+
+
+def _cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "-m", "tui", *args], input=stdin, capture_output=True,
+                          text=True, env=subprocess_env(**env), timeout=60, check=False)
+
+
+def test_config_commands_end_to_end(fake_key):
+    done = _cli("config", "set-key", stdin=fake_key + "\n")
+    assert done.returncode == 0, done.stderr
+    path = Path(os.environ["STEPFUN_ASR_CONFIG"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    shown = _cli("config", "show")
+    assert shown.returncode == 0
+    assert fake_key not in shown.stdout + shown.stderr
+    assert fake_key[-4:] in shown.stdout  # masked form, recognisable
+    assert _cli("config", "set", "region", "cn-plan").returncode == 0
+    assert "step_plan" in _cli("config", "show").stdout
+    assert _cli("config", "set", "region", "moon").returncode == 2
+    assert str(path) in _cli("config", "path").stdout

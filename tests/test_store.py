@@ -1,0 +1,245 @@
+"""The job store: a real SQLite file, real threads and a second connection as another process."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tui import locations
+from tui.jobs.exports import ExportSpec
+from tui.jobs.schema import SCHEMA_VERSION, SchemaError
+from tui.jobs.store import (
+    JobOptions,
+    JobState,
+    JobStateError,
+    Store,
+    _start_ticks,
+    process_owner,
+)
+from tui.transcript.model import (
+    CostEstimate,
+    CrossCheck,
+    Segment,
+    TranscriptionResult,
+    TrustWarning,
+)
+
+
+def _result(path: Path, text: str = "hello world", *, serious: bool = False) -> TranscriptionResult:
+    return TranscriptionResult(
+        file=str(path), text=text,
+        segments=[Segment(0, 500, "hello "), Segment(500, 900, "world")],
+        usage={"input_tokens": 12}, model="stepaudio-2.5-asr", language="en", elapsed_s=0.4,
+        duration_s=3.2, warnings=[TrustWarning("short_audio", "short", serious=serious)],
+        cost=CostEstimate(0.000133, "CNY"), cross_check=CrossCheck("step-asr-1.1", "hello", 0.8),
+        attempts=2,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "jobs.sqlite3") as s:
+        yield s
+
+
+def test_default_path_honours_xdg_and_schema_is_versioned(isolated_user_dirs: Path) -> None:
+    with Store() as s:
+        assert s.path == locations.default_db_path()
+        assert str(s.path).startswith(str(isolated_user_dirs))
+    conn = sqlite3.connect(s.path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    # Opening again applies nothing twice.
+    with Store(s.path) as again:
+        assert again.list_jobs() == []
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaError, match="newer"):
+        Store(db)
+
+
+def test_job_round_trip_and_lifecycle(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "talk.wav"
+    spec = ExportSpec(formats=("txt", "srt"), out_dir=str(tmp_path / "out"), policy="suffix",
+                      on_done="echo hi")
+    opts = JobOptions(model="stepaudio-3-asr-max", language="zh", hotwords=("术语",),
+                      cross_check=True, export=spec)
+    job = store.add_job(src, opts, "watch", watch_id="w1", size=10, mtime=1.5,
+                        content_hash="ab" * 32)
+    assert job.state is JobState.QUEUED and job.options == opts and job.origin == "watch"
+    assert store.get_job(job.id) == job
+
+    claimed = store.claim_next("me")
+    assert claimed is not None and claimed.id == job.id
+    assert claimed.state is JobState.RUNNING and claimed.attempts == 1 and claimed.owner == "me"
+    assert store.claim_next("me") is None
+
+    done = store.finish_job(job.id, _result(src), owner="me")
+    assert done.state is JobState.DONE
+    assert done.duration_s == 3.2 and done.cost_amount == pytest.approx(0.000133)
+    assert done.cost_currency == "CNY" and done.usage == {"input_tokens": 12}
+    assert store.get_result(job.id) == _result(src)
+
+    with pytest.raises(JobStateError, match="done"):
+        store.retry_job(job.id)
+    assert store.mark_reviewed(job.id).reviewed
+    again = store.rerun_job(job.id)
+    assert again.state is JobState.QUEUED and not again.reviewed
+    assert store.get_result(job.id) is not None  # kept until replaced
+
+    store.claim_next("me")
+    review = store.finish_job(job.id, _result(src, "x", serious=True), owner="me")
+    assert review.state is JobState.NEEDS_REVIEW and review.attempts == 2
+    assert store.get_result(job.id).text == "x"  # type: ignore[union-attr]
+
+
+def test_fail_retry_cancel(store: Store, tmp_path: Path) -> None:
+    a = store.add_job(tmp_path / "a.wav")
+    b = store.add_job(tmp_path / "b.wav")
+    store.claim_next("me")
+    failed = store.fail_job(a.id, "The key was rejected (401).", "invalid_key", owner="me")
+    assert failed.state is JobState.FAILED and failed.error_kind == "invalid_key"
+    assert failed.error_message == "The key was rejected (401)."
+    assert store.cancel_job(b.id).state is JobState.CANCELED
+    assert store.retry_job(b.id).state is JobState.QUEUED
+    retried = store.retry_job(a.id)
+    assert retried.state is JobState.QUEUED and retried.error_message is None
+    assert store.counts()["queued"] == 2
+    with pytest.raises(JobStateError, match="no job"):
+        store.require_job(999)
+    with pytest.raises(ValueError):
+        store.list_jobs("finished")  # a typo is an error, not an empty list
+
+
+def test_finish_refuses_a_job_that_is_not_running_here(store: Store, tmp_path: Path) -> None:
+    job = store.add_job(tmp_path / "a.wav")
+    store.claim_next("other")
+    with pytest.raises(JobStateError):
+        store.finish_job(job.id, _result(tmp_path / "a.wav"), owner="me")
+    assert store.get_result(job.id) is None
+
+
+def test_list_filters_and_order(store: Store, tmp_path: Path) -> None:
+    ids = [store.add_job(tmp_path / f"{i}.wav").id for i in range(5)]
+    store.cancel_job(ids[1])
+    assert [j.id for j in store.list_jobs()] == ids[::-1]
+    assert [j.id for j in store.list_jobs(limit=2, newest_first=False)] == ids[:2]
+    assert [j.id for j in store.list_jobs("canceled")] == [ids[1]]
+    assert len(store.list_jobs(["queued", "canceled"])) == 5
+
+
+def test_recover_running_takes_only_dead_owners(store: Store, tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_owner = f"{os.uname().nodename}:{int(dead.stdout)}:12345"
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)
+    try:
+        live_owner = f"{process_owner().rsplit(':', 2)[0]}:{live.pid}:{_start_ticks(live.pid)}"
+        a = store.add_job(tmp_path / "a.wav")
+        b = store.add_job(tmp_path / "b.wav")
+        c = store.add_job(tmp_path / "c.wav")
+        store.claim_next(dead_owner)
+        store.claim_next(live_owner)
+        store.claim_next(process_owner())
+        recovered = store.recover_running(process_owner())
+        assert sorted(j.id for j in recovered) == [a.id, c.id]
+        assert store.get_job(b.id).state is JobState.RUNNING  # type: ignore[union-attr]
+        assert all(j.state is JobState.QUEUED and j.attempts == 1 for j in recovered)
+    finally:
+        live.communicate(b"")
+
+
+def test_threads_and_a_second_connection_never_claim_twice(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite3"
+    with Store(db) as one, Store(db) as two:
+        def add(n: int) -> None:
+            for i in range(25):
+                one.add_job(tmp_path / f"{n}-{i}.wav")
+
+        threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert one.counts()["queued"] == 100
+
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def claim(s: Store, owner: str) -> None:
+            for _ in range(200):
+                job = s.claim_next(owner)
+                if job is None:
+                    return
+                with lock:
+                    claimed.append(job.id)
+
+        workers = [threading.Thread(target=claim, args=(s, f"w{i}"))
+                   for i, s in enumerate([one, two, one, two])]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 100
+
+
+def test_admit_file_is_exactly_once(store: Store, tmp_path: Path) -> None:
+    opts = JobOptions(export=ExportSpec())
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    first = store.admit_file(a, size=5, mtime_ns=1, content_hash="h1", options=opts,
+                             watch_id="w")
+    assert first.kind == "new"
+    # Restart or touch: same path, same bytes.
+    again = store.admit_file(a, size=5, mtime_ns=2, content_hash="h1", options=opts,
+                             watch_id="w")
+    assert again.kind == "known" and again.job.id == first.job.id
+    # The same bytes under another name: a copy, not a new job.
+    copy = store.admit_file(b, size=5, mtime_ns=3, content_hash="h1", options=opts,
+                            watch_id="w")
+    assert copy.kind == "copy" and copy.job.id == first.job.id
+    assert [s.path for s in store.unexported_copies(first.job.id)] == [b]
+    store.mark_exported(b, first.job.id)
+    assert store.unexported_copies(first.job.id) == []
+    # Unless duplicates are to be sent again.
+    c = tmp_path / "c.wav"
+    resent = store.admit_file(c, size=5, mtime_ns=3, content_hash="h1", options=opts,
+                              watch_id="w", skip_duplicate_content=False)
+    assert resent.kind == "new" and resent.job.id != first.job.id
+    # New content at a known path is a new job.
+    changed = store.admit_file(a, size=6, mtime_ns=9, content_hash="h2", options=opts,
+                               watch_id="w")
+    assert changed.kind == "new"
+    assert store.ledger_entry("h1").first_path == a  # type: ignore[union-attr]
+    assert len(store.list_jobs()) == 3
+
+
+def test_the_key_never_reaches_the_database(tmp_path: Path, fake_key: str) -> None:
+    """Everything a job carries (settings-derived options, errors, results) is key-free."""
+    from tui.config import Settings
+    from tui.secrets import Secret
+
+    settings = Settings(api_key=Secret(fake_key), base_url="http://127.0.0.1:9/v1")
+    db = tmp_path / "jobs.sqlite3"
+    with Store(db) as s:
+        opts = JobOptions(model=settings.model, language=settings.language,
+                          hotwords=tuple(settings.hotwords), export=ExportSpec())
+        job = s.add_job(tmp_path / "a.wav", opts)
+        s.claim_next("me")
+        s.finish_job(job.id, _result(tmp_path / "a.wav"), owner="me")
+        assert s.get_job(job.id) is not None
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("jobs.sqlite3*"))
+    assert len(blob) > 0
+    assert fake_key.encode() not in blob

@@ -1,0 +1,40 @@
+"""The workbench's keys. Every binding has an id, so ``keymap = {"retry" = "R"}`` in the config
+file remaps it (``App.set_keymap``); the help screen and the command palette list them all."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+MAIN_BINDINGS: list[Binding] = [
+    Binding("t", "transcribe", "Transcribe", id="transcribe",
+            tooltip="Queue the highlighted file, or every audio file in the highlighted folder"),
+    Binding("w", "toggle_watch", "Watch", id="watch",
+            tooltip="Watch the highlighted folder: new recordings are transcribed and written "
+            "next to them (output formats from the settings)"),
+    Binding("j", "next_job", "Next job", id="next-job", show=False,
+            tooltip="Select the next job in the queue"),
+    Binding("k", "previous_job", "Previous job", id="previous-job", show=False,
+            tooltip="Select the previous job in the queue"),
+    Binding("r", "retry", "Retry", id="retry",
+            tooltip="Run the selected job again (failed, canceled or finished)"),
+    Binding("x", "cancel_job", "Cancel", id="cancel", tooltip="Cancel the selected job"),
+    Binding("v", "cross_check", "Cross-check", id="cross-check", show=False,
+            tooltip="Transcribe the selected file again and compare with step-asr-1.1 "
+            "(costs extra)"),
+    Binding("e", "export", "Export", id="export",
+            tooltip="Write the selected transcript as TXT/SRT/VTT/JSON/Markdown"),
+    Binding("c", "copy_transcript", "Copy", id="copy", show=False,
+            tooltip="Copy the selected transcript to the clipboard"),
+    Binding("slash", "search", "Search", id="search", tooltip="Search within the transcript"),
+    Binding("right_square_bracket", "next_match", "Next match", id="next-match", show=False,
+            tooltip="Go to the next search match"),
+    Binding("left_square_bracket", "previous_match", "Previous match", id="previous-match",
+            show=False, tooltip="Go to the previous search match"),
+    Binding("m", "mark_reviewed", "Reviewed", id="mark-reviewed",
+            tooltip="Mark the selected transcript reviewed (again: unmark)"),
+    Binding("s", "settings", "Settings", id="settings",
+            tooltip="Region, model, language, hotwords, formats, concurrency, API key"),
+    Binding("question_mark,f1", "help", "Help", id="help", tooltip="Show every key"),
+    Binding("q", "quit", "Quit", id="quit",
+            tooltip="Quit; a running job goes back to the queue for next time"),
+]

@@ -1,0 +1,136 @@
+"""Settings: region, model, language, hotwords, output formats, concurrency and the key.
+
+Saving writes the config file (mode 0600, atomically, via ``tui.config``); the key field is a
+masked input that is left empty to keep the current key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static
+
+from tui import config
+from tui.config import REGIONS, ConfigError, Settings
+from tui.secrets import mask_key
+from tui.stepfun.options import SSE_MODELS
+from tui.transcript.formats import FORMATS
+
+LANGUAGES = [("detect automatically", ""), ("Chinese (zh)", "zh"), ("English (en)", "en")]
+
+
+@dataclass(frozen=True)
+class SettingsSaved:
+    values: dict[str, Any]
+    key: str | None = None
+    path: Path | None = None
+    changed: frozenset[str] = field(default_factory=frozenset)
+
+
+class SettingsScreen(ModalScreen[SettingsSaved | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Cancel", show=False),
+        Binding("ctrl+s", "save", "Save", show=False),
+    ]
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > VerticalScroll {
+        width: 84; max-width: 95%; height: auto; max-height: 95%;
+        border: round $primary; background: $surface; padding: 0 2;
+    }
+    SettingsScreen Label { margin-top: 1; text-style: bold; }
+    SettingsScreen SelectionList { height: auto; max-height: 7; }
+    SettingsScreen #settings-error { color: $error; height: auto; margin-top: 1; }
+    SettingsScreen Horizontal { height: auto; align-horizontal: right; margin: 1 0; }
+    SettingsScreen Button { margin-left: 2; }
+    """
+
+    def __init__(self, settings: Settings, config_path: Path | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.config_path = config_path
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        models = list(dict.fromkeys([s.model, *SSE_MODELS]))
+        current_key = mask_key(s.api_key.reveal() if s.api_key else None)
+        with VerticalScroll() as box:
+            box.border_title = "Settings"
+            yield Label("Region (a Step Plan key needs cn-plan or intl-plan)")
+            yield Select([(r, r) for r in REGIONS], value=s.region, allow_blank=False,
+                         id="set-region")
+            yield Label("Model")
+            yield Select([(m, m) for m in models], value=s.model, allow_blank=False,
+                         id="set-model")
+            yield Label("Language")
+            yield Select(LANGUAGES, value=s.language or "", allow_blank=False, id="set-language")
+            yield Label("Hotwords (comma-separated terms to favour)")
+            yield Input(", ".join(s.hotwords), id="set-hotwords")
+            yield Label("Output formats (for watch mode and automatic exports)")
+            yield SelectionList[str](*[(f, f, f in s.formats) for f in FORMATS],
+                                     id="set-formats")
+            yield Label("Files transcribed at once")
+            yield Input(str(s.concurrency), type="integer", id="set-concurrency")
+            yield Label(f"API key (now {current_key}; leave empty to keep it)")
+            yield Input(password=True, placeholder="paste a new key", id="set-key")
+            yield Static("", id="settings-error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="settings-cancel")
+                yield Button("Save", variant="primary", id="settings-save")
+
+    def on_mount(self) -> None:
+        self.query_one("#set-region", Select).focus()
+
+    def collect(self) -> tuple[dict[str, Any], str | None]:
+        formats = list(self.query_one("#set-formats", SelectionList).selected)
+        values: dict[str, Any] = {
+            "region": str(self.query_one("#set-region", Select).value),
+            "model": str(self.query_one("#set-model", Select).value),
+            "language": str(self.query_one("#set-language", Select).value or ""),
+            "hotwords": self.query_one("#set-hotwords", Input).value,
+            "formats": ",".join(str(f) for f in formats),
+            "concurrency": self.query_one("#set-concurrency", Input).value.strip(),
+        }
+        key = self.query_one("#set-key", Input).value.strip() or None
+        return values, key
+
+    @on(Button.Pressed, "#settings-save")
+    def action_save(self) -> None:
+        values, key = self.collect()
+        error = self.query_one("#settings-error", Static)
+        if not values["formats"]:
+            error.update("Choose at least one output format.")
+            return
+        try:
+            concurrency = int(values["concurrency"] or 0)
+        except ValueError:
+            concurrency = 0
+        if not 1 <= concurrency <= 16:
+            error.update("Files transcribed at once must be a whole number from 1 to 16.")
+            return
+        probe = Settings()
+        try:
+            for name, value in values.items():
+                config.apply(probe, name, value)
+            path = config.save_values(values, self.config_path)
+            if key is not None:
+                path = config.save_key(key, self.config_path)
+        except (ConfigError, OSError) as exc:
+            error.update(Text(str(exc)))
+            return
+        changed = frozenset(n for n in values if getattr(probe, n) != getattr(self.settings, n))
+        if key is not None:
+            changed |= {"api_key"}
+        self.dismiss(SettingsSaved(values, key, path, changed))
+
+    @on(Button.Pressed, "#settings-cancel")
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

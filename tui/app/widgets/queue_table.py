@@ -1,0 +1,189 @@
+"""The job queue: one row per job (oldest first) with state, audio length, progress and cost.
+
+The job model lives in the store; this table only shows it. Every cell is a Rich ``Text`` so a
+file name is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+
+from tui.jobs.events import JobProgressed
+from tui.jobs.store import Job, JobState
+
+STATE_STYLE = {
+    JobState.QUEUED: "dim",
+    JobState.RUNNING: "bold cyan",
+    JobState.DONE: "green",
+    JobState.NEEDS_REVIEW: "bold yellow",
+    JobState.FAILED: "bold red",
+    JobState.CANCELED: "dim italic",
+}
+STATE_LABEL = {JobState.NEEDS_REVIEW: "review"}
+CURRENCY_SIGN = {"CNY": "¥", "USD": "$"}
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    if amount is None or currency is None:
+        return ""
+    sign = CURRENCY_SIGN.get(currency, currency + " ")
+    return f"{sign}{amount:.4f}"
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def size_text(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f} MB"
+    if n >= 1000:
+        return f"{n / 1000:.0f} kB"
+    return f"{n} B"
+
+
+def progress_text(p: JobProgressed, *, show_elapsed: bool = True, compact: bool = False) -> str:
+    """Honest counters only: bytes sent, audio seconds covered, characters, elapsed."""
+    parts: list[str] = []
+    if p.parts > 1:
+        parts.append(f"part {p.part}/{p.parts}")
+    if p.stage in ("probing", "preparing"):
+        parts.append(p.stage)
+    elif p.stage == "uploading" or (p.bytes_total and p.bytes_sent < p.bytes_total):
+        parts.append(f"sent {size_text(p.bytes_sent)}/{size_text(p.bytes_total)}")
+    else:
+        covered = f"{p.audio_s_covered:.0f}"
+        of = f"/{p.duration_s:.0f}" if p.duration_s else ""
+        parts.append(f"{covered}{of} s" if compact else f"{covered}{of} s of audio heard")
+        parts.append(f"{p.chars_received} ch" if compact else f"{p.chars_received} characters")
+    if show_elapsed:
+        parts.append(f"{p.elapsed_s:.0f} s" if compact else f"{p.elapsed_s:.0f} s elapsed")
+    return " · ".join(parts)
+
+
+COLUMNS = (("#", "id", 3), ("File", "file", 24), ("State", "state", 8), ("Audio", "audio", 6),
+           ("Progress", "progress", 24), ("Cost", "cost", 8))
+MIN_FILE_WIDTH = 12
+
+
+class QueueTable(DataTable[Text]):
+    """Jobs, oldest first. Posts :class:`QueueTable.JobHighlighted` as the cursor moves."""
+
+    DEFAULT_CSS = """
+    QueueTable { height: 1fr; }
+    """
+
+    class JobHighlighted(Message):
+        def __init__(self, table: QueueTable, job_id: int) -> None:
+            super().__init__()
+            self.table = table
+            self.job_id = job_id
+
+        @property
+        def control(self) -> QueueTable:
+            return self.table
+
+    def __init__(self, *, show_elapsed: bool = True, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
+        self.show_elapsed = show_elapsed
+        self._order: list[int] = []
+
+    def on_mount(self) -> None:
+        for label, key, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def on_resize(self) -> None:
+        self.fit_file_column()
+
+    def fit_file_column(self) -> None:
+        """Give the File column whatever width the other columns leave (no sideways scroll)."""
+        fixed = sum(w for _l, k, w in COLUMNS if k != "file")
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        width = max(MIN_FILE_WIDTH, self.scrollable_content_region.width - fixed - padding - 1)
+        column = self.columns.get(ColumnKey("file"))
+        if column is not None and column.width != width:
+            column.width = width
+            # DataTable has no public call to resize a column; these two make it re-measure.
+            self._clear_caches()
+            self._require_update_dimensions = True
+            self.refresh()
+
+    @property
+    def job_ids(self) -> list[int]:
+        return list(self._order)
+
+    def upsert(self, job: Job) -> None:
+        key = str(job.id)
+        cells = self._cells(job)
+        if job.id in self._order:
+            for column, value in zip(("id", "file", "state", "audio", "progress", "cost"),
+                                     cells, strict=True):
+                if column == "progress" and job.state is JobState.RUNNING:
+                    continue  # progress messages own this cell while the job runs
+                try:
+                    self.update_cell(key, column, value)
+                except (CellDoesNotExist, RowDoesNotExist):
+                    return
+            return
+        self.add_row(*cells, key=key)
+        self._order.append(job.id)
+
+    def set_progress(self, p: JobProgressed) -> None:
+        if p.job_id not in self._order:
+            return
+        text = Text(progress_text(p, show_elapsed=self.show_elapsed, compact=True))
+        try:
+            self.update_cell(str(p.job_id), "progress", text)
+            if p.duration_s:
+                self.update_cell(str(p.job_id), "audio", Text(clock(p.duration_s)))
+        except (CellDoesNotExist, RowDoesNotExist):
+            pass
+
+    def _cells(self, job: Job) -> tuple[Text, ...]:
+        label = STATE_LABEL.get(job.state, job.state.value)
+        state = Text(label, style=STATE_STYLE[job.state])
+        if job.reviewed:
+            state.append(" ✓", style="green")
+        return (
+            Text(str(job.id), style="dim"),
+            Text(job.name, no_wrap=True, overflow="ellipsis"),
+            state,
+            Text(clock(job.duration_s)),
+            Text(self._summary(job), no_wrap=True, overflow="ellipsis"),
+            Text(money(job.cost_amount, job.cost_currency)),
+        )
+
+    @staticmethod
+    def _summary(job: Job) -> str:
+        if job.state is JobState.FAILED:
+            return job.error_message or "failed"
+        if job.state is JobState.QUEUED:
+            return f"attempt {job.attempts + 1}" if job.attempts else "waiting"
+        if job.state is JobState.RUNNING:
+            return "starting"
+        if job.state is JobState.CANCELED:
+            return "canceled"
+        outputs = len(job.outputs)
+        return f"{outputs} file{'s' if outputs != 1 else ''} written" if outputs else "finished"
+
+    def select_job(self, job_id: int) -> None:
+        if job_id in self._order:
+            self.move_cursor(row=self._order.index(job_id))
+
+    def highlighted_job(self) -> int | None:
+        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.JobHighlighted(self, int(event.row_key.value)))

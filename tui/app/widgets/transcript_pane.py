@@ -1,0 +1,220 @@
+"""The selected job's transcript: streamed live while the job runs, cue by cue once done.
+
+Deltas go into :class:`~tui.app.live_text.LiveText` buffers (no widget work per delta); a
+20 Hz timer appends what arrived to a read-only ``TextArea`` in one edit. Each line ends at a
+sentence, so edits stay cheap however long the transcript gets. The view is anchored to the end
+while streaming and lets go as soon as the user scrolls or searches.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static, TextArea
+from textual.widgets.text_area import Document, Selection
+
+from tui.app.live_text import LiveText, find_all, format_result
+from tui.app.widgets.queue_table import progress_text
+from tui.jobs.events import JobProgressed
+from tui.jobs.store import Job, JobState
+from tui.transcript.model import TranscriptionResult
+
+FLUSH_HZ = 20
+
+
+class TranscriptPane(Vertical):
+    DEFAULT_CSS = """
+    TranscriptPane { height: 1fr; }
+    TranscriptPane #transcript-title { height: 1; padding: 0 1; background: $boost; }
+    TranscriptPane #transcript-text { height: 1fr; border: none; padding: 0 1; }
+    TranscriptPane #search-bar { height: auto; display: none; }
+    TranscriptPane #search-bar.-open { display: block; }
+    TranscriptPane #search-input { width: 1fr; }
+    TranscriptPane #search-status { width: auto; min-width: 12; padding: 1 1 0 1; }
+    """
+
+    def __init__(self, *, show_elapsed: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.show_elapsed = show_elapsed
+        self.live: dict[int, LiveText] = {}
+        self.shown_job: int | None = None
+        self._shown_state: JobState | None = None
+        self._title_name = ""
+        self.matches: list[int] = []
+        self.match_index = -1
+        self._query = ""
+        self.flushes = 0  # edits made to the text area by the timer (the benchmark reads it)
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No job selected — pick a file and press t to transcribe it.",
+                          style="dim"), id="transcript-title", markup=False)
+        yield TextArea(id="transcript-text", read_only=True, soft_wrap=True, show_cursor=False,
+                       show_line_numbers=False)
+        with Horizontal(id="search-bar"):
+            yield Input(placeholder="Search the transcript (Enter: find, Esc: close)",
+                        id="search-input")
+            yield Static("", id="search-status", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / FLUSH_HZ, self.flush, name="transcript-flush")
+
+    @property
+    def text_area(self) -> TextArea:
+        return self.query_one("#transcript-text", TextArea)
+
+    @property
+    def text(self) -> str:
+        return self.text_area.text
+
+    # --- live text (called for each bus event: no widget work here) ------------------------
+
+    def add_delta(self, job_id: int, text: str, start_ms: int, end_ms: int) -> None:
+        live = self.live.get(job_id)
+        if live is None:
+            live = self.live[job_id] = LiveText()
+        live.add(text, start_ms, end_ms)
+
+    def restart(self, job_id: int) -> None:
+        self.live[job_id] = LiveText()
+        if job_id == self.shown_job:
+            self._load("", follow=True)
+
+    def forget(self, job_id: int) -> None:
+        self.live.pop(job_id, None)
+
+    def flush(self) -> None:
+        """Append what arrived since the last flush for the shown job (one edit)."""
+        for job_id, live in self.live.items():
+            chunk = live.take_pending()
+            if chunk and job_id == self.shown_job:
+                area = self.text_area
+                area.insert(chunk, area.document.end)
+                self.flushes += 1
+
+    # --- what is shown -----------------------------------------------------------------------
+
+    def show_job(self, job: Job, result: TranscriptionResult | None) -> None:
+        """Show ``job``: its live text while it runs, else its stored result (if any)."""
+        same = job.id == self.shown_job
+        self.shown_job = job.id
+        self._title_name = job.name
+        previous_state, self._shown_state = self._shown_state, job.state
+        self._set_title(self._status(job, result))
+        if job.state is JobState.RUNNING:
+            if same and previous_state is JobState.RUNNING:
+                return  # already streaming into the view
+            live = self.live.get(job.id)
+            text = live.text if live else ""
+            if live:
+                live.pending.clear()
+            self._load(text, follow=True)
+        elif result is not None:
+            area = self.text_area
+            at_end = area.scroll_y >= area.max_scroll_y - 1
+            keep = same and not at_end
+            self._load(format_result(result), follow=same and not keep,
+                       keep_y=area.scroll_y if keep else None)
+        else:
+            self._load("", follow=False)
+
+    def clear(self) -> None:
+        self.shown_job = None
+        self._shown_state = None
+        self._load("", follow=False)
+        self._set_title(Text("No job selected.", style="dim"))
+
+    def set_progress(self, p: JobProgressed) -> None:
+        if p.job_id == self.shown_job and self._shown_state is JobState.RUNNING:
+            self._set_title(Text(f"running · {progress_text(p, show_elapsed=self.show_elapsed)}"))
+
+    def _status(self, job: Job, result: TranscriptionResult | None) -> Text:
+        if job.state is JobState.RUNNING:
+            return Text("running · waiting for the first words…")
+        if job.state is JobState.QUEUED:
+            return Text("queued · waiting for a free slot", style="dim")
+        if job.state is JobState.FAILED:
+            return Text("failed · the reason is in Errors & usage (r retries)", style="red")
+        if job.state is JobState.CANCELED:
+            return Text("canceled (r queues it again)", style="dim")
+        chars = len(result.text) if result else 0
+        label = "needs review" if job.state is JobState.NEEDS_REVIEW else "done"
+        text = Text(f"{label} · {chars:,} characters")
+        if job.reviewed:
+            text.append(" · reviewed ✓", style="green")
+        return text
+
+    def _set_title(self, status: Text) -> None:
+        title = Text(self._title_name or "", style="bold")
+        if self._title_name:
+            title.append(" — ")
+        title.append_text(status)
+        title.no_wrap = True
+        title.overflow = "ellipsis"
+        self.query_one("#transcript-title", Static).update(title)
+
+    def _load(self, text: str, *, follow: bool, keep_y: float | None = None) -> None:
+        area = self.text_area
+        area.load_text(text)
+        self._reset_search()
+        # load_text scrolls to the cursor after the next refresh; act after that.
+        if follow:
+            self.call_after_refresh(area.anchor)
+        else:
+            area.anchor(False)
+            if keep_y is not None:
+                self.call_after_refresh(area.scroll_to, y=keep_y, animate=False)
+
+    # --- search ------------------------------------------------------------------------------
+
+    @property
+    def search_open(self) -> bool:
+        return self.query_one("#search-bar").has_class("-open")
+
+    def open_search(self) -> None:
+        self.query_one("#search-bar").add_class("-open")
+        self.query_one("#search-input", Input).focus()
+
+    def close_search(self) -> None:
+        self.query_one("#search-bar").remove_class("-open")
+        self.text_area.focus()
+
+    def search(self, query: str) -> int:
+        """Find every match; select the first. Returns the number of matches."""
+        self._query = query
+        self.matches = find_all(self.text, query)
+        self.match_index = -1
+        if self.matches:
+            self.next_match()
+        else:
+            self._search_status()
+        return len(self.matches)
+
+    def next_match(self, step: int = 1) -> None:
+        if self._query and self.text and not self.matches:
+            self.matches = find_all(self.text, self._query)
+        if not self.matches:
+            self._search_status()
+            return
+        self.match_index = (self.match_index + step) % len(self.matches)
+        start = self.matches[self.match_index]
+        doc = self.text_area.document
+        assert isinstance(doc, Document)
+        self.text_area.selection = Selection(doc.get_location_from_index(start),
+                                             doc.get_location_from_index(start + len(self._query)))
+        self._search_status()
+
+    def _reset_search(self) -> None:
+        self.matches = []
+        self.match_index = -1
+        if self._query:
+            self._search_status()
+
+    def _search_status(self) -> None:
+        status = self.query_one("#search-status", Static)
+        if not self._query:
+            status.update("")
+        elif not self.matches:
+            status.update(Text("no match", style="red"))
+        else:
+            status.update(f"{self.match_index + 1}/{len(self.matches)}")

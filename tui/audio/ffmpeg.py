@@ -1,0 +1,152 @@
+"""Find ffmpeg (and ffprobe) and run them safely from asyncio.
+
+Search order: ``settings.ffmpeg_path``, then ``ffmpeg`` on PATH, then the binary bundled by the
+optional ``imageio-ffmpeg`` package (``pip install 'stepfun-asr[ffmpeg]'``; it ships no ffprobe).
+Nothing is ever downloaded at run time.
+
+Every run uses an argument list (no shell), ``stdin=DEVNULL`` and, for ffmpeg, ``-nostdin``
+(otherwise ffmpeg reads the terminal for its interactive keys and fights the TUI for input).
+The process is killed, and reaped, when the awaiting task is cancelled or ``cancel`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.stepfun.errors import AsrError, ErrorKind
+
+FFMPEG_HELP = (
+    "ffmpeg is needed for this file but was not found. Install it (`apt install ffmpeg`, "
+    "`brew install ffmpeg`, or `pip install 'stepfun-asr[ffmpeg]'`) or set `ffmpeg_path` "
+    "in the config."
+)
+
+
+def find_ffmpeg(configured: str | None = None) -> str | None:
+    """Path of a usable ffmpeg binary, or None."""
+    if configured:
+        found = shutil.which(configured) or (configured if _is_exe(configured) else None)
+        # An explicit setting that points nowhere is not silently replaced by another binary.
+        return found
+    system = shutil.which("ffmpeg")
+    if system:
+        return system
+    try:
+        import imageio_ffmpeg  # optional extra: a bundled static build
+    except ImportError:
+        return None
+    try:
+        exe = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (RuntimeError, OSError):  # it raises when its binary is missing
+        return None
+    return exe if _is_exe(exe) else None
+
+
+def find_ffprobe(ffmpeg: str | None) -> str | None:
+    """ffprobe next to the chosen ffmpeg, else on PATH; None if absent (it is optional)."""
+    if ffmpeg is None:
+        return None
+    sibling = Path(ffmpeg).with_name("ffprobe" + Path(ffmpeg).suffix)
+    if _is_exe(str(sibling)):
+        return str(sibling)
+    return shutil.which("ffprobe")
+
+
+def require_ffmpeg(configured: str | None, why: str = "") -> str:
+    exe = find_ffmpeg(configured)
+    if exe is None:
+        prefix = f"{why}: " if why else ""
+        if configured:
+            raise AsrError(ErrorKind.BAD_INPUT, f"{prefix}ffmpeg_path is set to {configured!r}, "
+                           "which is not an executable. Fix the setting or remove it.")
+        raise AsrError(ErrorKind.BAD_INPUT, prefix + FFMPEG_HELP)
+    return exe
+
+
+def _is_exe(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    def reason(self) -> str:
+        """ffmpeg's own words for a failure, shortened (see ``reason_from``)."""
+        return reason_from(self.stderr) or f"exit code {self.returncode}"
+
+
+_LOG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
+
+
+def reason_from(stderr: str, max_lines: int = 2) -> str:
+    """The last distinct error lines, without "[mp3 @ 0x..]" or "/path/file:" prefixes."""
+    out: list[str] = []
+    for raw in stderr.splitlines():
+        line = _LOG_PREFIX.sub("", raw.strip())
+        if line.startswith(("/", "file:")) and ": " in line:
+            line = line.split(": ", 1)[1]
+        if line and line not in out and not line.startswith(("Input #", "Stream #", "Duration:",
+                                                             "Metadata:", "size=",
+                                                             "At least one output file")):
+            out.append(line)
+    return "; ".join(out[-max_lines:])
+
+
+async def run(
+    exe: str,
+    args: list[str],
+    *,
+    cancel: asyncio.Event | None = None,
+    is_ffmpeg: bool = True,
+) -> RunResult:
+    """Run ``exe`` with ``args``; returns even on a non-zero exit (callers judge stderr).
+
+    Raises AsrError(CANCELED) when ``cancel`` is set; re-raises CancelledError after killing
+    the process. The process never outlives this call.
+    """
+    argv = [exe, *(["-nostdin"] if is_ffmpeg else []), "-hide_banner", *args]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise AsrError(ErrorKind.BAD_INPUT, f"Cannot run {exe}: {exc.strerror or exc}") from None
+    work = asyncio.ensure_future(proc.communicate())
+    waiter = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+    try:
+        pending = {work} if waiter is None else {work, waiter}
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if work not in done:
+            raise AsrError(ErrorKind.CANCELED, "Canceled.")
+        stdout, stderr = work.result()
+    finally:
+        if waiter is not None:
+            waiter.cancel()
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            # Reap it even while being cancelled ourselves: no zombie, no open pipes.
+            await asyncio.shield(_reap(proc, work))
+    return RunResult(proc.returncode or 0, stdout, stderr.decode("utf-8", errors="replace"))
+
+
+async def _reap(proc: asyncio.subprocess.Process, work: asyncio.Future[tuple[bytes, bytes]]
+                ) -> None:
+    with contextlib.suppress(Exception):
+        await proc.wait()
+    if not work.done():
+        work.cancel()
+    with contextlib.suppress(BaseException):
+        await work

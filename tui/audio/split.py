@@ -1,0 +1,155 @@
+"""Split long recordings at pauses so each part stays under the per-request limit.
+
+How cut points are chosen (``plan_cuts``): the number of parts is fixed by the limit
+(``ceil(duration / chunk)``); each cut aims at an even share of what is left, which keeps parts
+similar in length (no 3-second tail part that comes back empty, and parallel parts finish
+together), and takes the longest pause within a window around that aim. The window never lets a
+part exceed the limit and never leaves more than the remaining parts can hold. With no pause in
+the window the cut is hard, at the aim.
+
+Parts are cut with ``-ss``/``-t`` on the input while transcoding, which is sample-accurate, so a
+part's offset is exactly its cut point and its timestamps shift by that much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.audio import ffmpeg as ff
+from tui.audio.probe import bad_input
+from tui.audio.transcode import OPUS_ARGS, WAV_ARGS, input_args, output_ok, transcode_failure
+from tui.stepfun.options import AudioFormat
+
+HARD_CEILING_MIN = 30.0
+SILENCE_NOISE_DB = -35.0
+SILENCE_MIN_S = 0.5
+# Look for a pause within this fraction of the limit around each aimed cut.
+WINDOW_FRACTION = 0.2
+MIN_PART_S = 30.0
+
+_START = re.compile(r"silence_start:\s*(-?\d+(?:\.\d+)?)")
+_END = re.compile(r"silence_end:\s*(-?\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class Silence:
+    start_s: float
+    end_s: float
+
+    @property
+    def mid_s(self) -> float:
+        return (self.start_s + self.end_s) / 2
+
+    @property
+    def length_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    index: int  # 1-based, for messages ("part 2 of 3")
+    count: int
+    offset_s: float
+    duration_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.offset_s + self.duration_s
+
+
+def chunk_seconds(chunk_minutes: float) -> float:
+    """The configured limit, clamped to the hard ceiling (and to at least 15 s)."""
+    return max(0.25, min(chunk_minutes, HARD_CEILING_MIN)) * 60.0
+
+
+def parse_silences(stderr: str, duration_s: float) -> list[Silence]:
+    out: list[Silence] = []
+    start: float | None = None
+    for line in stderr.splitlines():
+        m = _START.search(line)
+        if m:
+            start = max(0.0, float(m.group(1)))
+            continue
+        m = _END.search(line)
+        if m and start is not None:
+            out.append(Silence(start, float(m.group(1))))
+            start = None
+    if start is not None and start < duration_s:
+        out.append(Silence(start, duration_s))  # silent to the end
+    return out
+
+
+async def detect_silences(
+    ffmpeg: str,
+    src: Path,
+    duration_s: float,
+    *,
+    pcm: AudioFormat | None = None,
+    cancel: asyncio.Event | None = None,
+) -> list[Silence]:
+    args = [*input_args(src, pcm), "-vn", "-af",
+            f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_S}", "-f", "null", "-"]
+    res = await ff.run(ffmpeg, args, cancel=cancel)
+    if res.returncode != 0:
+        raise bad_input(src, transcode_failure(res.stderr, res.returncode))
+    return parse_silences(res.stderr, duration_s)
+
+
+def plan_cuts(duration_s: float, silences: list[Silence], chunk_s: float) -> list[float]:
+    """Cut points in seconds (empty when the file fits in one part)."""
+    cuts: list[float] = []
+    last = 0.0
+    window = chunk_s * WINDOW_FRACTION
+    min_part = min(MIN_PART_S, chunk_s / 4)
+    # Bounded: every pass advances `last` by at least min_part (or ends the loop).
+    for _ in range(int(duration_s // min_part) + 2):
+        remaining = duration_s - last
+        if remaining <= chunk_s:
+            break
+        parts_left = math.ceil(remaining / chunk_s)
+        aim = last + remaining / parts_left
+        # Never longer than the limit; never leave more than the remaining parts can take.
+        hi = min(last + chunk_s, aim + window)
+        lo = max(last + min_part, aim - window, duration_s - (parts_left - 1) * chunk_s)
+        near = [s for s in silences if lo <= s.mid_s <= hi]
+        if near:
+            best = max(near, key=lambda s: (round(s.length_s, 1), -abs(s.mid_s - aim)))
+            cut = best.mid_s
+        else:
+            cut = min(max(aim, lo), hi)
+        cuts.append(round(cut, 3))
+        last = cut
+    return cuts
+
+
+def plan_parts(duration_s: float, cuts: list[float]) -> list[PartPlan]:
+    bounds = [0.0, *cuts, duration_s]
+    count = len(bounds) - 1
+    return [PartPlan(i + 1, count, bounds[i], bounds[i + 1] - bounds[i]) for i in range(count)]
+
+
+async def cut_part(
+    ffmpeg: str,
+    src: Path,
+    part: PartPlan,
+    dst: Path,
+    *,
+    compress: bool = True,
+    pcm: AudioFormat | None = None,
+    cancel: asyncio.Event | None = None,
+) -> Path:
+    """Write one part (Opus, or 16 kHz WAV when compression is off) to ``dst``."""
+    # -ss before -i seeks the input; with decoding it is sample-accurate.
+    seek = ["-ss", f"{part.offset_s:.3f}"] if part.offset_s > 0 else []
+    inp = input_args(src, pcm)
+    args = ["-y", "-loglevel", "error", *inp[:-2], *seek, *inp[-2:], "-t",
+            f"{part.duration_s:.3f}", *(OPUS_ARGS if compress else WAV_ARGS),
+            "-f", "ogg" if compress else "wav", str(dst)]
+    res = await ff.run(ffmpeg, args, cancel=cancel)
+    if res.returncode != 0 or not output_ok(dst):
+        raise bad_input(src, transcode_failure(res.stderr, res.returncode))
+    return dst

@@ -1,0 +1,79 @@
+"""Turn any audio (or the audio of a video) into what the API takes best: 16 kHz mono Ogg/Opus.
+
+24 kbit/s Opus in VoIP mode keeps speech intelligible for recognition and makes 30 minutes
+about 5 MB (a 16 kHz 16-bit WAV of the same length is 57 MB). ``-vn`` drops video streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tui.audio import ffmpeg as ff
+from tui.audio.probe import bad_input
+from tui.stepfun.errors import AsrError, ErrorKind
+from tui.stepfun.options import AudioFormat
+
+OPUS_BITRATE = "24k"
+SAMPLE_RATE = 16000
+# Output options shared by single transcodes and split parts.
+# Encoder complexity 5 (default 10) encodes ~1.5x faster at nearly the same size; at 24 kbit/s
+# for speech the quality difference does not matter to recognition (bench_compression.py).
+OPUS_COMPLEXITY = "5"
+OPUS_ARGS = ["-vn", "-sn", "-dn", "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE),
+             "-c:a", "libopus", "-b:a", OPUS_BITRATE, "-application", "voip",
+             "-compression_level", OPUS_COMPLEXITY]
+# Used for split parts when compression is off: lossless, still mono 16 kHz to stay small.
+WAV_ARGS = ["-vn", "-sn", "-dn", "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE),
+            "-c:a", "pcm_s16le"]
+
+_PCM_SAMPLE_FORMATS = {8: "u8", 16: "s16le", 24: "s24le", 32: "s32le"}
+
+
+def input_args(path: Path, pcm: AudioFormat | None = None) -> list[str]:
+    """``-i`` for ``path``; raw PCM first needs its layout spelled out."""
+    args: list[str] = []
+    if pcm is not None and pcm.type == "pcm":
+        sample_fmt = _PCM_SAMPLE_FORMATS.get(pcm.bits or 16)
+        if sample_fmt is None or not pcm.rate or not pcm.channel:
+            raise AsrError(ErrorKind.BAD_INPUT, f"{path.name}: raw PCM needs a rate, 8/16/24/32 "
+                           "bits and a channel count.")
+        args += ["-f", sample_fmt, "-ar", str(pcm.rate), "-ac", str(pcm.channel)]
+    return [*args, "-i", str(path.resolve())]
+
+
+async def to_opus(
+    ffmpeg: str,
+    src: Path,
+    dst: Path,
+    *,
+    pcm: AudioFormat | None = None,
+    cancel: asyncio.Event | None = None,
+) -> Path:
+    """Transcode ``src`` to ``dst`` (.ogg). BAD_INPUT with ffmpeg's reason when it cannot."""
+    args = ["-y", "-loglevel", "error", *input_args(src, pcm), *OPUS_ARGS, "-f", "ogg",
+            str(dst)]
+    res = await ff.run(ffmpeg, args, cancel=cancel)
+    if res.returncode != 0 or not output_ok(dst):
+        raise bad_input(src, transcode_failure(res.stderr, res.returncode))
+    return dst
+
+
+def output_ok(path: Path) -> bool:
+    """ffmpeg wrote a non-empty file (a stat, cheap enough to do on the event loop)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def transcode_failure(stderr: str, returncode: int) -> str:
+    if "matches no streams" in stderr or "does not contain any stream" in stderr:
+        return "contains no audio stream."
+    if "Unknown encoder" in stderr or ("libopus" in stderr and "not found" in stderr.lower()):
+        return ("this ffmpeg has no Opus encoder (libopus); install a full ffmpeg build "
+                "(`apt install ffmpeg`, `brew install ffmpeg`, or `pip install "
+                "'stepfun-asr[ffmpeg]'`).")
+    detail = ff.reason_from(stderr) or f"ffmpeg exit code {returncode}"
+    return (f"ffmpeg could not convert it ({detail}). The file may be damaged or not an "
+            "audio/video file.")

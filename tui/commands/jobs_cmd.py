@@ -1,0 +1,200 @@
+"""`stepfun-asr jobs` (history), `stepfun-asr show ID` (detail + text), `stepfun-asr retry ID`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui.cli_common import client_options, fail_usage, load_or_exit
+from tui.commands.watch_cmd import EventPrinter, db_option
+
+if TYPE_CHECKING:
+    from tui.jobs.store import Job, Store
+
+STATES = ("queued", "running", "done", "needs_review", "failed", "canceled")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    jobs = sub.add_parser("jobs", help="list the job history (newest first)",
+                          description="List jobs from the job database, newest first.")
+    jobs.add_argument("--state", choices=STATES, action="append",
+                      help="only jobs in this state (repeatable)")
+    jobs.add_argument("--limit", type=int, default=50, help="at most N jobs (default 50; "
+                      "0 for all)")
+    jobs.add_argument("--json", action="store_true", help="one JSON object per line")
+    db_option(jobs)
+    jobs.set_defaults(func=run)
+
+    show = sub.add_parser("show", help="one job in full, with its transcript")
+    show.add_argument("job_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true")
+    db_option(show)
+    show.set_defaults(func=run_show)
+
+    retry = sub.add_parser(
+        "retry", parents=[client_options()], help="queue a failed or canceled job again and "
+        "run it now", description="Put a failed or canceled job back in the queue and run it "
+        "now (or leave it for a running `watch` with --queue-only). Exit 0: it finished; "
+        "1: it failed again; 2: usage error or missing key.")
+    retry.add_argument("job_id", type=int, metavar="ID")
+    retry.add_argument("--queue-only", action="store_true", help="only queue it; a running "
+                       "`stepfun-asr watch` or the workbench will pick it up")
+    db_option(retry)
+    retry.set_defaults(func=run_retry)
+
+
+def _open(db: Path | None) -> Store | int:
+    from tui.jobs.store import Store
+
+    try:
+        return Store(db)
+    except Exception as exc:  # locked, corrupt, or from a newer version
+        print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
+        return 1
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id, "source": str(job.source), "state": job.state.value,
+        "attempts": job.attempts, "origin": job.origin, "watch_id": job.watch_id,
+        "size": job.size, "content_hash": job.content_hash, "model": job.options.model,
+        "language": job.options.language, "created_at": job.created_at,
+        "started_at": job.started_at, "finished_at": job.finished_at,
+        "duration_s": job.duration_s, "cost": ({"amount": job.cost_amount,
+                                                 "currency": job.cost_currency}
+                                                if job.cost_amount is not None else None),
+        "usage": job.usage, "reviewed": job.reviewed, "error": job.error_message,
+        "error_kind": job.error_kind, "outputs": [str(p) for p in job.outputs],
+    }
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _cost(job: Job) -> str:
+    if job.cost_amount is None:
+        return "-"
+    symbol = {"CNY": "¥", "USD": "$"}.get(job.cost_currency or "", "")
+    return f"{symbol}{job.cost_amount:.4f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.limit < 0:
+        return fail_usage("--limit must be 0 or more")
+    store = _open(args.db)
+    if isinstance(store, int):
+        return store
+    with store:
+        jobs = store.list_jobs(args.state, limit=args.limit or None)
+    if args.json:
+        for job in jobs:
+            print(json.dumps(job_dict(job), ensure_ascii=False))
+        return 0
+    if not jobs:
+        print("no jobs" + (f" in state {', '.join(args.state)}" if args.state else ""))
+        return 0
+    print(f"{'ID':>5}  {'STATE':<12} {'TRIES':>5}  {'CREATED':<16}  {'AUDIO':>8}  "
+          f"{'COST':>8}  SOURCE")
+    for job in jobs:
+        audio = f"{job.duration_s:.1f}s" if job.duration_s else "-"
+        state = job.state.value + ("*" if job.reviewed else "")
+        print(f"{job.id:>5}  {state:<12} {job.attempts:>5}  {_when(job.created_at):<16}  "
+              f"{audio:>8}  {_cost(job):>8}  {job.source}")
+        if job.error_message:
+            print(f"{'':>7}{job.error_message}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    if isinstance(store, int):
+        return store
+    with store:
+        job = store.get_job(args.job_id)
+        if job is None:
+            print(f"stepfun-asr: there is no job {args.job_id}", file=sys.stderr)
+            return 1
+        result = store.get_result(job.id)
+    if args.json:
+        data = job_dict(job)
+        data["result"] = result.to_json() if result else None
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    reviewed = " (reviewed)" if job.reviewed else ""
+    watch = f" ({job.watch_id})" if job.watch_id else ""
+    rows = [
+        ("job", str(job.id)), ("source", str(job.source)),
+        ("state", job.state.value + reviewed),
+        ("attempts", str(job.attempts)), ("origin", job.origin + watch),
+        ("model", job.options.model or "(default)"),
+        ("language", job.options.language or "(auto)"),
+        ("created", _when(job.created_at)), ("started", _when(job.started_at)),
+        ("finished", _when(job.finished_at)),
+        ("audio", f"{job.duration_s:.1f} s" if job.duration_s else "-"),
+        ("cost", _cost(job) + (f" {job.cost_currency} (estimate)" if job.cost_currency else "")),
+        ("sha256", job.content_hash or "-"),
+    ]
+    if job.error_message:
+        rows.append(("error", f"[{job.error_kind}] {job.error_message}"))
+    if job.usage:
+        rows.append(("usage", json.dumps(job.usage)))
+    rows += [("output", str(p)) for p in job.outputs]
+    for key, value in rows:
+        print(f"{key + ':':<10} {value}")
+    if result is not None:
+        for w in result.warnings:
+            print(f"{'warning:':<10} {'[serious] ' if w.serious else ''}{w.message}")
+        if result.cross_check:
+            cc = result.cross_check
+            print(f"{'check:':<10} {cc.model} similarity {cc.similarity:.2f}")
+        print()
+        print(result.text)
+    return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    from tui.jobs.store import JobState, JobStateError
+
+    settings = None
+    if not args.queue_only:
+        loaded = load_or_exit(args)  # the key is checked before anything changes
+        if isinstance(loaded, int):
+            return loaded
+        settings = loaded
+    store = _open(args.db)
+    if isinstance(store, int):
+        return store
+    with store:
+        try:
+            job = store.retry_job(args.job_id)
+        except JobStateError as exc:
+            print(f"stepfun-asr: {exc}", file=sys.stderr)
+            return 1
+        print(f"job {job.id} queued again: {job.source}", flush=True)
+        if settings is None:
+            return 0
+        asyncio.run(_run_one(store, settings, job.id))
+        final = store.get_job(job.id)
+    if final is None:
+        return 1
+    if final.state is JobState.RUNNING or final.state is JobState.QUEUED:
+        print(f"job {final.id} is {final.state.value} (another process picked it up)")
+        return 0
+    return 0 if final.state in (JobState.DONE, JobState.NEEDS_REVIEW) else 1
+
+
+async def _run_one(store: Store, settings: Any, job_id: int) -> None:
+    from tui.jobs.events import EventBus
+    from tui.jobs.runner import Runner
+
+    bus = EventBus()
+    bus.subscribe(EventPrinter(store, sys.stdout))
+    runner = Runner(store, bus, None, concurrency=1,
+                    requests_per_minute=settings.requests_per_minute, settings=settings)
+    await runner.drain([job_id])

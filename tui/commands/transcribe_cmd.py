@@ -1,0 +1,136 @@
+"""`stepfun-asr transcribe FILE...`: one-shot transcription, text to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tui.cli_common import client_options, fail_usage, load_or_exit
+from tui.config import Settings
+from tui.stepfun.errors import AsrError
+from tui.stepfun.events import AttemptRestarted, DeltaReceived
+from tui.stepfun.options import FORMAT_TYPES, AudioFormat
+from tui.transcript.formats import FORMATS
+from tui.transcript.model import TranscriptionResult
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "transcribe", parents=[client_options()], help="transcribe files and print the text",
+        description="Transcribe each FILE; text goes to stdout. Each file succeeds or fails "
+        "on its own. Exit 0: all succeeded; 1: any failed; 2: usage error or missing key.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file")
+    parser.add_argument("-o", "--output-format", metavar="FMTS",
+                        help=f"write files too: comma-separated from {','.join(FORMATS)}")
+    parser.add_argument("--out-dir", type=Path, help="where -o files go (default: next to "
+                        "each audio file)")
+    parser.add_argument("--format", choices=FORMAT_TYPES, help="declare the format instead "
+                        "of detecting it")
+    parser.add_argument("--rate", type=int, help="pcm sample rate, e.g. 16000")
+    parser.add_argument("--bits", type=int, help="pcm bits per sample, e.g. 16")
+    parser.add_argument("--channel", type=int, help="pcm channel count, e.g. 1")
+    parser.add_argument("--cross-check", action="store_true", help="also run step-asr-1.1 "
+                        "and report how similar the two texts are (costs extra)")
+    parser.add_argument("--no-compress", action="store_true", help="send large WAV/PCM "
+                        "files as they are instead of compressing them to Opus first")
+    parser.set_defaults(func=run)
+
+
+def _format_override(args: argparse.Namespace) -> AudioFormat | str | None:
+    if args.format is None:
+        if args.rate or args.bits or args.channel:
+            return "--rate/--bits/--channel only apply with --format pcm"
+        return None
+    if args.format == "pcm":
+        missing = [f"--{n}" for n in ("rate", "bits", "channel") if not getattr(args, n)]
+        if missing:
+            return f"--format pcm needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 " \
+                   "--channel 1)"
+        return AudioFormat("pcm", "pcm_s16le", args.rate, args.bits, args.channel)
+    return AudioFormat(args.format)
+
+
+def run(args: argparse.Namespace) -> int:
+    formats: list[str] = []
+    if args.output_format:
+        formats = [f.strip().lower() for f in args.output_format.split(",") if f.strip()]
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            return fail_usage(f"unknown output format {', '.join(unknown)}; choose from "
+                              f"{', '.join(FORMATS)}")
+    override = _format_override(args)
+    if isinstance(override, str):
+        return fail_usage(override)
+    settings = load_or_exit(args)
+    if isinstance(settings, int):
+        return settings
+    if args.no_compress:
+        settings.compress = False
+    return asyncio.run(_run_all(args, settings, override, formats))
+
+
+async def _run_all(args: argparse.Namespace, settings: Settings,
+                   override: AudioFormat | None, formats: list[str]) -> int:
+    # Imported here so that building the CLI parser stays cheap for every other command.
+    from tui.jobs.exports import write_exports
+    from tui.jobs.pipeline import transcribe_file
+    from tui.stepfun.client import AsrClient
+
+    live = sys.stderr.isatty() and not args.json
+    failed = 0
+    async with AsrClient(settings.require_key(), settings.resolved_base_url) as client:
+        for path in args.files:
+            started = time.monotonic()
+            try:
+                result = await transcribe_file(
+                    path, settings, client, on_event=_live_printer() if live else None,
+                    cross_check=args.cross_check, format_override=override)
+            except AsrError as exc:
+                failed += 1
+                _report_failure(path, exc, args.json, time.monotonic() - started)
+                continue
+            if live:
+                print(file=sys.stderr)
+            written = write_exports(result, path, formats, args.out_dir, "overwrite") \
+                if formats else []
+            _report_success(result, args.json, written)
+    return 1 if failed else 0
+
+
+def _live_printer() -> Any:
+    def on_event(event: object) -> None:
+        if isinstance(event, DeltaReceived):
+            sys.stderr.write(event.text)
+            sys.stderr.flush()
+        elif isinstance(event, AttemptRestarted):
+            sys.stderr.write(f"\n[retry {event.attempt} in {event.delay_s:.1f}s: "
+                             f"{event.reason}]\n")
+    return on_event
+
+
+def _report_success(result: TranscriptionResult, as_json: bool, written: list[Path]) -> None:
+    if as_json:
+        data = result.to_json()
+        data["outputs"] = [str(p) for p in written]
+        print(json.dumps(data, ensure_ascii=False), flush=True)
+    else:
+        print(result.text, flush=True)
+    for warning in result.warnings:
+        marker = "REVIEW" if warning.serious else "warning"
+        print(f"{marker}: {result.file}: {warning.message}", file=sys.stderr)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) -> None:
+    if as_json:
+        print(json.dumps({"file": str(path), "error": exc.message, "error_kind": exc.kind.value,
+                          "elapsed_s": round(elapsed, 3)}, ensure_ascii=False), flush=True)
+    print(f"error: {path}: {exc.message}", file=sys.stderr)

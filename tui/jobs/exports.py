@@ -1,0 +1,225 @@
+"""Writing transcript files next to the audio (or in a mirrored out dir), and the on-done hook.
+
+Names keep the source's stem (``talk.wav`` → ``talk.txt``, ``talk.srt``). Writes are atomic, so
+a reader (or a sync tool) never sees half a transcript. When a transcript already exists the
+policy decides: ``skip`` leaves it alone, ``overwrite`` replaces it, ``suffix`` picks the first
+free ``talk.N.*`` shared by every requested format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.fsutil import atomic_write_text
+from tui.transcript.formats import EXTENSIONS, FORMATS, render
+from tui.transcript.model import TranscriptionResult
+
+POLICIES = ("skip", "overwrite", "suffix")
+_MAX_SUFFIX = 999
+HOOK_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What to write for one job. ``root`` is the watched folder the source sits under: with an
+    ``out_dir`` the source's path relative to ``root`` is kept (recursive watches)."""
+
+    formats: tuple[str, ...] = ("txt",)
+    out_dir: str | None = None
+    root: str | None = None
+    policy: str = "skip"
+    on_done: str | None = None
+    hook_timeout_s: float = HOOK_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        check_formats(self.formats)
+        if self.policy not in POLICIES:
+            raise ValueError(f"Existing-transcript policy must be one of {', '.join(POLICIES)}.")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formats": list(self.formats), "out_dir": self.out_dir, "root": self.root,
+            "policy": self.policy, "on_done": self.on_done, "hook_timeout_s": self.hook_timeout_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportSpec:
+        return cls(
+            formats=tuple(data.get("formats") or ("txt",)),
+            out_dir=data.get("out_dir"),
+            root=data.get("root"),
+            policy=data.get("policy") or "skip",
+            on_done=data.get("on_done"),
+            hook_timeout_s=float(data.get("hook_timeout_s") or HOOK_TIMEOUT_S),
+        )
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """Normalised formats; ValueError naming the bad one and the choices."""
+    out: list[str] = []
+    for fmt in formats:
+        norm = fmt.strip().lower().lstrip(".")
+        if norm not in FORMATS:
+            raise ValueError(f"Unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
+        if norm not in out:
+            out.append(norm)
+    if not out:
+        raise ValueError(f"No export format given; choose from {', '.join(FORMATS)}.")
+    return tuple(out)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"txt,srt"`` → ``("txt", "srt")`` (CLI helper)."""
+    return check_formats(p for p in text.split(",") if p.strip())
+
+
+def target_dir(source: Path, out_dir: Path | None, root: Path | None = None) -> Path:
+    """Where ``source``'s transcripts go: beside it, or under ``out_dir`` mirroring ``root``."""
+    if out_dir is None:
+        return source.parent
+    if root is not None:
+        with contextlib.suppress(ValueError):
+            return out_dir / source.parent.relative_to(root)
+    return out_dir
+
+
+def planned_paths(
+    source: Path, formats: Sequence[str], out_dir: Path | None = None, root: Path | None = None,
+) -> list[Path]:
+    """The unsuffixed transcript paths for ``source`` (what ``skip`` checks)."""
+    folder = target_dir(source, out_dir, root)
+    return [folder / f"{source.stem}{EXTENSIONS[f]}" for f in check_formats(formats)]
+
+
+def transcript_exists(
+    source: Path, formats: Sequence[str], out_dir: Path | None = None, root: Path | None = None,
+) -> Path | None:
+    """The first existing transcript for ``source``, if any."""
+    return next((p for p in planned_paths(source, formats, out_dir, root) if p.exists()), None)
+
+
+def _choose_paths(base: list[Path], policy: str) -> list[Path]:
+    if policy == "overwrite":
+        return base
+    if policy == "skip":
+        return [p for p in base if not p.exists()]
+    if not any(p.exists() for p in base):
+        return base
+    for n in range(1, _MAX_SUFFIX + 1):
+        # talk.txt → talk.1.txt; one N for every format so the set stays together.
+        candidate = [p.with_name(f"{p.stem}.{n}{p.suffix}") for p in base]
+        if not any(p.exists() for p in candidate):
+            return candidate
+    raise OSError(f"No free suffix for {base[0]} (tried 1–{_MAX_SUFFIX}).")
+
+
+def write_exports(
+    result: TranscriptionResult,
+    source: Path,
+    formats: Sequence[str] = ("txt",),
+    out_dir: Path | None = None,
+    policy: str = "skip",
+    *,
+    root: Path | None = None,
+) -> list[Path]:
+    """Render and atomically write each format; returns the paths written (in format order).
+
+    With ``skip`` a format whose file exists is left out of the result; the caller can compare
+    against ``planned_paths`` to tell the user. Raises ValueError for a bad format or policy and
+    OSError when the folder cannot be written.
+    """
+    fmts = check_formats(formats)
+    if policy not in POLICIES:
+        raise ValueError(f"Existing-transcript policy must be one of {', '.join(POLICIES)}.")
+    base = planned_paths(source, fmts, out_dir, root)
+    chosen = _choose_paths(base, policy)
+    by_ext = {p.suffix: p for p in chosen}
+    written: list[Path] = []
+    for fmt in fmts:
+        path = by_ext.get(EXTENSIONS[fmt])
+        if path is None:
+            continue
+        atomic_write_text(path, render(result, fmt))
+        written.append(path)
+    return written
+
+
+def write_spec(result: TranscriptionResult, source: Path, spec: ExportSpec,
+               *, policy: str | None = None) -> list[Path]:
+    return write_exports(
+        result, source, spec.formats,
+        Path(spec.out_dir) if spec.out_dir else None,
+        policy or spec.policy,
+        root=Path(spec.root) if spec.root else None,
+    )
+
+
+@dataclass
+class HookOutcome:
+    ok: bool
+    message: str = ""
+    returncode: int | None = None
+    output: str = field(default="", repr=False)
+
+
+async def run_hook(
+    command: str, transcript: Path, *, timeout_s: float = HOOK_TIMEOUT_S,
+) -> HookOutcome:
+    """Run ``command`` (shlex-split, no shell) with the transcript path appended.
+
+    Never raises for the hook's own failure: a bad command, a non-zero exit or a timeout is
+    reported in the outcome so the caller can log it and carry on.
+    """
+    try:
+        argv = [*shlex.split(command), str(transcript)]
+    except ValueError as exc:
+        return HookOutcome(False, f"on-done command {command!r} cannot be parsed: {exc}")
+    if len(argv) < 2:
+        return HookOutcome(False, "on-done command is empty")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:
+        return HookOutcome(False, f"on-done command {argv[0]!r} could not start: {exc}")
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        return HookOutcome(False, f"on-done command {argv[0]!r} timed out after {timeout_s:g} s")
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        raise
+    text = out.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        tail = text[-300:]
+        msg = f"on-done command {argv[0]!r} exited with {proc.returncode}"
+        return HookOutcome(False, f"{msg}: {tail}" if tail else msg, proc.returncode, text)
+    return HookOutcome(True, "", 0, text)
+
+
+def rewrite_outputs(result: TranscriptionResult, paths: Iterable[Path]) -> list[Path]:
+    """Re-render exactly these files (a rerun replaces its own transcripts); the format is
+    taken from each file's extension."""
+    by_ext = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+    written: list[Path] = []
+    for path in paths:
+        fmt = by_ext.get(path.suffix.lower())
+        if fmt is None:
+            continue
+        atomic_write_text(path, render(result, fmt))
+        written.append(path)
+    return written

@@ -1,0 +1,108 @@
+"""The job database schema, as an append-only list of migrations (``PRAGMA user_version``).
+
+Never edit a shipped migration: add a new one. ``user_version`` is the number applied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+JOB_STATES = ("queued", "running", "done", "needs_review", "failed", "canceled")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: jobs, results, the watch ledger (content hash → job) and the per-path index.
+    """
+    CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        source        TEXT NOT NULL,
+        size          INTEGER,
+        mtime         REAL,
+        content_hash  TEXT,
+        state         TEXT NOT NULL CHECK (state IN
+                        ('queued','running','done','needs_review','failed','canceled')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        error_message TEXT,
+        error_kind    TEXT,
+        model         TEXT,
+        language      TEXT,
+        options       TEXT NOT NULL DEFAULT '{}',
+        created_at    REAL NOT NULL,
+        started_at    REAL,
+        finished_at   REAL,
+        usage         TEXT,
+        duration_s    REAL,
+        cost_amount   REAL,
+        cost_currency TEXT,
+        reviewed      INTEGER NOT NULL DEFAULT 0,
+        outputs       TEXT NOT NULL DEFAULT '[]',
+        watch_id      TEXT,
+        origin        TEXT NOT NULL DEFAULT 'manual',
+        owner         TEXT
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, id);
+    CREATE INDEX jobs_by_hash ON jobs (content_hash);
+
+    CREATE TABLE results (
+        job_id      INTEGER PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        text        TEXT NOT NULL,
+        segments    TEXT NOT NULL DEFAULT '[]',
+        warnings    TEXT NOT NULL DEFAULT '[]',
+        cross_check TEXT,
+        meta        TEXT NOT NULL DEFAULT '{}',
+        saved_at    REAL NOT NULL
+    );
+
+    CREATE TABLE ledger (
+        content_hash  TEXT PRIMARY KEY,
+        job_id        INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+        first_path    TEXT NOT NULL,
+        outputs       TEXT NOT NULL DEFAULT '[]',
+        first_seen_at REAL NOT NULL,
+        done_at       REAL
+    );
+
+    CREATE TABLE seen_files (
+        path         TEXT PRIMARY KEY,
+        size         INTEGER NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        job_id       INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+        exported     INTEGER NOT NULL DEFAULT 0,
+        seen_at      REAL NOT NULL
+    );
+    CREATE INDEX seen_by_job ON seen_files (job_id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    pass
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"The job database is from a newer stepfun-asr (schema {current}, this version "
+            f"knows {SCHEMA_VERSION}). Upgrade stepfun-asr or use another --db."
+        )
+    for version in range(current, SCHEMA_VERSION):
+        # One transaction per step: a crash leaves the database at a whole version.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT on its own; split instead (no ';' inside our literals).
+    return [s.strip() for s in script.split(";") if s.strip()]

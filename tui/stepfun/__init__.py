@@ -1,0 +1,1 @@
+"""The StepFun ASR protocol: request bodies, the SSE client, typed events and errors."""

@@ -1,0 +1,400 @@
+"""The HTTP handler: routing, validation in the real API's order, faults, the SSE stream."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import select
+import socket
+import time
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from tui.audio.headers import header_info_from_bytes
+from tui.stepfun.emulator import faults as F
+from tui.stepfun.emulator.directive import read_directive
+from tui.stepfun.emulator.parse import BadRequest, parse_legacy, parse_sse
+from tui.stepfun.emulator.records import RequestRecord
+from tui.stepfun.emulator.script import FormatSpec, Script, build
+from tui.stepfun.emulator.wire import EventFactory, encode, pieces
+
+if TYPE_CHECKING:
+    from tui.stepfun.emulator.server import Emulator
+
+MAX_BODY = 150 * 1024 * 1024
+_ROUTE = re.compile(r"/(v1|step_plan/v1)/audio/(asr/sse|transcriptions)/?")
+_READ_PIECE = 1 << 20
+_CUT_FAULTS = ("error_event", "internal_error", "truncate", "stall")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle keep-alive connection does not hold a thread forever
+    disable_nagle_algorithm = True  # tiny SSE writes (split_utf8) must not wait for ACKs
+    emulator: Emulator  # set on the subclass the Emulator makes
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: tests and the demo print what matters themselves
+
+    def setup(self) -> None:
+        super().setup()
+        self.emulator._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.emulator._track(self.connection, add=False)
+
+    # ------------------------------------------------------------------------------ routing
+
+    def do_GET(self) -> None:
+        self._route()
+
+    def do_POST(self) -> None:
+        self._route()
+
+    def do_DELETE(self) -> None:
+        self._route()
+
+    def do_PUT(self) -> None:
+        self._route()
+
+    def _route(self) -> None:
+        path = urlsplit(self.path).path
+        if path.startswith("/_emulator/"):
+            self._control(path)
+            return
+        m = _ROUTE.fullmatch(path)
+        endpoint = ("sse" if m.group(2) == "asr/sse" else "legacy") if m else "other"
+        rec = RequestRecord(self.command, path, endpoint, base=m.group(1) if m else None)
+        self.emulator._records.add(rec)
+        try:
+            self._handle(rec, m is not None and self.command == "POST")
+        except OSError:  # broken pipe, reset, or a client that stopped reading (timeout)
+            rec.client_disconnected = True
+            self.close_connection = True
+        finally:
+            self.emulator._records.finish(rec)
+
+    def _handle(self, rec: RequestRecord, is_asr: bool) -> None:
+        try:
+            body = self._read_body(rec)
+        except _TooLarge:
+            self._send(rec, 413, "application/json",
+                       F.envelope("request body too large", "request_too_large"), close=True)
+            return
+        except (ConnectionError, ValueError):
+            rec.client_disconnected = True
+            self.close_connection = True
+            return
+        if not is_asr:
+            self._not_found(rec)
+            return
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        kind = self.emulator.key_kind(key)
+        if kind is None:
+            rec.error = "Incorrect API key provided"
+            self._send(rec, 401, "application/json",
+                       F.envelope(rec.error, "invalid_api_key"))
+            return
+        rec.auth_ok, rec.key_kind = True, kind
+        if kind != ("plan" if rec.base == "step_plan/v1" else "normal"):
+            self._not_found(rec)  # what a key on the wrong base really gets
+            return
+        try:
+            if rec.endpoint == "sse":
+                self._asr_sse(rec, body, auth)
+            else:
+                self._asr_legacy(rec, body, auth)
+        except BadRequest as exc:
+            rec.error = exc.message
+            self._send(rec, exc.status, "application/json", F.envelope(exc.message, exc.kind))
+
+    # ------------------------------------------------------------------------------ the ASR
+
+    def _pick_fault(self, rec: RequestRecord, audio: bytes, *, legacy: bool
+                    ) -> tuple[F.Fault | None, dict[str, Any] | None]:
+        directive = read_directive(audio)
+        rec.directive = directive is not None
+        fault = self.emulator._faults.take(legacy=legacy)
+        if fault is None and directive and directive.get("fault"):
+            params = {k: v for k, v in directive.items() if k not in ("fault", "text")}
+            try:
+                candidate = F.parse_fault(str(directive["fault"]), params)
+            except ValueError:
+                candidate = None
+            if candidate is not None and (not legacy or candidate.pre_stream):
+                digest = hashlib.sha256(audio).hexdigest()
+                if self.emulator._count_directive_use(digest) <= int(params.get("times", 1 << 30)):
+                    fault = candidate
+        rec.fault = fault.name if fault else None
+        return fault, directive
+
+    def _asr_sse(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
+        req = parse_sse(body)
+        del body
+        rec.model, rec.format_type = req.model, req.format.type
+        rec.language, rec.hotwords = req.language, req.hotwords
+        rec.enable_timestamp, rec.audio_bytes = req.enable_timestamp, len(req.audio)
+        fault, directive = self._pick_fault(rec, req.audio, legacy=False)
+        if fault is not None and fault.pre_stream:
+            self._pre_stream_fault(rec, fault, auth)
+            return
+        if req.model == "stepaudio-2-asr-pro":  # listed, but it answers this in practice
+            self._stream(rec, None, fault, req.enable_timestamp, error_now="internal error")
+            return
+        text = directive.get("text") if directive else None
+        language = req.language
+        if fault is not None and "split_utf8" in fault.wire:
+            language = "zh"  # multibyte characters for the split to cut through
+        repeat = fault.get_float("factor", 3.5) if fault and fault.main == "repeat" else None
+        script = build(req.audio, req.format, language=language, hotwords=req.hotwords,
+                       text=text if isinstance(text, str) else None, repeat_factor=repeat)
+        self._stream(rec, script, fault, req.enable_timestamp)
+
+    def _asr_legacy(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
+        req = parse_legacy(self.headers.get("Content-Type", ""), body)
+        del body
+        rec.model, rec.hotwords, rec.audio_bytes = req.model, req.hotwords, len(req.audio)
+        info = header_info_from_bytes(req.audio, len(req.audio))
+        if info is not None and info.format not in ("wav", "mp3", "ogg"):
+            raise BadRequest("the audio format is not supported; use mp3, wav, ogg or pcm")
+        # No recognisable header: raw pcm, taken as the documented 16 kHz 16-bit mono.
+        fmt = FormatSpec(info.format) if info else FormatSpec("pcm", 16000, 16, 1)
+        rec.format_type = fmt.type
+        fault, directive = self._pick_fault(rec, req.audio, legacy=True)
+        if fault is not None:
+            self._pre_stream_fault(rec, fault, auth)
+            return
+        text = directive.get("text") if directive else None
+        # The repetition hallucination is an SSE-model quirk: step-asr gets the text right.
+        script = build(req.audio, fmt, hotwords=req.hotwords,
+                       text=text if isinstance(text, str) else None)
+        if not script.text:
+            raise BadRequest("no speech found")
+        if req.response_format == "text":
+            self._send(rec, 200, "text/plain; charset=utf-8", script.text.encode("utf-8"))
+        else:
+            payload = json.dumps({"text": script.text}, ensure_ascii=False).encode("utf-8")
+            self._send(rec, 200, "application/json", payload)
+
+    def _pre_stream_fault(self, rec: RequestRecord, fault: F.Fault, auth: str) -> None:
+        if fault.main == "html200":
+            self._send(rec, 200, "text/html; charset=utf-8", F.CAPTIVE_PORTAL_HTML.encode())
+        elif fault.main == "echo_key":
+            code = fault.get_int("code", 401)
+            rec.error = "(message echoing the Authorization header)"
+            msg = (f"Incorrect API key provided: {auth}" if code == 401
+                   else f"invalid request header Authorization: {auth}")
+            kind = "invalid_api_key" if code == 401 else "request_params_invalid"
+            self._send(rec, code, "application/json", F.envelope(msg, kind))
+        else:
+            code = fault.get_int("code", 500)
+            message = fault.params.get("message")
+            ctype, payload = F.status_body(code, str(message) if message else None)
+            extra = []
+            if fault.params.get("retry_after") is not None:
+                extra.append(("Retry-After", str(fault.params["retry_after"])))
+            rec.error = payload.decode("utf-8", "replace")[:200]
+            self._send(rec, code, ctype, payload, extra)
+
+    # ---------------------------------------------------------------------------- the stream
+
+    def _stream(self, rec: RequestRecord, script: Script | None, fault: F.Fault | None,
+                enable_timestamp: bool, error_now: str | None = None) -> None:
+        wire = fault.wire if fault else frozenset()
+        main = fault.main if fault else None
+        emu = self.emulator
+        self.send_response(200)
+        charset = "; charset=iso-8859-1" if "latin1_charset" in wire else ""
+        self.send_header("Content-Type", "text/event-stream" + charset)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "keep-alive" if main == "hold_open" else "close")
+        self.end_headers()
+        self.close_connection = True
+        rec.status = 200
+        events = EventFactory(enable_timestamp)
+        seq = 0
+
+        def send(obj: dict[str, Any] | str, final: bool = False) -> None:
+            nonlocal seq
+            for piece in pieces(encode(obj, wire, seq, final=final), wire, seq + 1):
+                self._chunk(piece)
+            seq += 1
+
+        if emu.first_event_delay_s > 0 and emu._stop.wait(emu.first_event_delay_s):
+            return
+        if error_now is not None or script is None:
+            rec.error = error_now
+            send(events.error(error_now or "internal error"), final=True)
+            self._end_chunks()
+            return
+        tokens = script.tokens
+        if fault is not None and main in _CUT_FAULTS:
+            tokens = tokens[: max(0, fault.get_int("after", 0 if main == "stall" else 2))]
+        t0 = time.monotonic()
+        for tok in tokens:
+            if emu.rtf > 0:
+                wait = t0 + tok.end_ms / 1000 * emu.rtf - time.monotonic()
+                if wait > 0 and emu._stop.wait(wait):
+                    return  # the server is stopping
+            rec.deltas_sent += 1  # counted first: a client that has N deltas sees >= N here
+            send(events.delta(tok))
+        if fault is not None and main in ("error_event", "internal_error"):
+            default = ("internal error" if main == "internal_error"
+                       else "content blocked: the audio contains sensitive content")
+            rec.error = str(fault.params.get("message", default))
+            send(events.error(rec.error), final=True)
+            self._end_chunks()
+            return
+        if fault is not None and main == "truncate":
+            if not fault.params.get("abrupt"):
+                self._end_chunks()  # a clean end of the body, just without `done`
+            return
+        if fault is not None and main == "stall":
+            self._linger(rec, fault.wait_s(30.0))
+            return  # closed without ending the body
+        sentinel = "done_sentinel" in wire
+        rec.done_sent = True
+        send(events.done(script), final=not sentinel)
+        if sentinel:
+            send("[DONE]", final=True)
+        if fault is not None and main == "hold_open":
+            self._linger(rec, fault.wait_s(10.0))
+        self._end_chunks()
+
+    def _linger(self, rec: RequestRecord, seconds: float) -> None:
+        """Send nothing for ``seconds``, returning early if the client hangs up or the server
+        stops. Bounded by the caller (faults.MAX_WAIT_S)."""
+        deadline = time.monotonic() + seconds
+        conn: socket.socket = self.connection
+        while not self.emulator._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                readable, _, _ = select.select([conn], [], [], min(0.2, left))
+                if readable and conn.recv(1, socket.MSG_PEEK) == b"":
+                    rec.client_disconnected = True
+                    return
+                if readable:
+                    time.sleep(0.05)  # the client sent something; keep ignoring it
+            except (OSError, ValueError):
+                rec.client_disconnected = True
+                return
+
+    # -------------------------------------------------------------------------------- bytes
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send(self, rec: RequestRecord | None, status: int, ctype: str, body: bytes,
+              extra: Iterable[tuple[str, str]] = (), *, close: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra:
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        if rec is not None:
+            rec.status = status
+
+    def _not_found(self, rec: RequestRecord | None) -> None:
+        self._send(rec, 404, "text/plain; charset=utf-8", F.NOT_FOUND_BODY,
+                   [("X-Content-Type-Options", "nosniff")])
+
+    def _read_exact(self, buf: bytearray, n: int) -> None:
+        while n > 0:
+            piece = self.rfile.read(min(n, _READ_PIECE))
+            if not piece:
+                raise ConnectionError("client closed the connection mid-body")
+            buf += piece
+            n -= len(piece)
+
+    def _read_body(self, rec: RequestRecord | None) -> bytearray:
+        te = self.headers.get("Transfer-Encoding", "").lower()
+        length = self.headers.get("Content-Length")
+        buf = bytearray()
+        if rec is not None:
+            rec.content_length_sent, rec.chunked = length is not None, "chunked" in te
+        if "chunked" in te:
+            for _ in range(10_000_000):
+                line = self.rfile.readline(1024)
+                if not line:
+                    raise ConnectionError("client closed the connection mid-body")
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                if len(buf) + size > MAX_BODY:
+                    raise _TooLarge
+                self._read_exact(buf, size)
+                self.rfile.readline(8)
+        elif length is not None:
+            n = int(length)
+            if n > MAX_BODY:
+                raise _TooLarge
+            buf = bytearray(n)  # sized once: no growth copies for a 100 MB body
+            view, got = memoryview(buf), 0
+            while got < n:
+                k = self.rfile.readinto(view[got : got + _READ_PIECE])
+                if not k:
+                    raise ConnectionError("client closed the connection mid-body")
+                got += k
+        if rec is not None:
+            rec.body_bytes = len(buf)
+        return buf
+
+    # ------------------------------------------------------------------------------ control
+
+    def _control(self, path: str) -> None:
+        emu = self.emulator
+        body = self._read_body(None)
+        if path == "/_emulator/faults" and self.command == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                name = spec.pop("fault")
+                count = int(spec.pop("count", 1))
+                emu.inject(name, count, **spec)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self._send(None, 400, "application/json",
+                           F.envelope(f"bad fault: {exc}", "request_params_invalid"))
+                return
+            self._json({"ok": True, "pending": emu.pending_faults()})
+        elif path == "/_emulator/faults" and self.command == "DELETE":
+            emu.clear_faults()
+            self._json({"ok": True, "pending": []})
+        elif path == "/_emulator/faults" and self.command == "GET":
+            self._json({"pending": emu.pending_faults()})
+        elif path == "/_emulator/requests" and self.command == "GET":
+            self._json([r.as_dict() for r in emu.requests])
+        elif path == "/_emulator/requests" and self.command == "DELETE":
+            emu.clear_requests()
+            self._json({"ok": True})
+        else:
+            self._not_found(None)
+
+    def _json(self, obj: Any) -> None:
+        self._send(None, 200, "application/json", json.dumps(obj, ensure_ascii=False).encode())

@@ -1,0 +1,1 @@
+"""Finished transcripts: the result model, cues, export formats, trust checks and cost."""

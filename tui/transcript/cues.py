@@ -1,0 +1,246 @@
+"""Group word-level segments into subtitle cues (for SRT, WebVTT and Markdown).
+
+Rules (subtitle conventions, kept simple):
+- a cue ends after sentence punctuation (。！？.!?…), and after soft punctuation (，,、;；:：)
+  once it is at least half full;
+- a pause longer than ``pause_ms`` between two words starts a new cue;
+- a cue lasts at most ``max_duration_ms`` and wraps into at most ``max_lines`` lines of
+  ``max_chars`` characters (42 for Latin text, 20 for CJK text, where a character is ~2 columns).
+A single word that does not fit alone still gets its own cue: a timed word cannot be split.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tui.transcript.model import Segment
+
+LATIN_LINE_CHARS = 42
+CJK_LINE_CHARS = 20
+MAX_LINES = 2
+MAX_CUE_MS = 7000
+PAUSE_MS = 800
+# A zero-length cue is invisible in players; give it this much unless the next cue starts earlier.
+MIN_CUE_MS = 500
+
+_HARD_END = re.compile(r"[。！？.!?…]+[\"'”’」』)）]*\s*$")
+# CJK sentence marks end a sentence outright; Latin ones only before a space ("3.5" stays).
+_SENTENCE_SPLIT = re.compile(r"(?<=[。！？…])\s*(?=\S)|(?<=[.!?])\s+(?=\S)")
+_SOFT_END = re.compile(r"[，,、;；:：]\s*$")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# Punctuation that must not start a line.
+_NO_LINE_START = set("，,。.！!？?、;；:：)）」』”’…")
+
+
+@dataclass(frozen=True)
+class Cue:
+    start_ms: int
+    end_ms: int
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def is_cjk_text(text: str) -> bool:
+    """True when CJK characters dominate (they are counted against letters of Latin words)."""
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    # A Latin word averages ~5 letters; compare words with CJK characters.
+    return cjk > 0 and cjk >= latin / 5
+
+
+def line_chars_for(text: str) -> int:
+    return CJK_LINE_CHARS if is_cjk_text(text) else LATIN_LINE_CHARS
+
+
+def has_timestamps(segments: Sequence[Segment]) -> bool:
+    """With timestamps off the service still sends start/end, all zero."""
+    return any(s.end_ms > 0 or s.start_ms > 0 for s in segments)
+
+
+def _break_points(text: str) -> list[int]:
+    """Indices where a line may break: at spaces, and between CJK characters."""
+    if not _CJK.search(text):
+        return [i for i, c in enumerate(text) if c == " " and i > 0]
+    points: list[int] = []
+    for i in range(1, len(text)):
+        before, here = text[i - 1], text[i]
+        if here == " ":
+            points.append(i)
+        elif here in _NO_LINE_START:
+            continue
+        elif _CJK.match(before) or _CJK.match(here) or before in "，。！？、；：":
+            points.append(i)
+    return points
+
+
+def wrap(text: str, max_chars: int, max_lines: int | None = None) -> list[str]:
+    """Wrap into lines of at most ``max_chars`` (balanced into two when two suffice).
+
+    Returns more than ``max_lines`` lines only when the text cannot fit otherwise.
+    """
+    text = " ".join(text.split()) if not is_cjk_text(text) else text.strip()
+    if not text:
+        return []
+    if len(text) <= max_chars:
+        return [text]
+    points = _break_points(text)
+    if max_lines is None or max_lines >= 2:
+        # Two balanced lines read better than one full line and a stub.
+        best: tuple[int, int] | None = None
+        for p in points:
+            first, second = text[:p].rstrip(), text[p:].lstrip()
+            if len(first) <= max_chars and len(second) <= max_chars:
+                score = abs(len(first) - len(second))
+                if _SOFT_END.search(first) or _HARD_END.search(first):
+                    # Breaking after punctuation beats a perfectly even split.
+                    score -= max_chars // 4
+                if best is None or score < best[0]:
+                    best = (score, p)
+        if best is not None:
+            p = best[1]
+            return [text[:p].rstrip(), text[p:].lstrip()]
+    # Greedy wrap; a run longer than a line without a break point is hard-cut.
+    lines: list[str] = []
+    rest = text
+    while rest:
+        if len(rest) <= max_chars:
+            lines.append(rest)
+            break
+        cut = 0
+        for p in _break_points(rest):
+            if p > max_chars:
+                break
+            cut = p
+        if cut == 0:
+            cut = max_chars
+        lines.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return lines
+
+
+def build_cues(
+    segments: Sequence[Segment],
+    *,
+    max_chars: int | None = None,
+    max_lines: int = MAX_LINES,
+    max_duration_ms: int = MAX_CUE_MS,
+    pause_ms: int = PAUSE_MS,
+) -> list[Cue]:
+    """Cues from timed segments (segments must carry real timestamps; see has_timestamps)."""
+    words = [s for s in segments if s.text]
+    if not words:
+        return []
+    full = "".join(s.text for s in words)
+    limit = max_chars or line_chars_for(full)
+    cjk = is_cjk_text(full)
+
+    groups: list[list[Segment]] = []
+    current: list[Segment] = []
+
+    def fits(candidate: list[Segment]) -> bool:
+        text = _join(candidate, cjk)
+        # Cheap answers first: this runs once per word.
+        if len(text) <= limit:
+            return True
+        if len(text) > limit * max_lines:
+            return False
+        return len(wrap(text, limit, max_lines)) <= max_lines
+
+    for seg in words:
+        if current:
+            gap = seg.start_ms - current[-1].end_ms
+            if gap > pause_ms:
+                groups.append(current)
+                current = []
+            # Full: end the cue at its last soft break when there is one, not mid-phrase.
+            # Each pass moves at least one segment out of `current`, so this ends.
+            while current and (
+                seg.end_ms - current[0].start_ms > max_duration_ms
+                or not fits([*current, seg])
+            ):
+                cut = _last_soft_break(current)
+                groups.append(current[:cut])
+                current = current[cut:]
+        current.append(seg)
+        text = _join(current, cjk)
+        if _HARD_END.search(seg.text):
+            groups.append(current)
+            current = []
+        elif _SOFT_END.search(seg.text):
+            duration = current[-1].end_ms - current[0].start_ms
+            if len(text) >= limit * max_lines / 2 or duration >= max_duration_ms / 2:
+                groups.append(current)
+                current = []
+    if current:
+        groups.append(current)
+
+    cues: list[Cue] = []
+    for group in groups:
+        lines = tuple(wrap(_join(group, cjk), limit, max_lines))
+        if not lines:
+            continue
+        start = min(s.start_ms for s in group)
+        end = max(s.end_ms for s in group)
+        cues.append(Cue(start, end, lines))
+    return _fix_times(cues)
+
+
+def _last_soft_break(group: Sequence[Segment]) -> int:
+    """Index just after the last segment ending in soft punctuation (len(group) if none)."""
+    for i in range(len(group) - 1, 0, -1):
+        if _SOFT_END.search(group[i - 1].text):
+            return i
+    return len(group)
+
+
+def _join(group: Sequence[Segment], cjk: bool) -> str:
+    # Deltas carry their own spacing (" world"); normalise runs of whitespace.
+    text = "".join(s.text for s in group)
+    return text.strip() if cjk else " ".join(text.split())
+
+
+def _fix_times(cues: list[Cue]) -> list[Cue]:
+    """No zero-length cues, no overlaps (players show overlapping cues stacked)."""
+    fixed: list[Cue] = []
+    for i, cue in enumerate(cues):
+        start, end = cue.start_ms, cue.end_ms
+        if fixed and start < fixed[-1].end_ms:
+            start = fixed[-1].end_ms
+        nxt = cues[i + 1].start_ms if i + 1 < len(cues) else None
+        if end <= start:
+            end = start + MIN_CUE_MS
+        if nxt is not None and nxt > start and end > nxt:
+            end = nxt
+        fixed.append(Cue(start, max(end, start + 1), cue.lines))
+    return fixed
+
+
+def fallback_cue(text: str, end_ms: int, *, max_chars: int | None = None) -> Cue | None:
+    """Without timestamps: the whole text as one cue from 0 to ``end_ms`` (lines unbounded)."""
+    limit = max_chars or line_chars_for(text)
+    # One sentence per line (wrapped): with no timing, readable beats compact.
+    sentences = _SENTENCE_SPLIT.split(text.strip())
+    lines = tuple(line for sentence in sentences for line in wrap(sentence, limit))
+    if not lines:
+        return None
+    return Cue(0, max(end_ms, 1), lines)
+
+
+def format_timestamp(ms: int, *, sep: str = ",") -> str:
+    """``HH:MM:SS,mmm`` (SRT) or with ``sep="."`` (WebVTT)."""
+    ms = max(0, int(ms))
+    hours, rem = divmod(ms, 3_600_000)
+    minutes, rem = divmod(rem, 60_000)
+    seconds, millis = divmod(rem, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{sep}{millis:03d}"
+
+
+def format_clock(ms: int) -> str:
+    """``HH:MM:SS`` for Markdown headings and progress."""
+    return format_timestamp(ms)[:8]

@@ -1,0 +1,165 @@
+"""Render a finished transcript as TXT, SRT, WebVTT, JSON or Markdown.
+
+Without word timestamps (timestamps off: every segment is 0–0) SRT and WebVTT get one cue
+spanning the whole audio; WebVTT says so in a NOTE block. An empty transcript gives an SRT with
+no cues (an empty file) and a WebVTT with only its header and a NOTE.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tui.transcript.cues import (
+    Cue,
+    build_cues,
+    fallback_cue,
+    format_clock,
+    format_timestamp,
+    has_timestamps,
+    is_cjk_text,
+)
+from tui.transcript.model import TranscriptionResult
+
+FORMATS = ("txt", "srt", "vtt", "json", "md")
+EXTENSIONS = {"txt": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json", "md": ".md"}
+
+# Markdown paragraphs: a new one after this pause, or once this long at a sentence end.
+PARAGRAPH_PAUSE_MS = 2000
+PARAGRAPH_MAX_MS = 30_000
+_SENTENCE_END = re.compile(r"[。！？.!?…][\"'”’」』)）]*$")
+
+
+def render(result: TranscriptionResult, fmt: str) -> str:
+    """The file content for ``fmt`` (one of FORMATS); raises ValueError for anything else."""
+    fmt = fmt.lower().lstrip(".")
+    if fmt == "txt":
+        return render_txt(result)
+    if fmt == "srt":
+        return render_srt(result)
+    if fmt == "vtt":
+        return render_vtt(result)
+    if fmt == "json":
+        return json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "md":
+        return render_md(result)
+    raise ValueError(f"Unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
+
+
+def render_txt(result: TranscriptionResult) -> str:
+    text = result.text.strip()
+    return text + "\n" if text else ""
+
+
+def timed_cues(result: TranscriptionResult) -> tuple[list[Cue], bool]:
+    """(cues, timed): real cues from timestamps, else the one-cue fallback (timed=False)."""
+    if has_timestamps(result.segments):
+        return build_cues(result.segments), True
+    end_ms = round((result.duration_s or 0.0) * 1000)
+    if end_ms <= 0 and result.segments:
+        end_ms = max(s.end_ms for s in result.segments)
+    cue = fallback_cue(result.text, end_ms)
+    return ([cue] if cue else []), False
+
+
+def render_srt(result: TranscriptionResult) -> str:
+    cues, _ = timed_cues(result)
+    blocks = [
+        f"{i}\n{format_timestamp(c.start_ms)} --> {format_timestamp(c.end_ms)}\n{c.text}\n"
+        for i, c in enumerate(cues, 1)
+    ]
+    return "\n".join(blocks)
+
+
+def _vtt_text(text: str) -> str:
+    # "-->" and a bare "&" / "<" would be read as cue syntax.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # A blank line would end the cue early.
+    return "\n".join(line for line in text.split("\n") if line.strip())
+
+
+def render_vtt(result: TranscriptionResult) -> str:
+    cues, timed = timed_cues(result)
+    out = ["WEBVTT", ""]
+    if not cues:
+        out += ["NOTE", "The transcript is empty.", ""]
+    elif not timed:
+        out += [
+            "NOTE",
+            "No word timestamps were returned (timestamps were off), so the whole",
+            "transcript is one cue spanning the audio.",
+            "",
+        ]
+    for c in cues:
+        out += [
+            f"{format_timestamp(c.start_ms, sep='.')} --> {format_timestamp(c.end_ms, sep='.')}",
+            _vtt_text(c.text),
+            "",
+        ]
+    return "\n".join(out)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def _md_escape(text: str) -> str:
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    # A line starting with these would become a heading, quote or list.
+    return re.sub(r"^([#>+\-=]|\d+\.)", r"\\\1", text)
+
+
+def _paragraphs(cues: list[Cue]) -> list[tuple[int, str]]:
+    paragraphs: list[tuple[int, list[str]]] = []
+    last_end = None
+    for cue in cues:
+        text = "".join(cue.lines) if is_cjk_text(cue.text) else " ".join(cue.lines)
+        if paragraphs and last_end is not None:
+            start, parts = paragraphs[-1]
+            joined = " ".join(parts)
+            pause = cue.start_ms - last_end >= PARAGRAPH_PAUSE_MS
+            full = cue.start_ms - start >= PARAGRAPH_MAX_MS and _SENTENCE_END.search(joined)
+            if not pause and not full:
+                parts.append(text)
+                last_end = cue.end_ms
+                continue
+        paragraphs.append((cue.start_ms, [text]))
+        last_end = cue.end_ms
+    return [(start, _join_parts(parts)) for start, parts in paragraphs]
+
+
+def _join_parts(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        # No space between CJK pieces; a space between Latin words.
+        if out and (out[-1].isascii() or part[:1].isascii()):
+            out += " "
+        out += part
+    return out
+
+
+def render_md(result: TranscriptionResult) -> str:
+    name = result.file.replace("\\", "/").rsplit("/", 1)[-1] or "transcript"
+    lines = [f"# Transcript: {_md_escape(name)}", ""]
+    meta = [f"- **Model:** {result.model or 'unknown'}"]
+    if result.language:
+        meta.append(f"- **Language:** {result.language}")
+    if result.duration_s is not None:
+        meta.append(f"- **Duration:** {format_clock(int(result.duration_s * 1000))}")
+    if result.cost is not None:
+        meta.append(f"- **Estimated cost:** {result.cost.amount:.4f} {result.cost.currency}")
+    if result.cross_check is not None:
+        cc = result.cross_check
+        meta.append(f"- **Cross-check:** {cc.model}, similarity {cc.similarity:.0%}")
+    lines += [*meta, ""]
+    for w in result.warnings:
+        mark = "**Warning**" if w.serious else "Note"
+        lines += [f"> {mark}: {_md_escape(w.message)}", ""]
+    if not result.text.strip():
+        lines += ["*(empty transcript)*", ""]
+        return "\n".join(lines)
+    if has_timestamps(result.segments):
+        for start, text in _paragraphs(build_cues(result.segments)):
+            lines += [f"**[{format_clock(start)}]** {_md_escape(text)}", ""]
+    else:
+        lines += [_md_escape(result.text.strip()), ""]
+    return "\n".join(lines)
