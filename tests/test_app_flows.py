@@ -4,6 +4,7 @@ watch a folder, quit mid-job, and file names full of markup."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
 import subprocess
 from pathlib import Path
@@ -110,8 +111,9 @@ async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:
             await wait_until(pilot, lambda: "watching ./" in screen_text(app),
                              what="header shows the watched folder")
             write_directive_wav(staging / "memo.wav", 3, text=text)
-            subprocess.run(["mv", str(staging / "memo.wav"), str(folder / "memo.wav")],
-                           check=True)
+            mv = await asyncio.create_subprocess_exec(
+                "mv", str(staging / "memo.wav"), str(folder / "memo.wav"))
+            assert await mv.wait() == 0
             await wait_until(pilot, lambda: any(j.state is JobState.DONE
                                                 for j in app.store.list_jobs()),
                              deadline_s=30, what="dropped file transcribed")
@@ -149,7 +151,9 @@ async def test_quitting_mid_job_leaves_it_queued(tmp_path: Path) -> None:
         assert job.state is JobState.QUEUED and job.owner is None
 
 
-MARKUP_NAMES = ("[bold]oops[/] [/x].wav", "[link=https://x]y[/link] [red.wav")
+# File names cannot hold "/", so no closing tags here; rendered as markup they would lose
+# their brackets (or become a clickable action). The transcript text carries closing tags.
+MARKUP_NAMES = ("[bold]oops [@click=app.quit]x.wav", "[link=https:x]y [red]z $accent.wav")
 
 
 async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> None:
@@ -161,20 +165,29 @@ async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> No
     write_directive_wav(folder / bad, 3, fault="error_event")
     with Emulator() as emu:
         app = _app(tmp_path, emu, folder)
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 2,
-                             what="both files listed")
-            await pilot.press("t", "down", "t", "t")  # the second t: "already in the queue"
+        async with app.run_test(size=(200, 40), notifications=True) as pilot:
+            await _highlight(pilot, app, good)
+            await pilot.press("t")
+            await _highlight(pilot, app, bad)
+            await pilot.press("t")
             await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2 and all(
                 j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()),
                 what="both jobs ended")
-            await pilot.press("k", "k")  # select the first job
+            await pilot.press("k")  # select the first job
+            await pilot.pause()
             await pilot.press("c")  # copy: a toast
+            await pilot.press("e")  # the export dialog names the file
+            await pilot.pause()
+            assert good in screen_text(app)
+            await pilot.press("ctrl+s")  # export next to the audio: a toast with the name
+            await wait_until(pilot, lambda: (folder / good).with_suffix(".txt").exists(),
+                             what="export written")
+            await pilot.pause()
             await pilot.pause()
             shown = screen_text(app)
             for name in MARKUP_NAMES:
                 assert name in shown
-            assert "[b]hello[/b]" in shown
+            assert "[b]hello[/b]" in shown and "[/] close." in shown
             assert app.clipboard.startswith("[00:00:0") and "[b]hello[/b]" in app.clipboard
             failed = next(j for j in app.store.list_jobs() if j.state is JobState.FAILED)
             assert failed.name == bad

@@ -50,6 +50,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     truncated = d / "cut.m4a"
     truncated.write_bytes(files["m4a"].read_bytes()[:2000])  # moov atom lost
     files["truncated"] = truncated
+    no_samples = d / "nothing.wav"
+    write_tone_wav(no_samples, 0.0)
+    files["no_samples"] = no_samples
     return files
 
 
@@ -108,6 +111,7 @@ async def test_webm_without_duration_is_decoded(tmp_path: Path, media: dict[str,
     ("text", "notes.mp3: not readable as audio"),
     ("truncated", "cut.m4a: not readable as audio"),
     ("silent_video", "silent.mp4: contains no audio stream"),
+    ("no_samples", "nothing.wav: contains no audio samples"),
 ])
 async def test_bad_files(media: dict[str, Path], name: str, message: str) -> None:
     with pytest.raises(AsrError) as info:
@@ -149,3 +153,46 @@ def test_tools_present() -> None:
     # The suite's real-audio tests need these; fail loudly rather than skip silently.
     assert FFMPEG is not None
     assert shutil.which("ffprobe") is not None
+
+
+def loud_then_soft(d: Path) -> Path:
+    """4 s of loud noise then 26 s of a soft tone: a VBR encoder spends most bits at the start,
+    so size divided by the starting bitrate underestimates the length."""
+    loud = d / "loud.wav"
+    soft = d / "soft.wav"
+    both = d / "both.wav"
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(loud), "synth", "4",
+                    "whitenoise", "vol", "0.8"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(soft), "synth", "26",
+                    "sine", "220", "vol", "0.3"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["sox", str(loud), str(soft), str(both)], check=True, capture_output=True,
+                   timeout=60)
+    return both
+
+
+async def test_vbr_mp3_without_frame_count_is_decoded(tmp_path: Path,
+                                                      media: dict[str, Path]) -> None:
+    from tui.audio.headers import read_header_info
+
+    vbr = tmp_path / "vbr.mp3"
+    run_ffmpeg("-i", str(loud_then_soft(tmp_path)), "-c:a", "libmp3lame", "-q:a", "4",
+               "-write_xing", "0", str(vbr))
+    estimate = read_header_info(vbr)
+    assert estimate is not None and estimate.duration_s is not None
+    assert estimate.duration_s < 20  # the header alone is far off
+    got = await probe(vbr, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(30.0, abs=0.15)
+    assert got.source == "decode"
+    # An MP3 that records its frame count (LAME's Info tag) is still read from the header.
+    assert (await probe(media["mp3"], ffmpeg=FFMPEG)).source == "header"
+
+
+async def test_duration_estimated_from_bitrate_is_decoded(tmp_path: Path) -> None:
+    # ADTS AAC (phone voice memos) has no length field: ffprobe and ffmpeg both guess.
+    assert FFMPEG is not None
+    adts = tmp_path / "memo.aac"
+    run_ffmpeg("-i", str(loud_then_soft(tmp_path)), "-c:a", "aac", "-f", "adts", str(adts))
+    got = await probe(adts, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(30.0, abs=0.15)
+    only_ffmpeg = await ffmpeg_probe(FFMPEG, adts)  # the bundled build has no ffprobe
+    assert only_ffmpeg.duration_s == pytest.approx(30.0, abs=0.15)

@@ -19,6 +19,7 @@ from tui.audio.split import (
     parse_silences,
     plan_cuts,
     plan_parts,
+    silent_share,
 )
 
 needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
@@ -130,3 +131,29 @@ async def test_split_real_31_minute_file(tmp_path: Path) -> None:
         assert abs(got.duration_s - part.duration_s) < 0.05
         total += got.duration_s
     assert abs(total - duration) < 0.1
+
+
+@needs_sox
+async def test_last_part_runs_to_the_end_even_if_the_duration_was_low(tmp_path: Path) -> None:
+    # The probe can underestimate (a VBR MP3 without a Xing header is sized by its first
+    # frame's bitrate): the last part must still reach the end of the file.
+    exe = find_ffmpeg()
+    assert exe is not None
+    src = make_long_file(tmp_path / "a.wav", tone_s=8, pause_s=2, repeats=2)  # 20 s
+    believed = plan_parts(14.0, [7.0])  # as if the probe had said 14 s
+    durations = []
+    for part in believed:
+        dst = tmp_path / f"p{part.index}.wav"
+        await cut_part(exe, src, part, dst, compress=False)
+        info = read_header_info(dst)
+        assert info is not None and info.duration_s is not None
+        durations.append(info.duration_s)
+    assert abs(durations[0] - 7.0) < 0.05  # a middle part keeps its planned length
+    assert abs(durations[1] - 13.0) < 0.05  # the last one: 7 s to the real end, not 7 s
+
+
+def test_silent_share() -> None:
+    silences = [Silence(0.0, 2.0), Silence(9.0, 30.0)]
+    assert silent_share(silences, 0.0, 10.0) == pytest.approx(0.3)
+    assert silent_share(silences, 10.0, 20.0) == 1.0
+    assert silent_share([], 0.0, 10.0) == 0.0

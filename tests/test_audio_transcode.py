@@ -98,3 +98,13 @@ async def test_garbage_input(tmp_path: Path) -> None:
         await to_opus(FFMPEG, junk, tmp_path / "out.ogg")
     assert info.value.kind == ErrorKind.BAD_INPUT
     assert str(info.value).startswith("junk.flac: ffmpeg could not convert it (")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux /dev/full")
+async def test_full_disk_is_not_blamed_on_the_file(tmp_path: Path, stereo_wav: Path) -> None:
+    assert FFMPEG is not None
+    with pytest.raises(AsrError) as info:
+        await to_opus(FFMPEG, stereo_wav, Path("/dev/full"))  # every write: ENOSPC
+    message = str(info.value)
+    assert "disk holding the cache folder is full" in message
+    assert "damaged" not in message

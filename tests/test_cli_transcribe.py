@@ -120,3 +120,22 @@ def test_pcm_flags(emulator, tmp_path):
                    str(raw), emu=emulator)
     assert done.returncode == 0, done.stderr
     assert emulator.requests[-1].format_type == "pcm"
+
+
+def test_unwritable_out_dir_still_prints_text_and_exits_1(emulator, tmp_path, speech):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the out dir should be")
+    done = run_cli("-o", "txt", "--out-dir", str(blocker), str(speech), emu=emulator)
+    assert done.returncode == 1
+    assert done.stdout.strip() == TEXT
+    assert "could not write output files" in done.stderr
+
+
+def test_same_stem_inputs_do_not_overwrite_each_other(emulator, tmp_path):
+    one = write_directive_wav(tmp_path / "a" / "talk.wav", 3.0, text="First file.")
+    two = write_directive_wav(tmp_path / "b" / "talk.wav", 3.0, text="Second file.")
+    out = tmp_path / "out"
+    done = run_cli("-o", "txt", "--out-dir", str(out), str(one), str(two), emu=emulator)
+    assert done.returncode == 0, done.stderr
+    texts = sorted(p.read_text(encoding="utf-8").strip() for p in out.iterdir())
+    assert texts == ["First file.", "Second file."]

@@ -96,3 +96,11 @@ def test_config_commands_end_to_end(fake_key):
     assert "step_plan" in _cli("config", "show").stdout
     assert _cli("config", "set", "region", "moon").returncode == 2
     assert str(path) in _cli("config", "path").stdout
+
+
+def test_price_overrides_are_validated_when_loaded():
+    path = config.save_values({"prices": {"stepaudio-2.5-asr": [0.2, "CNY"]}})
+    assert config.load().prices == {"stepaudio-2.5-asr": [0.2, "CNY"]}
+    path.write_text('[prices]\n"stepaudio-2.5-asr" = ["cheap", "EUR"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="stepaudio-2.5-asr"):
+        config.load()

@@ -268,7 +268,7 @@ async def test_failed_part_named_in_the_error(tmp_path: Path, emu: Emulator) -> 
             await transcribe_file(wav, s, c)
     err = info.value
     assert err.kind == ErrorKind.SERVER_ERROR
-    assert str(err).startswith("part 1 of 2 (00:00–00:")
+    assert str(err).startswith("part 1 of 2 (00:00:00–00:00:")
     assert work_dirs() == []
 
 
@@ -324,6 +324,26 @@ def make_long_file(path: Path) -> Path:
     return path
 
 
+async def test_cancel_while_transcoding_kills_ffmpeg(tmp_path: Path, emu: Emulator,
+                                                     client: AsrClient) -> None:
+    wav = write_directive_wav(tmp_path / "long.wav", 60.0)
+    src = tmp_path / "long.flac"
+    ffmpeg("-i", str(wav), str(src))
+    cancel = asyncio.Event()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, Preparing):
+            cancel.set()  # the transcode is about to start
+
+    with pytest.raises(AsrError) as info:
+        await transcribe_file(src, Settings(), client, on_event=on_event, cancel=cancel)
+    assert info.value.kind == ErrorKind.CANCELED
+    assert emu.requests == []
+    assert work_dirs() == []
+    from tests.test_audio_ffmpeg import _children_named
+    assert _children_named("ffmpeg") == []
+
+
 @pytest.mark.slow
 async def test_31_minute_recording(tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
     src = make_long_file(tmp_path / "long.wav")
@@ -343,7 +363,7 @@ async def test_31_minute_recording(tmp_path: Path, emu: Emulator, client: AsrCli
 # ---------------------------------------------------------------- pure helpers (no server)
 
 def test_usage_numeric_leaves_are_summed() -> None:
-    from tui.jobs.pipeline import _sum_usage
+    from tui.jobs.parts import sum_usage as _sum_usage
 
     a = {"type": "tokens", "input_tokens": 10, "output_tokens": 3,
          "input_token_details": {"text_tokens": 10, "audio_tokens": 0}}
@@ -356,7 +376,7 @@ def test_usage_numeric_leaves_are_summed() -> None:
 
 
 def test_join_texts() -> None:
-    from tui.jobs.pipeline import _join_texts
+    from tui.transcript.text import join_texts as _join_texts
 
     assert _join_texts(["Hello there.", " And more.", ""]) == "Hello there. And more."
     assert _join_texts(["你好，世界。", "我们继续。"]) == "你好，世界。我们继续。"
@@ -364,7 +384,7 @@ def test_join_texts() -> None:
 
 
 def test_ordered_events_hold_later_parts_and_replay_on_restart() -> None:
-    from tui.jobs.pipeline import _OrderedEvents
+    from tui.jobs.parts import OrderedEvents as _OrderedEvents
 
     out: list[Any] = []
     order = _OrderedEvents(out.append, 3)
@@ -388,3 +408,115 @@ def test_ordered_events_hold_later_parts_and_replay_on_restart() -> None:
     order.finished(2)
     order.finished(3)
     assert [e.text for e in out] == [" Again", " Third!"]
+
+
+async def test_silent_part_is_expected_and_cross_check_still_runs(
+        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    # 80 s in three parts; the middle one falls inside 30 s of silence. The emulator (like the
+    # service) returns nothing for it, and step-asr answers it with 400 "no speech found".
+    wav = write_directive_wav(tmp_path / "gap.wav", 80.0, silence_gaps=((25.0, 55.0),))
+    s = Settings(chunk_minutes=0.5, compress=False)
+    result = await transcribe_file(wav, s, client, cross_check=True)
+    assert sum(r.endpoint == "sse" for r in emu.requests) == 3
+    assert result.text
+    assert result.cross_check is not None and result.cross_check.similarity == 1.0
+    codes = {w.code: w.serious for w in result.warnings}
+    assert codes == {"empty_part": False}
+    assert "Part 2 of 3" in result.warnings[0].message
+    assert not result.needs_review
+
+
+async def test_loop_in_one_part_of_a_long_file_is_flagged(
+        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    # Six parts, one of them looped 3.5 times: the whole transcript is only ~1.4x too long,
+    # within what fast speech can be, so only the part's own rate gives the loop away.
+    wav = long_wav(tmp_path / "a.wav", 165.0)
+    s = Settings(chunk_minutes=0.5, chunk_parallelism=1)  # part 1 gets the injected fault
+    emu.inject("repeat", count=1, factor=3.5)
+    result = await transcribe_file(wav, s, client)
+    (warning,) = result.warnings
+    assert (warning.code, warning.serious) == ("repetition", True)
+    assert warning.message.startswith("Part 1 of 6 (00:00:00–00:00:")
+    assert result.needs_review
+
+
+async def test_similarity_runs_off_the_event_loop(
+        tmp_path: Path, emu: Emulator, client: AsrClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from tui.transcript.similarity import similarity
+
+    threads: list[threading.Thread] = []
+
+    def recording(a: str, b: str) -> float:
+        threads.append(threading.current_thread())
+        return similarity(a, b)
+
+    monkeypatch.setattr("tui.jobs.pipeline.similarity", recording)
+    wav = write_directive_wav(tmp_path / "m.wav", 5.0, text=TEXT)
+    result = await transcribe_file(wav, Settings(), client, cross_check=True)
+    assert result.cross_check is not None and result.cross_check.similarity == 1.0
+    assert threads and threading.main_thread() not in threads
+
+
+def test_part_warnings_name_a_hole() -> None:
+    from tui.audio.split import PartPlan, Silence
+    from tui.jobs.parts import Part, part_warnings
+    from tui.stepfun.options import AudioInput
+
+    audio = AudioInput("x.ogg", AudioFormat("ogg"), 30.0)
+    parts = [Part(PartPlan(1, 3, 0.0, 600.0), audio, text="Hello there."),
+             Part(PartPlan(2, 3, 600.0, 600.0), audio, text=""),
+             Part(PartPlan(3, 3, 1200.0, 600.0), audio, text="Goodbye.")]
+    (hole,) = part_warnings(parts, [Silence(0.0, 5.0)], "en")
+    assert (hole.code, hole.serious) == ("empty_part", True)
+    assert hole.message.startswith("Part 2 of 3 (00:10:00–00:20:00) came back empty")
+    # All empty: the whole-file "empty" warning says it; one part: nothing to add.
+    assert part_warnings([Part(p.plan, audio) for p in parts], [], "en") == []
+    assert part_warnings(parts[:1], [], "en") == []
+
+
+def test_part_segments_shift_all_or_nothing() -> None:
+    from tui.jobs.parts import shift_segments
+    from tui.transcript.model import Segment
+
+    timed = [Segment(0, 0, "So,"), Segment(0, 400, " we"), Segment(400, 900, " go.")]
+    assert shift_segments(timed, 60_000) == [
+        Segment(60_000, 60_000, "So,"), Segment(60_000, 60_400, " we"),
+        Segment(60_400, 60_900, " go.")]
+    untimed = [Segment(0, 0, "So,"), Segment(0, 0, " we")]
+    assert shift_segments(untimed, 60_000) == untimed
+
+
+async def test_unwritable_cache_is_a_clear_error(tmp_path: Path, emu: Emulator,
+                                                 client: AsrClient,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    wav = write_directive_wav(tmp_path / "a.wav", 3.0)
+    src = tmp_path / "a.flac"  # needs a transcode, so a temporary file
+    ffmpeg("-i", str(wav), str(src))
+    with pytest.raises(AsrError) as info:
+        await transcribe_file(src, Settings(), client)
+    assert "Cannot create a temporary folder in" in str(info.value)
+    assert str(blocker) in str(info.value)
+    assert emu.requests == []
+
+
+def test_stale_work_folders_from_a_killed_process_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from tui.jobs.prepare import STALE_AFTER_S, sweep_stale
+
+    old = tmp_path / "old-job"
+    (old / "nested").mkdir(parents=True)
+    (old / "nested" / "part.ogg").write_bytes(b"x")
+    fresh = tmp_path / "running-job"
+    fresh.mkdir()
+    past = time.time() - STALE_AFTER_S - 60
+    os.utime(old, (past, past))
+    assert sweep_stale(tmp_path) == [old]
+    assert not old.exists() and fresh.exists()

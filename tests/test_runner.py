@@ -4,10 +4,14 @@ pipeline against the loopback emulator."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +20,18 @@ import pytest
 from tui.config import Settings
 from tui.jobs import events as ev
 from tui.jobs.events import EventBus
-from tui.jobs.exports import ExportSpec
+from tui.jobs.exports import ExportSpec, run_hook
 from tui.jobs.ratelimit import RateLimiter
 from tui.jobs.runner import Runner
-from tui.jobs.store import JobOptions, JobState, Store
+from tui.jobs.store import Job, JobOptions, JobState, Store
 from tui.secrets import Secret
 from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived, UploadProgressed
 from tui.transcript.model import Segment, TranscriptionResult
 
 
-async def until(pred: Callable[[], bool], limit_s: float = 20.0, what: str = "") -> None:
+async def until(pred: Callable[[], bool], limit_s: float = 30.0, what: str = "") -> None:
+    """Wait for a condition, with a deadline (a failure, never a timing assertion)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + limit_s
     while not pred():
@@ -185,17 +190,34 @@ async def test_stop_puts_in_flight_jobs_back_and_a_restart_finishes_them(tmp_pat
     assert [store2.get_job(i).attempts for i in ids] == [2, 2, 1]  # type: ignore[union-attr]
 
 
-async def test_graceful_stop_lets_a_job_finish(tmp_path: Path) -> None:
-    fake = Fake()
-    store, runner, _ = make(tmp_path, fake, grace_s=30.0)
+@dataclass
+class Stopping:
+    """A runner told to stop while its one job is held by the fake's gate."""
+
+    store: Store
+    runner: Runner
+    seen: list[ev.Event]
+    job: Job
+    task: asyncio.Task[None]
+
+
+async def stop_with_a_job_in_flight(tmp_path: Path, fake: Fake) -> Stopping:
+    store, runner, seen = make(tmp_path, fake, grace_s=30.0)
     (a,) = files(tmp_path, 1)
     fake.gates[a.name] = asyncio.Event()
     job = runner.enqueue(a)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run_forever(stop))
-    await until(lambda: job.id in runner.running_ids)
+    await until(lambda: job.id in runner.running_ids, what="running")
     stop.set()
-    await asyncio.sleep(0.05)
+    await until(lambda: runner.stopping, what="stopping")
+    return Stopping(store, runner, seen, job, task)
+
+
+async def test_graceful_stop_lets_a_job_finish(tmp_path: Path) -> None:
+    fake = Fake()
+    st = await stop_with_a_job_in_flight(tmp_path, fake)
+    store, job, task, a = st.store, st.job, st.task, st.job.source
     assert not task.done()  # waiting for the in-flight job, not abandoning it
     fake.gates[a.name].set()
     await task
@@ -345,3 +367,134 @@ async def test_real_pipeline_against_the_emulator(tmp_path: Path, emulator: Any)
     blob = db_bytes(tmp_path)
     assert emulator.demo_key.encode() not in blob
 
+
+
+async def test_two_runners_in_one_process_keep_to_their_own_jobs(tmp_path: Path) -> None:
+    """A second runner on the same database (the workbench, a test) must not take a job the
+    first one is running for a crashed runner's leftover, and run it again."""
+    fake_a, fake_b = Fake(), Fake()
+    store, runner_a, _ = make(tmp_path, fake_a, concurrency=1)
+    a, b = files(tmp_path, 2)
+    fake_a.gates[a.name] = asyncio.Event()
+    ja = runner_a.enqueue(a)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner_a.run_forever(stop))
+    await until(lambda: ja.id in runner_a.running_ids, what="a running")
+    store_b, runner_b, _ = make(tmp_path, fake_b)
+    jb = runner_b.enqueue(b)
+    await runner_b.drain()
+    assert fake_b.calls == [b.name]
+    assert store_b.get_job(jb.id).state is JobState.DONE  # type: ignore[union-attr]
+    assert store_b.get_job(ja.id).state is JobState.RUNNING  # type: ignore[union-attr]
+    fake_a.gates[a.name].set()
+    await until(lambda: store.get_job(ja.id).state is JobState.DONE,  # type: ignore[union-attr]
+                what="a done")
+    stop.set()
+    await task
+    assert fake_a.calls == [a.name]
+    # Once the first runner has stopped, its leftovers are anyone's to resume.
+    store.add_job(a)
+    leftover = store.claim_next(runner_a.owner)
+    assert leftover is not None
+    assert [j.id for j in store_b.recover_running(runner_b.owner)] == [leftover.id]
+
+
+async def test_a_failure_while_stopping_puts_the_job_back(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal also reaches our children (ffmpeg): a job that fails while the
+    runner stops is not recorded as failed for good; it runs again on the next start."""
+    fake = Fake()
+    st = await stop_with_a_job_in_flight(tmp_path, fake)
+    store, seen, job, task, a = st.store, st.seen, st.job, st.task, st.job.source
+    fake.errors[a.name] = AsrError(ErrorKind.BAD_INPUT, "f0.wav: ffmpeg exited with signal 2.")
+    fake.gates[a.name].set()
+    await task
+    assert store.get_job(job.id).state is JobState.QUEUED  # type: ignore[union-attr]
+    assert any(isinstance(e, ev.JobRequeued) and e.job_id == job.id for e in seen)
+    assert not any(isinstance(e, ev.JobFailed) for e in seen)
+
+
+async def test_the_key_stays_out_of_failures_and_the_debug_log(
+        tmp_path: Path, fake_key: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="tui.jobs")
+    fake = Fake()
+    store, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
+    a, b = files(tmp_path, 2)
+    fake.errors[a.name] = AsrError(ErrorKind.SERVER_ERROR, f"proxy echoed key={fake_key} (502)")
+    fake.errors[b.name] = ValueError(f"boom with {fake_key} inside")
+    ids = [runner.enqueue(p).id for p in (a, b)]
+    await runner.drain()
+    jobs = [store.get_job(i) for i in ids]
+    assert all(j is not None and j.state is JobState.FAILED for j in jobs)
+    messages = [j.error_message or "" for j in jobs if j is not None]
+    messages += [e.message for e in seen if isinstance(e, ev.JobFailed)]
+    assert len(messages) == 4 and all(fake_key not in m for m in messages)
+    assert "boom with" in caplog.text and "Traceback" in caplog.text
+    assert fake_key not in caplog.text
+    assert fake_key.encode() not in db_bytes(tmp_path)
+
+
+async def test_a_hook_that_prints_the_key_does_not_get_it_shown(
+        tmp_path: Path, fake_key: str) -> None:
+    """Hooks inherit the environment (STEPFUN_API_KEY too); what a failing one prints is shown
+    by the daemon and the workbench, so the key is taken out of it."""
+    fake = Fake()
+    _, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
+    script = f"import sys; print('the service refused key {fake_key}'); sys.exit(3)"
+    hook = f"{sys.executable} -c \"{script}\""
+    runner.enqueue(files(tmp_path, 1)[0], JobOptions(export=ExportSpec(on_done=hook)))
+    await runner.drain()
+    failed = [e for e in seen if isinstance(e, ev.HookFailed)]
+    assert len(failed) == 1 and "exited with 3" in failed[0].message
+    assert "the service refused key" in failed[0].message
+    assert fake_key not in failed[0].message
+
+
+async def test_a_second_stop_cuts_a_slow_hook_short(tmp_path: Path) -> None:
+    fake = Fake()
+    store, runner, _ = make(tmp_path, fake)
+    (a,) = files(tmp_path, 1)
+    started = tmp_path / "hook-started"
+    script = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(120)"
+    hook = f"{sys.executable} -c \"{script}\""
+    job = runner.enqueue(a, JobOptions(export=ExportSpec(on_done=hook, hook_timeout_s=300)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run_forever(stop))
+    await until(started.exists, what="hook started")
+    stop.set()
+    await until(lambda: runner.stopping, what="stopping")
+    runner.stop_now()  # the second Ctrl-C: do not wait for the hook's own timeout
+    await asyncio.wait_for(task, 20)
+    assert store.get_job(job.id).state is JobState.DONE  # type: ignore[union-attr]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+async def test_a_hook_that_leaves_a_helper_running_is_not_held_up(tmp_path: Path) -> None:
+    pidfile = tmp_path / "helper.pid"
+    hook = f"sh -c 'sleep 30 & echo $! > {pidfile}; echo started' sh"
+    outcome = await run_hook(hook, tmp_path / "t.txt", timeout_s=5)
+    try:
+        assert outcome.ok, outcome.message
+        assert outcome.output == "started"
+    finally:
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+async def test_a_hook_that_times_out_is_stopped_with_its_children(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    hook = f"sh -c 'sleep 600 & echo $! > {pidfile}; wait' sh"
+    try:
+        # The deadline is far above the hook's timeout: it fails only if the child is waited for.
+        outcome = await asyncio.wait_for(run_hook(hook, tmp_path / "t.txt", timeout_s=3), 30)
+        assert not outcome.ok and "timed out after 3 s" in outcome.message
+        child = int(pidfile.read_text())
+        await until(lambda: not _alive(child), 10, "the hook's child stopped too")
+    finally:
+        if pidfile.exists() and _alive(child := int(pidfile.read_text())):
+            os.kill(child, signal.SIGKILL)

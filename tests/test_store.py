@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def _result(path: Path, text: str = "hello world", *, serious: bool = False) -> 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "jobs.sqlite3") as s:
         yield s
 
@@ -243,3 +244,32 @@ def test_the_key_never_reaches_the_database(tmp_path: Path, fake_key: str) -> No
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("jobs.sqlite3*"))
     assert len(blob) > 0
     assert fake_key.encode() not in blob
+
+
+def test_a_file_changed_before_its_job_started_is_sent_once(store: Store, tmp_path: Path) -> None:
+    """A producer that pauses longer than the quiet period makes the watcher see two versions:
+    while the first one's job is still queued, that job takes the new content (one request)."""
+    opts = JobOptions(export=ExportSpec())
+    a = tmp_path / "a.wav"
+    first = store.admit_file(a, size=5, mtime_ns=1, content_hash="partial", options=opts,
+                             watch_id="w")
+    grown = store.admit_file(a, size=9, mtime_ns=2, content_hash="whole", options=opts,
+                             watch_id="w")
+    assert grown.kind == "new" and grown.job.id == first.job.id
+    assert grown.job.content_hash == "whole" and grown.job.size == 9
+    assert store.ledger_entry("partial") is None
+    assert store.ledger_entry("whole").job_id == first.job.id  # type: ignore[union-attr]
+    assert len(store.list_jobs()) == 1
+    # Once it has started, the next version is a job of its own.
+    store.claim_next("me")
+    again = store.admit_file(a, size=12, mtime_ns=3, content_hash="longer", options=opts,
+                             watch_id="w")
+    assert again.kind == "new" and again.job.id != first.job.id
+    # A queued job that another path shares (a copy) keeps its content for that copy.
+    b, c = tmp_path / "b.wav", tmp_path / "c.wav"
+    jb = store.admit_file(b, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w")
+    store.admit_file(c, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w")
+    changed = store.admit_file(b, size=7, mtime_ns=4, content_hash="hb2", options=opts,
+                               watch_id="w")
+    assert changed.job.id != jb.job.id
+    assert store.get_job(jb.job.id).content_hash == "hb"  # type: ignore[union-attr]

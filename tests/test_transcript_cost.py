@@ -54,3 +54,11 @@ def test_combine() -> None:
 def test_format_cost() -> None:
     assert format_cost(CostEstimate(0.0125, "CNY")) == "¥0.0125 CNY"
     assert format_cost(None) == "unknown"
+
+
+def test_step_plan_estimate_says_it_is_not_the_charge() -> None:
+    plan = estimate("stepaudio-2.5-asr", 3600.0, "cn-plan")
+    payg = estimate("stepaudio-2.5-asr", 3600.0, "cn")
+    assert plan is not None and payg is not None
+    assert (plan.amount, plan.currency) == (payg.amount, payg.currency)
+    assert "Step Plan" in plan.basis and "Step Plan" not in payg.basis

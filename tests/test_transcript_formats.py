@@ -137,3 +137,32 @@ def test_markdown_escapes_and_warnings() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="docx"):
         render(english_result(), "docx")
+
+
+def test_line_breaks_in_the_text_never_make_a_blank_line_inside_a_cue() -> None:
+    # A blank line ends an SRT cue: the rest would be read as garbage (or a broken cue).
+    text = "第一段说完了\n\n第二段开始了"
+    r = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 0, text)],
+                            duration_s=5.0)
+    assert render(r, "srt") == "1\n00:00:00,000 --> 00:00:05,000\n第一段说完了 第二段开始了\n"
+    timed = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 900, text)])
+    assert "\n\n" not in render(timed, "srt").rstrip("\n")
+
+
+def test_markdown_joins_cjk_cues_without_spaces_even_after_digits() -> None:
+    # Two cues (a 1 s pause) in one paragraph: "100" then "元" must not become "100 元".
+    r = TranscriptionResult(file="a.wav", text="价格是100元。",
+                            segments=[Segment(0, 500, "价格是100"), Segment(1500, 1900, "元。")])
+    assert "**[00:00:00]** 价格是100元。" in render(r, "md").split("\n")
+
+
+def test_markdown_without_timestamps_has_paragraphs() -> None:
+    sentences = [f"Sentence number {i} says something worth reading twice." for i in range(40)]
+    text = " ".join(sentences)
+    r = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 0, text)])
+    md = render(r, "md")
+    body = md.split("\n\n")[2:]  # after the title and the metadata
+    paragraphs = [p for p in body if p.strip()]
+    assert len(paragraphs) > 3
+    assert all(len(p) < 700 for p in paragraphs)
+    assert " ".join(paragraphs).strip() == text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tui.transcript.model import CrossCheck, TranscriptionResult
 from tui.transcript.quality import assess
 
@@ -126,3 +128,50 @@ def test_cross_check_agreeing_downgrades_repetition() -> None:
     warnings = assess(result(SONG, cc), 60.0, "en")
     assert [(w.code, w.serious) for w in warnings] == [("repetition", False)]
     assert "agrees" in warnings[0].message
+
+
+VOCAB = (ENGLISH.lower().replace(",", "").replace(".", "")).split()
+
+
+def long_talk(words: int, seed: int) -> list[str]:
+    """A long transcript without looping (words drawn at random from a real paragraph)."""
+    rng = random.Random(seed)
+    return [rng.choice(VOCAB) for _ in range(words)]
+
+
+def long_chinese(chars: int, seed: int) -> str:
+    """Characters of a real paragraph in random order, with a comma or full stop now and then."""
+    pool = [c for c in CHINESE if c not in "，。、"]
+    rng = random.Random(seed)
+    out = []
+    for i in range(1, chars + 1):
+        out.append(rng.choice(pool))
+        if i % 15 == 0:
+            out.append("。" if rng.random() < 0.5 else "，")
+    return "".join(out)
+
+
+def test_loop_inside_a_long_transcript_is_flagged() -> None:
+    # 25 minutes of talk (~150 words/min) with a 12-fold loop of one sentence in the middle:
+    # too little of the text for the coverage rule, and the rate stays normal.
+    talk = long_talk(3750, seed=7)
+    looped = " ".join(talk[:2000]) + " " + CHORUS * 12 + " ".join(talk[2000:])
+    assert codes(" ".join(talk), 1500.0, "en") == {}
+    warnings = assess(result(looped), 1500.0, "en")
+    assert [(w.code, w.serious) for w in warnings] == [("repetition", True)]
+    assert "in a row" in warnings[0].message
+    zh_talk = long_chinese(6500, seed=3)  # ~4.3 characters/s over 25 minutes
+    assert codes(zh_talk, 1500.0, "zh") == {}
+    zh = zh_talk[:3000] + "这个问题我们下次再讨论，" * 12 + zh_talk[3000:]
+    assert codes(zh, 1500.0, "zh") == {"repetition": True}
+
+
+def test_phrases_repeated_apart_or_a_few_times_are_not_loops() -> None:
+    talk = long_talk(3750, seed=11)
+    spread = list(talk)
+    for k in range(10):  # "at the end of the day" ten times, minutes apart
+        spread[300 * k + 50:300 * k + 50] = ["at", "the", "end", "of", "the", "day"]
+    assert codes(" ".join(spread), 1500.0, "en") == {}
+    emphasis = " ".join(talk[:1000]) + " " + "no no we cannot ship this now, " * 4 + " ".join(
+        talk[1000:])
+    assert codes(emphasis, 1500.0, "en") == {}

@@ -3,9 +3,12 @@ the `jobs` / `show` / `retry` commands against the same database."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +19,10 @@ from typing import Any
 
 import pytest
 
+from tui.config import Settings
 from tui.jobs.store import JobState, Store
+from tui.jobs.watcher import WatchConfig
+from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator, write_directive_wav
 
 pytestmark = pytest.mark.slow
@@ -203,3 +209,39 @@ def test_jobs_show_and_retry_commands(tmp_path: Path, daemons: list[Daemon]) -> 
         assert cli("show", "999").returncode == 1
         for res in (retried, shown):
             assert emu.demo_key not in res.stdout + res.stderr
+
+
+async def test_the_daemon_stops_when_its_runner_dies(
+        tmp_path: Path, fake_key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A runner stopped by an error (here: another process holds the database's write lock)
+    must take the daemon down with it, not leave a watcher queueing files nobody runs."""
+    from tui.commands import watch_cmd
+
+    inbox, db = tmp_path / "inbox", tmp_path / "jobs.sqlite3"
+    inbox.mkdir()
+    store = Store(db, timeout_s=0.2)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        settings = Settings(base_url="http://127.0.0.1:9/v1", api_key=Secret(fake_key))
+        args = argparse.Namespace(concurrency=1, rpm=0, grace=1.0)
+        code = await asyncio.wait_for(
+            watch_cmd._daemon(args, settings, WatchConfig(folders=(inbox,)), store), 30)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        store.close()
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "error: OperationalError: database is locked" in out
+    assert "watch stopped" in out and fake_key not in out
+
+
+def test_a_negative_rpm_is_a_usage_error(tmp_path: Path, fake_key: str) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = dict(os.environ, STEPFUN_API_KEY=fake_key, STEPFUN_BASE_URL="http://127.0.0.1:9/v1")
+    res = subprocess.run([sys.executable, "-m", "tui", "watch", str(inbox), "--rpm", "-1",
+                          "--db", str(tmp_path / "db")], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 2 and "--rpm must be 0" in res.stderr

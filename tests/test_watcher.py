@@ -12,23 +12,25 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.test_runner import until
 from tui.config import Settings
 from tui.jobs import events as ev
 from tui.jobs.events import EventBus
 from tui.jobs.exports import ExportSpec
 from tui.jobs.runner import Runner
-from tui.jobs.store import Job, JobState, Store
+from tui.jobs.store import Job, JobOptions, JobState, Store
 from tui.jobs.watcher import WatchConfig, Watcher, skip_reason
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.stepfun.emulator.directive import directive_chunk, synth_pcm16, wav_bytes
+from tui.transcript.model import TranscriptionResult
 
 PCM = synth_pcm16(1.5)
 
@@ -36,15 +38,6 @@ PCM = synth_pcm16(1.5)
 def wav(text: str) -> bytes:
     """A distinct 1.5 s WAV whose transcript (from the emulator) is ``text``."""
     return wav_bytes(PCM, extra_chunks=directive_chunk({"text": text}))
-
-
-async def until(pred: Callable[[], bool], limit_s: float = 30.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what or pred}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -279,3 +272,184 @@ async def test_recursive_watch_with_an_output_folder_inside(
         assert sorted(j.source.name for j in h.jobs()) == ["a.wav", "b.wav", "c.wav"]
         assert not any(e.path.is_relative_to(out) for e in h.of(ev.FileDetected))
         assert h.completed_requests() == 3
+
+
+async def test_an_out_dir_that_is_the_watched_folder_is_still_watched(
+        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    """Only an output folder *inside* a watched folder is left out; `--out-dir` naming the
+    watched folder itself must not silently exclude every file in it."""
+    inbox, _, db = dirs
+    async with watching([inbox], db, emu,
+                        export=ExportSpec(formats=("txt",), out_dir=str(inbox))) as h:
+        (inbox / "memo.wav").write_bytes(wav("same folder"))
+        await until(lambda: bool(h.of(ev.FileDetected)), 15, "memo.wav detected")
+        await h.settled(1)
+        assert (inbox / "memo.txt").read_text() == "same folder\n"
+        assert h.completed_requests() == 1
+
+
+async def test_a_file_renamed_while_queued_is_transcribed_under_its_new_name(
+        dirs: tuple[Path, Path, Path]) -> None:
+    inbox, _, db = dirs
+    with Emulator(rtf=1.0) as slow_emu:  # the first file keeps the only worker busy
+        async with watching([inbox], db, slow_emu, concurrency=1) as h:
+            (inbox / "first.wav").write_bytes(wav("first"))
+            await until(lambda: bool(h.runner.running_ids), what="first running")
+            (inbox / "take1.wav").write_bytes(wav("the renamed one"))
+            await until(lambda: any(j.source.name == "take1.wav" for j in h.jobs()),
+                        what="take1 queued")
+            os.rename(inbox / "take1.wav", inbox / "final.wav")
+            await until((inbox / "final.txt").exists, what="final.txt written")
+            await h.settled(2)
+            jobs = h.jobs()
+            assert [j.source.name for j in jobs] == ["first.wav", "final.wav"]
+            assert (inbox / "final.txt").read_text() == "the renamed one\n"
+            assert not (inbox / "take1.txt").exists()
+            assert h.completed_requests() == 2
+
+
+async def test_a_copy_admitted_by_another_process_meanwhile_is_not_queued_again(
+        tmp_path: Path) -> None:
+    """Two watchers on one folder and database (the workbench and the daemon): a copy must not
+    become a second paid job because the other process admitted the original just after this
+    one looked at the ledger."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = wav("twins")
+    (inbox / "a.wav").write_bytes(data)
+    (inbox / "b.wav").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    db = tmp_path / "jobs.sqlite3"
+    other = Store(db)  # the other process's connection
+
+    class RacingStore(Store):
+        def ledger_entry(self, content_hash: str) -> Any:
+            answer = super().ledger_entry(content_hash)
+            if other.seen_file(inbox / "a.wav") is None:
+                st = (inbox / "a.wav").stat()
+                other.admit_file(inbox / "a.wav", size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                 content_hash=digest, options=JobOptions(), watch_id=str(inbox))
+            return answer
+
+    store = RacingStore(db)
+    bus = EventBus()
+    runner = Runner(store, bus, None, requests_per_minute=0)
+    watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
+    watcher._admit(inbox / "b.wav", inbox, (inbox / "b.wav").stat(), digest)
+    jobs = store.list_jobs()
+    assert [j.source.name for j in jobs] == ["a.wav"]
+    assert store.seen_file(inbox / "b.wav").job_id == jobs[0].id  # type: ignore[union-attr]
+    other.close()
+    store.close()
+
+
+async def test_a_job_that_failed_on_a_rename_runs_again_under_the_new_name(
+        tmp_path: Path, emu: Emulator) -> None:
+    """The runner reached the job between the rename and the watcher seeing the new name: it
+    failed as missing. Seeing the same bytes under the new name brings it back."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = wav("moved on")
+    (inbox / "take1.wav").write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    store = Store(tmp_path / "jobs.sqlite3")
+    bus = EventBus()
+    settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
+    runner = Runner(store, bus, None, requests_per_minute=0, settings=settings)
+    watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
+    st = (inbox / "take1.wav").stat()
+    adm = store.admit_file(inbox / "take1.wav", size=st.st_size, mtime_ns=st.st_mtime_ns,
+                           content_hash=digest, options=watcher.job_options(inbox),
+                           watch_id=str(inbox))
+    os.rename(inbox / "take1.wav", inbox / "final.wav")
+    await runner.drain()
+    failed = store.get_job(adm.job.id)
+    assert failed is not None and failed.state is JobState.FAILED
+    assert failed.error_kind == "bad_input"
+    watcher._admit(inbox / "final.wav", inbox, (inbox / "final.wav").stat(), digest)
+    await runner.drain()
+    done = store.get_job(adm.job.id)
+    assert done is not None and done.state is JobState.DONE and done.attempts == 2
+    assert done.source == inbox / "final.wav"
+    assert (inbox / "final.txt").read_text() == "moved on\n"
+    assert sum(1 for r in emu.requests if r.endpoint == "sse" and r.done_sent) == 1
+    store.close()
+
+
+async def test_a_big_folder_is_scanned_without_freezing_the_event_loop(tmp_path: Path) -> None:
+    """The workbench shares the loop: a scan of thousands of files must let it breathe."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    n = 1000
+    for i in range(n):
+        (inbox / f"r{i:04d}.wav").write_bytes(b"RIFF" + i.to_bytes(4, "little"))
+    store = Store(tmp_path / "jobs.sqlite3")
+    bus = EventBus()
+    ticks = 0
+    ticks_at_detection: list[int] = []
+
+    def on(e: ev.Event) -> None:
+        if isinstance(e, ev.FileDetected):
+            ticks_at_detection.append(ticks)
+
+    bus.subscribe(on)
+    watcher = Watcher(WatchConfig(folders=(inbox,)), store, Runner(store, bus, None), bus)
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    task = asyncio.create_task(watcher.run(stop))
+    await until(lambda: len(ticks_at_detection) >= n, what="every file detected")
+    stop.set()
+    await asyncio.gather(task, ticker)
+    store.close()
+    # Other tasks ran between the first file of the scan and the last.
+    assert ticks_at_detection[-1] > ticks_at_detection[0]
+
+
+async def test_a_file_renamed_just_as_its_job_started_runs_again_under_the_new_name(
+        tmp_path: Path) -> None:
+    """The job was already running when the new name was seen (a copy of a running job); it
+    then fails as missing, and runs again from the new name."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    gate = asyncio.Event()
+    read: list[str] = []
+
+    async def transcribe(path: Path, **_kw: Any) -> TranscriptionResult:
+        await gate.wait()
+        data = await asyncio.to_thread(path.read_bytes)  # FileNotFoundError once renamed
+        read.append(path.name)
+        return TranscriptionResult(file=str(path), text=f"{len(data)} bytes", duration_s=1.0)
+
+    store = Store(tmp_path / "jobs.sqlite3")
+    bus = EventBus()
+    events: list[ev.Event] = []
+    bus.subscribe(events.append)
+    runner = Runner(store, bus, transcribe, requests_per_minute=0)
+    watcher = Watcher(WatchConfig(folders=(inbox,), quiet_period_s=0.3, stat_interval_s=0.1),
+                      store, runner, bus)
+    stop = asyncio.Event()
+    tasks = asyncio.gather(runner.run_forever(stop), watcher.run(stop))
+    try:
+        data = wav("renamed at the start")
+        (inbox / "take1.wav").write_bytes(data)
+        await until(lambda: bool(runner.running_ids), what="take1 running")
+        os.rename(inbox / "take1.wav", inbox / "final.wav")
+        await until(lambda: any(isinstance(e, ev.FileSkipped) and e.path.name == "final.wav"
+                                for e in events), what="final.wav seen as a copy")
+        gate.set()
+        await until((inbox / "final.txt").exists, what="final.txt written")
+    finally:
+        stop.set()
+        await tasks
+    (job,) = store.list_jobs()
+    assert job.state is JobState.DONE and job.source == inbox / "final.wav"
+    assert job.attempts == 2 and read == ["final.wav"]
+    assert (inbox / "final.txt").read_text() == f"{len(data)} bytes\n"
+    store.close()

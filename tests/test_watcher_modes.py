@@ -5,9 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
-from tests.test_watcher import until, watching, wav
+import pytest
+
+from tests.test_runner import until
+from tests.test_watcher import watching, wav
 from tui.jobs import events as ev
 from tui.stepfun.emulator import Emulator
 
@@ -87,3 +95,94 @@ async def test_a_failed_file_is_not_resent_on_restart(tmp_path: Path) -> None:
                         what="skip with a retry hint")
         assert len([r for r in emu.requests if r.endpoint == "sse"]) == sent
         assert len(h.jobs()) == 1
+
+
+# A watcher (real pipeline, the test's emulator) in a child process, so that it can run without
+# root's power to read anything. It prints skips and writes; it stops when its stdin closes.
+WATCH_CHILD = """
+import asyncio, os, sys
+from pathlib import Path
+from tui.config import Settings
+from tui.jobs import events as ev
+from tui.jobs.events import EventBus
+from tui.jobs.runner import Runner
+from tui.jobs.store import Store
+from tui.jobs.watcher import WatchConfig, Watcher
+from tui.secrets import Secret
+
+def show(e):
+    if isinstance(e, ev.FileSkipped):
+        print("skipped", e.path, e.reason, flush=True)
+    elif isinstance(e, ev.ExportWritten):
+        print("wrote", e.source, flush=True)
+
+async def main():
+    settings = Settings(base_url=os.environ["EMU_URL"], api_key=Secret(os.environ["EMU_KEY"]))
+    store, bus = Store(Path(sys.argv[2])), EventBus()
+    bus.subscribe(show)
+    runner = Runner(store, bus, None, requests_per_minute=0, settings=settings)
+    cfg = WatchConfig(folders=(Path(sys.argv[1]),), recursive=True, quiet_period_s=0.3,
+                      stat_interval_s=0.1, recheck_s=0.3, empty_give_up_s=1.0)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(0, lambda: (loop.remove_reader(0), stop.set()))
+    await asyncio.gather(runner.run_forever(stop), Watcher(cfg, store, runner, bus).run(stop))
+
+asyncio.run(main())
+"""
+
+
+def without_root_powers() -> list[str]:
+    """As root, permissions are not checked: drop the capabilities that bypass them."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv is missing")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_unreadable_files_are_reported_and_picked_up_once_readable(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    locked = inbox / "locked"
+    locked.mkdir(parents=True)
+    (locked / "inside.wav").write_bytes(wav("behind a locked door"))
+    (inbox / "secret.wav").write_bytes(wav("no read permission"))
+    locked.chmod(0o600)  # `chmod -R 644`: listable, but nothing inside can be looked at
+    (inbox / "secret.wav").chmod(0o000)
+    lines: list[str] = []
+
+    def wait_for(text: str, limit_s: float = 30.0) -> None:
+        end = time.monotonic() + limit_s
+        while not any(text in line for line in lines):
+            if time.monotonic() > end or proc.poll() is not None:
+                raise AssertionError(f"no line with {text!r} in:\n" + "\n".join(lines))
+            time.sleep(0.05)
+
+    with Emulator() as emu:
+        env = dict(os.environ, EMU_URL=emu.base_url, EMU_KEY=emu.demo_key)
+        proc = subprocess.Popen(
+            [*without_root_powers(), sys.executable, "-c", WATCH_CHILD, str(inbox),
+             str(tmp_path / "jobs.sqlite3")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, env=env)
+        assert proc.stdout is not None and proc.stdin is not None
+        def read(out: IO[str]) -> None:
+            for line in out:
+                lines.append(line.rstrip())
+
+        reader = threading.Thread(target=read, args=(proc.stdout,), daemon=True)
+        reader.start()
+        try:
+            wait_for(f"skipped {locked / 'inside.wav'} cannot read it")
+            wait_for(f"skipped {inbox / 'secret.wav'} cannot read it")
+            locked.chmod(0o755)
+            (inbox / "secret.wav").chmod(0o644)
+            wait_for(f"wrote {locked / 'inside.wav'}")
+            wait_for(f"wrote {inbox / 'secret.wav'}")
+        finally:
+            proc.stdin.close()
+            proc.wait(30)
+            reader.join(5)
+        assert (locked / "inside.txt").read_text() == "behind a locked door\n"
+        assert (inbox / "secret.txt").read_text() == "no read permission\n"
+        assert sum(1 for r in emu.requests if r.endpoint == "sse" and r.done_sent) == 2

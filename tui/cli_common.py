@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from tui import config
@@ -25,6 +26,14 @@ def client_options() -> argparse.ArgumentParser:
                        "normalisation (digits stay as words)")
     group.add_argument("--no-timestamps", action="store_true",
                        help="do not ask for word timestamps (subtitles need them)")
+    return parent
+
+
+def db_option() -> argparse.ArgumentParser:
+    """A parent parser: ``--db FILE``, the job database (the commands that read or run jobs)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--db", type=Path, metavar="FILE", help="job database (default: the "
+                        "user data dir; `stepfun-asr config path` shows it)")
     return parent
 
 

@@ -145,6 +145,13 @@ def apply(settings: Settings, name: str, value: Any) -> None:
         coerced = validate_base_url(coerced)
     if name == "existing_policy" and coerced not in ("skip", "overwrite", "suffix"):
         raise ConfigError("existing_policy must be skip, overwrite or suffix.")
+    if name == "prices":
+        from tui.transcript.cost import valid_override
+
+        bad = sorted(model for model, price in coerced.items() if not valid_override(price))
+        if bad:
+            raise ConfigError(f"[prices] entries for {', '.join(bad)} must look like "
+                              '"model" = [0.15, "CNY"] (amount per audio hour, CNY or USD).')
     setattr(settings, name, coerced)
 
 

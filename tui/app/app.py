@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui import config
 from tui.app.bindings import MAIN_BINDINGS
+from tui.app.live_text import format_result
 from tui.app.main_screen import MainScreen
 from tui.app.messages import JobChanged, ProgressUpdated, WatchUpdated
 from tui.app.screens.export_screen import ExportChoice, ExportScreen
@@ -46,8 +47,13 @@ from tui.jobs.runner import Runner, TranscribeFn
 from tui.jobs.store import FINISHED, Job, JobOptions, JobStateError, Store, Totals
 from tui.jobs.watcher import WatchConfig, Watcher
 from tui.secrets import Secret
+from tui.transcript.model import TranscriptionResult
 
 STOP_TIMEOUT_S = 10.0
+# Up to this much audio a finished transcript is laid out at once (~30 ms); longer ones in a
+# thread, so selecting a 100k-character transcript never freezes the keyboard.
+INLINE_RENDER_MAX_S = 1800.0
+RENDER_CACHE_SIZE = 8
 
 
 class WorkbenchApp(App[None]):
@@ -72,8 +78,9 @@ class WorkbenchApp(App[None]):
         self.runner = Runner(store, self.bus, transcribe, concurrency=max(1, settings.concurrency),
                              requests_per_minute=settings.requests_per_minute or None,
                              settings=settings, grace_s=0.0)
-        self.main = MainScreen(self.root, root_label=root_label or self.root.name or str(root),
-                               show_elapsed=show_elapsed)
+        self._root_label = root_label or self.root.name or str(root)
+        self._show_elapsed = show_elapsed
+        self._main: MainScreen | None = None
         self._runner_stop: asyncio.Event | None = None
         self._runner_worker: Worker[None] | None = None
         self._watchers: dict[Path, tuple[asyncio.Event, Worker[None], WatchConfig]] = {}
@@ -81,15 +88,25 @@ class WorkbenchApp(App[None]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ui_thread = 0
         self._session = Totals(0, 0.0, {})
+        self._rendered: dict[int, tuple[TranscriptionResult | None, str]] = {}
+        self._rendering: int | None = None
         self._stopped = False
         self._owns_store = False
 
-    def get_default_screen(self) -> Screen[None]:
-        return self.main
+    @property
+    def main(self) -> MainScreen:
+        if self._main is None:
+            raise RuntimeError("the workbench is not running")
+        return self._main
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+        # Pushed rather than returned by get_default_screen: a default screen's on_mount can
+        # run before its nested children are mounted (Textual 8.2.8, headless run).
+        self._main = MainScreen(self.root, root_label=self._root_label,
+                                show_elapsed=self._show_elapsed)
+        await self.push_screen(self._main)
 
     async def start_engine(self) -> None:
         """Called once the main screen is mounted: show the store, start runner (and watch)."""
@@ -206,6 +223,42 @@ class WorkbenchApp(App[None]):
             message += " — change the settings (s) to start it again"
         self.main.problem("error", where, message)
         self.notify(message, title=f"{where} failed", severity="error", markup=False)
+
+    # --- finished transcripts, laid out for the pane --------------------------------------
+
+    def rendered(self, job: Job) -> tuple[TranscriptionResult | None, str] | None:
+        """(result, text as shown) for a finished job; None while a long one is laid out."""
+        if job.id in self._rendered:
+            return self._rendered[job.id]
+        if job.duration_s is None or job.duration_s > INLINE_RENDER_MAX_S:
+            if self._rendering != job.id:
+                self._rendering = job.id
+                self._render_transcript(job)
+            return None
+        return self._remember(job.id, *_layout(self.store, job.id))
+
+    def forget_rendered(self, job_id: int) -> None:
+        self._rendered.pop(job_id, None)
+        if self._rendering == job_id:
+            self._rendering = None  # the next request lays it out again (it changed)
+
+    def _remember(self, job_id: int, result: TranscriptionResult | None, text: str
+                  ) -> tuple[TranscriptionResult | None, str]:
+        while len(self._rendered) >= RENDER_CACHE_SIZE:
+            self._rendered.pop(next(iter(self._rendered)))
+        self._rendered[job_id] = (result, text)
+        return result, text
+
+    @work(exclusive=True, group="transcript", exit_on_error=False,
+          description="Laying out a long transcript")
+    async def _render_transcript(self, job: Job) -> None:
+        result, text = await asyncio.to_thread(_layout, self.store, job.id)
+        if self._rendering != job.id:
+            return  # the job changed meanwhile; a newer layout was asked for
+        self._rendering = None
+        self._remember(job.id, result, text)
+        if self.main.selected_job == job.id:
+            self.main.show_selected()
 
     # --- what the screen asks for ------------------------------------------------------------
 
@@ -353,6 +406,11 @@ class WorkbenchApp(App[None]):
             action = getattr(self.main, f"action_{binding.action}")
             yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                 action)
+
+
+def _layout(store: Store, job_id: int) -> tuple[TranscriptionResult | None, str]:
+    result = store.get_result(job_id)
+    return result, format_result(result) if result is not None else ""
 
 
 def _audio_files(folder: Path) -> Iterable[Path]:

@@ -15,6 +15,8 @@ MAIN_BINDINGS: list[Binding] = [
             tooltip="Select the next job in the queue"),
     Binding("k", "previous_job", "Previous job", id="previous-job", show=False,
             tooltip="Select the previous job in the queue"),
+    Binding("f", "follow", "Follow", id="follow", show=False,
+            tooltip="Follow the running job: show each job as it starts streaming"),
     Binding("r", "retry", "Retry", id="retry",
             tooltip="Run the selected job again (failed, canceled or finished)"),
     Binding("x", "cancel_job", "Cancel", id="cancel", tooltip="Cancel the selected job"),

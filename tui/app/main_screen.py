@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -42,7 +41,7 @@ from tui.jobs.events import (
     WatchStarted,
     WatchStopped,
 )
-from tui.jobs.store import FINISHED, Job
+from tui.jobs.store import FINISHED, Job, JobState
 
 if TYPE_CHECKING:
     from tui.app.app import WorkbenchApp
@@ -60,7 +59,11 @@ class MainScreen(Screen[None]):
         self.root_label = root_label
         self.show_elapsed = show_elapsed
         self.selected_job: int | None = None
+        # Show each job as it starts, until the user picks one themselves (f turns it back on).
+        self.follow_running = True
+        self._expected_highlight: int | None = None
         self._pending_reloads: set[Path] = set()
+        self._pane: TranscriptPane | None = None
 
     @property
     def workbench(self) -> WorkbenchApp:
@@ -97,7 +100,10 @@ class MainScreen(Screen[None]):
 
     @property
     def pane(self) -> TranscriptPane:
-        return self.query_one(TranscriptPane)
+        # Looked up once: the bus hands every delta to the pane through here.
+        if self._pane is None:
+            self._pane = self.query_one(TranscriptPane)
+        return self._pane
 
     @property
     def errors(self) -> ErrorsPanel:
@@ -127,8 +133,17 @@ class MainScreen(Screen[None]):
             self.pane.clear()
             self.errors.show_job(None, None)
             return
-        result = self.workbench.store.get_result(job.id) if job.state in FINISHED else None
-        self.pane.show_job(job, result)
+        if job.state not in FINISHED:
+            self.pane.show_job(job, None)
+            self.errors.show_job(job, None)
+            return
+        rendered = self.workbench.rendered(job)
+        if rendered is None:  # a long transcript: being laid out off the event loop
+            self.pane.show_pending(job)
+            self.errors.show_job(job, None)
+            return
+        result, text = rendered
+        self.pane.show_job(job, result, text=text)
         self.errors.show_job(job, result)
 
     # --- engine messages ---------------------------------------------------------------------
@@ -140,6 +155,7 @@ class MainScreen(Screen[None]):
         if job is None:
             return
         self.table.upsert(job)
+        self.workbench.forget_rendered(job.id)
         where = f"job {job.id} {job.name}"
         if isinstance(event, JobRestarted):
             self.pane.restart(job.id)
@@ -156,10 +172,8 @@ class MainScreen(Screen[None]):
                 self.errors.add("info", where, f"cross-check with {cc.model}: "
                                 f"{cc.similarity:.0%} similar")
             self.workbench.count_finished(event)
-        if self.selected_job is None and isinstance(event, JobQueued | JobStarted):
-            self.selected_job = job.id
-            self.table.select_job(job.id)
-            self.show_selected(job)
+        if self._should_follow(event, job):
+            self._select(job)
         elif job.id == self.selected_job:
             self.show_selected(job)
         self.refresh_status()
@@ -207,8 +221,28 @@ class MainScreen(Screen[None]):
         self._pending_reloads.discard(folder)
         self.files.reload_folder(folder)
 
+    def _should_follow(self, event: object, job: Job) -> bool:
+        if job.id == self.selected_job:
+            return False
+        if self.selected_job is None:
+            return isinstance(event, JobQueued | JobStarted)
+        if not (self.follow_running and isinstance(event, JobStarted)):
+            return False
+        current = self.selected()
+        return current is None or current.state is not JobState.RUNNING
+
+    def _select(self, job: Job) -> None:
+        self.selected_job = job.id
+        self._expected_highlight = job.id
+        self.table.select_job(job.id)
+        self.show_selected(job)
+
     @on(QueueTable.JobHighlighted)
     def job_highlighted(self, message: QueueTable.JobHighlighted) -> None:
+        if message.job_id == self._expected_highlight:
+            self._expected_highlight = None
+        else:
+            self.follow_running = False  # the user moved: stop jumping to new jobs
         if message.job_id != self.selected_job:
             self.selected_job = message.job_id
             self.show_selected()
@@ -251,6 +285,13 @@ class MainScreen(Screen[None]):
         current = self.table.highlighted_job()
         index = ids.index(current) + step if current in ids else 0
         self.table.select_job(ids[max(0, min(len(ids) - 1, index))])
+
+    def action_follow(self) -> None:
+        self.follow_running = True
+        running = self.workbench.store.list_jobs("running", newest_first=False)
+        if running:
+            self._select(running[0])
+        self.notify("Following: each job is shown as it starts (j/k stops).", markup=False)
 
     def action_retry(self) -> None:
         if (job := self._need_job()) is not None:
@@ -308,6 +349,3 @@ class MainScreen(Screen[None]):
 
     def problem(self, severity: str, where: str, message: str) -> None:
         self.errors.add(severity, where, message)
-
-    def note(self, message: str | Text) -> None:
-        self.notify(str(message), markup=False)

@@ -120,6 +120,9 @@ async def run(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            # Its own session: a terminal's Ctrl-C stops us gracefully instead of killing
+            # in-flight transcodes; cancellation still kills it explicitly.
+            start_new_session=True,
         )
     except OSError as exc:
         raise AsrError(ErrorKind.BAD_INPUT, f"Cannot run {exe}: {exc.strerror or exc}") from None

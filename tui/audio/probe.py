@@ -3,6 +3,10 @@
 Order: container headers (exact, no subprocess), then ffprobe, then ffmpeg's ``Duration:`` line,
 then, for streams that do not record a duration (browser WebM), a full decode to the last
 ``time=``. Raw PCM has no header: its duration follows from size and the declared layout.
+Estimates are not trusted: an MP3 without a Xing/Info/VBRI frame count (size divided by the
+first frame's bitrate, exact only for CBR: a VBR file can be 4x longer) and whatever ffmpeg
+says it "estimated from bitrate" (ADTS AAC: off by 25% and more) are decoded instead when
+ffmpeg is there. Audio decodes at ~1000-2500x real time, so that costs about a second.
 Every failure is an ``AsrError(BAD_INPUT, "<file>: ...")`` that says what to do.
 """
 
@@ -16,11 +20,13 @@ from pathlib import Path
 
 from tui.audio import ffmpeg as ff
 from tui.audio.headers import read_header_info
+from tui.audio.mpeg_headers import skip_id3v2
 from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.options import AudioFormat
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _TIME = re.compile(r"time=\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+_ESTIMATED = "Estimating duration from bitrate"
 _AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: ([^\s,]+)(?:.*?, (\d+) Hz)?")
 
 
@@ -80,7 +86,15 @@ async def probe(
     header = await asyncio.to_thread(read_header_info, path)
     # An MP4 header with no audio codec found may be a video without sound: ask ffmpeg.
     trusted = header is not None and (header.codec is not None or header.format != "m4a")
+    if header is not None and trusted and header.duration_s == 0:
+        raise bad_input(path, "contains no audio samples (0 s long).")
     if header is not None and trusted and header.duration_s is not None and header.duration_s > 0:
+        if (header.format == "mp3" and ffmpeg is not None
+                and not await asyncio.to_thread(mp3_counts_frames, path)):
+            decoded = await decode_duration(ffmpeg, path, cancel)
+            if decoded is not None:
+                return ProbeResult(decoded, "decode", header.sample_rate, header.channels,
+                                   None, header.codec)
         return ProbeResult(header.duration_s, "header", header.sample_rate, header.channels,
                            header.bits, header.codec)
     if ffmpeg is None:
@@ -95,7 +109,8 @@ async def probe(
 
 
 async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeResult | None:
-    res = await ff.run(exe, ["-v", "error", "-show_entries",
+    # Warnings on: ffprobe says so when its duration is only a bitrate estimate.
+    res = await ff.run(exe, ["-v", "warning", "-show_entries",
                              "format=duration:stream=codec_type,codec_name,sample_rate,channels",
                              "-of", "json", "-i", _arg(path)], cancel=cancel, is_ffmpeg=False)
     if res.returncode != 0:
@@ -112,8 +127,8 @@ async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeR
         duration = float(data.get("format", {}).get("duration", "nan"))
     except (TypeError, ValueError):
         duration = float("nan")
-    if not duration > 0:  # also NaN: a stream that records no duration
-        return None
+    if not duration > 0 or _ESTIMATED in res.stderr:  # NaN too: no duration recorded
+        return None  # ffmpeg_probe decodes it
     rate = stream.get("sample_rate")
     return ProbeResult(duration, "ffprobe", int(rate) if rate else None,
                        stream.get("channels"), None, stream.get("codec_name"))
@@ -132,16 +147,49 @@ async def ffmpeg_probe(exe: str, path: Path, cancel: asyncio.Event | None = None
     codec = stream.group(1)
     rate = int(stream.group(2)) if stream.group(2) else None
     match = _DURATION.search(res.stderr)
-    if match:
-        duration = _seconds(match)
-        if duration > 0:
-            return ProbeResult(duration, "ffmpeg", rate, None, None, codec)
-    # No duration in the container: decode it all (fast for audio) and take the last time=.
-    res = await ff.run(exe, ["-i", _arg(path), "-vn", "-f", "null", "-"], cancel=cancel)
+    stated = _seconds(match) if match else 0.0
+    if stated > 0 and _ESTIMATED not in res.stderr:
+        return ProbeResult(stated, "ffmpeg", rate, None, None, codec)
+    # No duration in the container, or only a guess: decode it all and take the last time=.
+    res = await ff.run(exe, _decode_args(path), cancel=cancel)
+    decoded = _decoded(res)
+    if decoded is not None:
+        return ProbeResult(decoded, "decode", rate, None, None, codec)
+    if stated > 0:
+        return ProbeResult(stated, "ffmpeg", rate, None, None, codec)  # a guess beats nothing
+    raise bad_input(path, _unreadable(res.reason()))
+
+
+async def decode_duration(exe: str, path: Path, cancel: asyncio.Event | None = None
+                          ) -> float | None:
+    """The exact duration, by decoding the audio to nowhere; None if that fails."""
+    return _decoded(await ff.run(exe, _decode_args(path), cancel=cancel))
+
+
+def _decode_args(path: Path) -> list[str]:
+    return ["-i", _arg(path), "-vn", "-map", "0:a:0", "-f", "null", "-"]
+
+
+def _decoded(res: ff.RunResult) -> float | None:
     times = list(_TIME.finditer(res.stderr))
     if res.returncode != 0 or not times or _seconds(times[-1]) <= 0:
-        raise bad_input(path, _unreadable(res.reason()))
-    return ProbeResult(_seconds(times[-1]), "decode", rate, None, None, codec)
+        return None
+    return _seconds(times[-1])
+
+
+def mp3_counts_frames(path: Path) -> bool:
+    """True when the MP3 records its frame count (Xing/Info/VBRI), so its header is exact."""
+    try:
+        with path.open("rb") as fh:
+            def read_at(offset: int, n: int) -> bytes:
+                fh.seek(offset)
+                return fh.read(n)
+
+            # The tag sits inside the first frame, within a few hundred bytes of its start.
+            head = read_at(skip_id3v2(read_at), 4096)
+    except OSError:
+        return False
+    return any(tag in head for tag in (b"Xing", b"Info", b"VBRI"))
 
 
 def _arg(path: Path) -> str:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
 from tui.audio.probe import bad_input
-from tui.audio.transcode import OPUS_ARGS, WAV_ARGS, input_args, output_ok, transcode_failure
+from tui.audio.transcode import OPUS_ARGS, WAV_ARGS, convert, input_args, transcode_failure
 from tui.stepfun.options import AudioFormat
 
 HARD_CEILING_MIN = 30.0
@@ -142,14 +143,23 @@ async def cut_part(
     pcm: AudioFormat | None = None,
     cancel: asyncio.Event | None = None,
 ) -> Path:
-    """Write one part (Opus, or 16 kHz WAV when compression is off) to ``dst``."""
+    """Write one part (Opus, or 16 kHz WAV when compression is off) to ``dst``.
+
+    The last part runs to the end of the input, not for its planned length: a duration that
+    was only an estimate (VBR MP3 without a Xing header) must not cut the tail off unseen.
+    """
     # -ss before -i seeks the input; with decoding it is sample-accurate.
     seek = ["-ss", f"{part.offset_s:.3f}"] if part.offset_s > 0 else []
+    length = ["-t", f"{part.duration_s:.3f}"] if part.index < part.count else []
     inp = input_args(src, pcm)
-    args = ["-y", "-loglevel", "error", *inp[:-2], *seek, *inp[-2:], "-t",
-            f"{part.duration_s:.3f}", *(OPUS_ARGS if compress else WAV_ARGS),
-            "-f", "ogg" if compress else "wav", str(dst)]
-    res = await ff.run(ffmpeg, args, cancel=cancel)
-    if res.returncode != 0 or not output_ok(dst):
-        raise bad_input(src, transcode_failure(res.stderr, res.returncode))
-    return dst
+    args = [*inp[:-2], *seek, *inp[-2:], *length, *(OPUS_ARGS if compress else WAV_ARGS),
+            "-f", "ogg" if compress else "wav"]
+    return await convert(ffmpeg, src, args, dst, cancel=cancel)
+
+
+def silent_share(silences: Sequence[Silence], start_s: float, end_s: float) -> float:
+    """How much of ``start_s``..``end_s`` the detected silences cover (0..1)."""
+    if end_s <= start_s:
+        return 1.0
+    covered = sum(max(0.0, min(s.end_s, end_s) - max(s.start_s, start_s)) for s in silences)
+    return min(1.0, covered / (end_s - start_s))

@@ -51,9 +51,17 @@ async def to_opus(
     cancel: asyncio.Event | None = None,
 ) -> Path:
     """Transcode ``src`` to ``dst`` (.ogg). BAD_INPUT with ffmpeg's reason when it cannot."""
-    args = ["-y", "-loglevel", "error", *input_args(src, pcm), *OPUS_ARGS, "-f", "ogg",
-            str(dst)]
-    res = await ff.run(ffmpeg, args, cancel=cancel)
+    return await convert(ffmpeg, src, [*input_args(src, pcm), *OPUS_ARGS, "-f", "ogg"], dst,
+                         cancel=cancel)
+
+
+async def convert(ffmpeg: str, src: Path, args: list[str], dst: Path, *,
+                  cancel: asyncio.Event | None = None) -> Path:
+    """One ffmpeg run writing ``dst`` from ``src`` (``args`` hold its input and output options).
+
+    BAD_INPUT naming ``src`` with ffmpeg's reason when it fails or writes nothing.
+    """
+    res = await ff.run(ffmpeg, ["-y", "-loglevel", "error", *args, str(dst)], cancel=cancel)
     if res.returncode != 0 or not output_ok(dst):
         raise bad_input(src, transcode_failure(res.stderr, res.returncode))
     return dst
@@ -70,6 +78,10 @@ def output_ok(path: Path) -> bool:
 def transcode_failure(stderr: str, returncode: int) -> str:
     if "matches no streams" in stderr or "does not contain any stream" in stderr:
         return "contains no audio stream."
+    if "No space left on device" in stderr:
+        # Not the file's fault: the converted copy goes to the cache folder.
+        return ("could not be converted because the disk holding the cache folder is full. "
+                "Free some space and try again.")
     if "Unknown encoder" in stderr or ("libopus" in stderr and "not found" in stderr.lower()):
         return ("this ffmpeg has no Opus encoder (libopus); install a full ffmpeg build "
                 "(`apt install ffmpeg`, `brew install ffmpeg`, or `pip install "

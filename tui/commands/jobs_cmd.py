@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli_common import client_options, fail_usage, load_or_exit
-from tui.commands.watch_cmd import EventPrinter, db_option
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
     from tui.jobs.store import Job, Store
@@ -20,31 +20,31 @@ STATES = ("queued", "running", "done", "needs_review", "failed", "canceled")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    jobs = sub.add_parser("jobs", help="list the job history (newest first)",
+    jobs = sub.add_parser("jobs", parents=[db_option()],
+                          help="list the job history (newest first)",
                           description="List jobs from the job database, newest first.")
     jobs.add_argument("--state", choices=STATES, action="append",
                       help="only jobs in this state (repeatable)")
     jobs.add_argument("--limit", type=int, default=50, help="at most N jobs (default 50; "
                       "0 for all)")
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
-    db_option(jobs)
     jobs.set_defaults(func=run)
 
-    show = sub.add_parser("show", help="one job in full, with its transcript")
+    show = sub.add_parser("show", parents=[db_option()],
+                          help="one job in full, with its transcript")
     show.add_argument("job_id", type=int, metavar="ID")
     show.add_argument("--json", action="store_true")
-    db_option(show)
     show.set_defaults(func=run_show)
 
     retry = sub.add_parser(
-        "retry", parents=[client_options()], help="queue a failed or canceled job again and "
-        "run it now", description="Put a failed or canceled job back in the queue and run it "
-        "now (or leave it for a running `watch` with --queue-only). Exit 0: it finished; "
+        "retry", parents=[client_options(), db_option()],
+        help="queue a failed or canceled job again and run it now",
+        description="Put a failed or canceled job back in the queue and run it now (or leave "
+        "it for a running `watch` with --queue-only). Exit 0: it finished; "
         "1: it failed again; 2: usage error or missing key.")
     retry.add_argument("job_id", type=int, metavar="ID")
     retry.add_argument("--queue-only", action="store_true", help="only queue it; a running "
                        "`stepfun-asr watch` or the workbench will pick it up")
-    db_option(retry)
     retry.set_defaults(func=run_retry)
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from tui.cli_common import client_options, fail_usage, load_or_exit
 from tui.config import Settings
-from tui.stepfun.errors import AsrError
+from tui.secrets import redact
+from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived
 from tui.stepfun.options import FORMAT_TYPES, AudioFormat
 from tui.transcript.formats import FORMATS
@@ -79,12 +80,13 @@ def run(args: argparse.Namespace) -> int:
 async def _run_all(args: argparse.Namespace, settings: Settings,
                    override: AudioFormat | None, formats: list[str]) -> int:
     # Imported here so that building the CLI parser stays cheap for every other command.
-    from tui.jobs.exports import write_exports
+    from tui.jobs.exports import planned_paths, write_exports
     from tui.jobs.pipeline import transcribe_file
     from tui.stepfun.client import AsrClient
 
     live = sys.stderr.isatty() and not args.json
     failed = 0
+    written_now: set[Path] = set()
     async with AsrClient(settings.require_key(), settings.resolved_base_url) as client:
         for path in args.files:
             started = time.monotonic()
@@ -96,10 +98,27 @@ async def _run_all(args: argparse.Namespace, settings: Settings,
                 failed += 1
                 _report_failure(path, exc, args.json, time.monotonic() - started)
                 continue
+            except Exception as exc:  # a bug must fail this file, not the whole run
+                failed += 1
+                err = AsrError(ErrorKind.BAD_INPUT, redact(f"Unexpected {type(exc).__name__}: "
+                                                           f"{exc}", settings.require_key()))
+                _report_failure(path, err, args.json, time.monotonic() - started)
+                continue
             if live:
                 print(file=sys.stderr)
-            written = write_exports(result, path, formats, args.out_dir, "overwrite") \
-                if formats else []
+            written: list[Path] = []
+            try:
+                if formats:
+                    # Overwrite what earlier runs left, but never what this run just wrote
+                    # (talk.wav and talk.m4a in one call both map to talk.srt).
+                    clash = written_now.intersection(planned_paths(path, formats, args.out_dir))
+                    written = write_exports(result, path, formats, args.out_dir,
+                                            "suffix" if clash else "overwrite")
+                    written_now.update(written)
+            except OSError as exc:
+                # The text is still printed: the user paid for it.
+                failed += 1
+                print(f"error: {path}: could not write output files: {exc}", file=sys.stderr)
             _report_success(result, args.json, written)
     return 1 if failed else 0
 

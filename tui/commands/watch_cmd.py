@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tui.cli_common import client_options, fail_usage, load_or_exit
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
 from tui.config import Settings
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
+    from collections.abc import Awaitable
+
     from tui.jobs.events import Event, JobProgressed
     from tui.jobs.store import Store
     from tui.jobs.watcher import WatchConfig
@@ -28,20 +30,16 @@ if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays
 GRACE_S = 30.0
 
 
-def db_option(parser: argparse.ArgumentParser) -> None:
-    # The lead may move this into cli_common; kept local until then.
-    parser.add_argument("--db", type=Path, help="job database (default: the user data dir; "
-                        "`stepfun-asr config path` shows it)")
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "watch", parents=[client_options()], help="watch folders and transcribe new recordings",
+        "watch", parents=[client_options(), db_option()],
+        help="watch folders and transcribe new recordings",
         description="Watch DIR(s): each new audio/video file is transcribed once it has stopped "
         "changing, exactly once (a content hash ledger survives restarts, renames and copies), "
         "and its transcript written next to it (or under --out-dir). Producers should write "
         "`name.part` and rename, or write elsewhere and move in. Ctrl-C stops; the queue is "
-        "kept. Exit 0: stopped cleanly; 2: usage error or missing key.",
+        "kept. Exit 0: stopped cleanly; 1: stopped by an error (the queue is kept); 2: usage "
+        "error or missing key.",
     )
     parser.add_argument("folders", nargs="+", type=Path, metavar="DIR")
     parser.add_argument("--out-dir", type=Path, help="write transcripts here, mirroring the "
@@ -66,7 +64,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "second copy of the same audio again instead of reusing the result")
     parser.add_argument("--grace", type=float, default=GRACE_S, metavar="S", help="on stop, "
                         f"how long in-flight jobs may finish (default {GRACE_S:g})")
-    db_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -86,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0 and not (name == "grace" and value == 0):
             return fail_usage(f"--{name.replace('_', '-')} must be positive")
+    if args.rpm is not None and args.rpm < 0:
+        return fail_usage("--rpm must be 0 (no limit) or more")
     settings = load_or_exit(args)
     if isinstance(settings, int):
         return settings
@@ -146,12 +145,26 @@ async def _daemon(args: argparse.Namespace, settings: Settings, config: WatchCon
         else:
             runner.stop_now()
 
+    async def until_stopped(part: Awaitable[None]) -> None:
+        # Either half ending (the runner on a database error, say) stops the other: a watcher
+        # queueing for a dead runner, or a runner waiting on a dead watcher, would hang forever.
+        try:
+            await part
+        finally:
+            stop.set()
+
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal, sig.name)
-    results = await asyncio.gather(runner.run_forever(stop), watcher.run(stop),
-                                   return_exceptions=True)
+            handled.append(sig)
+    try:
+        results = await asyncio.gather(until_stopped(runner.run_forever(stop)),
+                                       until_stopped(watcher.run(stop)), return_exceptions=True)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
     errors = [r for r in results if isinstance(r, BaseException)]
     for err in errors:
         printer.line(f"error: {type(err).__name__}: {err}")

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobQueued:
-    """A job entered the queue: a new one, a retry, a rerun, or one resumed after a restart."""
+    """A job entered the queue: a new one, a retry, a rerun, one resumed after a restart, or a
+    queued one whose file changed or was renamed before it ran (same id: re-read it)."""
 
     job: Job
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
+import signal
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tui.fsutil import atomic_write_text
 from tui.transcript.formats import EXTENSIONS, FORMATS, render
@@ -138,13 +141,14 @@ def write_exports(
     if policy not in POLICIES:
         raise ValueError(f"Existing-transcript policy must be one of {', '.join(POLICIES)}.")
     base = planned_paths(source, fmts, out_dir, root)
-    chosen = _choose_paths(base, policy)
-    by_ext = {p.suffix: p for p in chosen}
+    by_ext = {p.suffix: p for p in _choose_paths(base, policy)}
+    return _write(result, [(by_ext[EXTENSIONS[f]], f) for f in fmts if EXTENSIONS[f] in by_ext])
+
+
+def _write(result: TranscriptionResult, targets: Iterable[tuple[Path, str]]) -> list[Path]:
+    """Render and atomically write each (path, format); the paths written, in order."""
     written: list[Path] = []
-    for fmt in fmts:
-        path = by_ext.get(EXTENSIONS[fmt])
-        if path is None:
-            continue
+    for path, fmt in targets:
         atomic_write_text(path, render(result, fmt))
         written.append(path)
     return written
@@ -174,7 +178,10 @@ async def run_hook(
     """Run ``command`` (shlex-split, no shell) with the transcript path appended.
 
     Never raises for the hook's own failure: a bad command, a non-zero exit or a timeout is
-    reported in the outcome so the caller can log it and carry on.
+    reported in the outcome so the caller can log it and carry on. The hook runs in its own
+    session: a terminal's Ctrl-C meant for the daemon does not cut it short, and a timeout
+    ends it with everything it started. Its output goes to a file, not a pipe, so a helper it
+    leaves running in the background cannot hold us up until the timeout.
     """
     try:
         argv = [*shlex.split(command), str(transcript)]
@@ -182,28 +189,24 @@ async def run_hook(
         return HookOutcome(False, f"on-done command {command!r} cannot be parsed: {exc}")
     if len(argv) < 2:
         return HookOutcome(False, "on-done command is empty")
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    except OSError as exc:
-        return HookOutcome(False, f"on-done command {argv[0]!r} could not start: {exc}")
-    try:
-        async with asyncio.timeout(timeout_s):
-            out, _ = await proc.communicate()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        return HookOutcome(False, f"on-done command {argv[0]!r} timed out after {timeout_s:g} s")
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        raise
-    text = out.decode("utf-8", "replace").strip()
+    with tempfile.TemporaryFile() as log:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            return HookOutcome(False, f"on-done command {argv[0]!r} could not start: {exc}")
+        try:
+            async with asyncio.timeout(timeout_s):
+                await proc.wait()
+        except TimeoutError:
+            await _kill(proc)
+            return HookOutcome(False,
+                               f"on-done command {argv[0]!r} timed out after {timeout_s:g} s")
+        except asyncio.CancelledError:
+            await asyncio.shield(_kill(proc))
+            raise
+        text = _tail(log, 4096).decode("utf-8", "replace").strip()
     if proc.returncode != 0:
         tail = text[-300:]
         msg = f"on-done command {argv[0]!r} exited with {proc.returncode}"
@@ -211,15 +214,26 @@ async def run_hook(
     return HookOutcome(True, "", 0, text)
 
 
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill the hook's process group (it was started as a session leader), then reap it."""
+    killpg = getattr(os, "killpg", None)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if killpg is not None:
+            killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    await proc.wait()
+
+
+def _tail(fh: IO[bytes], size: int) -> bytes:
+    fh.seek(0, os.SEEK_END)
+    fh.seek(max(0, fh.tell() - size))
+    return fh.read()
+
+
 def rewrite_outputs(result: TranscriptionResult, paths: Iterable[Path]) -> list[Path]:
     """Re-render exactly these files (a rerun replaces its own transcripts); the format is
     taken from each file's extension."""
     by_ext = {ext: fmt for fmt, ext in EXTENSIONS.items()}
-    written: list[Path] = []
-    for path in paths:
-        fmt = by_ext.get(path.suffix.lower())
-        if fmt is None:
-            continue
-        atomic_write_text(path, render(result, fmt))
-        written.append(path)
-    return written
+    return _write(result, [(p, by_ext[p.suffix.lower()]) for p in paths
+                           if p.suffix.lower() in by_ext])

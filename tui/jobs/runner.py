@@ -2,7 +2,7 @@
 
 It owns concurrency, the requests-per-minute limit and the job lifecycle
 (queued → running → done | needs_review | failed | canceled). Nothing it was given is lost: on
-start, jobs left ``running`` by a dead process go back to ``queued``; on stop, in-flight jobs
+start, jobs left ``running`` by a dead runner go back to ``queued``; on stop, in-flight jobs
 either finish within the grace period or go back to ``queued``. One bad file fails only its own
 job. Every change is published on the bus; the store holds the state.
 """
@@ -14,141 +14,39 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import traceback
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tui.config import Settings
+from tui.jobs import owners
+from tui.jobs.delivery import Delivery
 from tui.jobs.events import (
     EventBus,
-    ExportFailed,
-    ExportWritten,
-    FileSkipped,
-    HookFailed,
     JobCanceled,
-    JobDeltaReceived,
     JobFailed,
     JobFinished,
-    JobProgressed,
     JobQueued,
     JobRequeued,
-    JobRestarted,
     JobReviewed,
     JobStarted,
 )
-from tui.jobs.exports import ExportSpec, planned_paths, rewrite_outputs, run_hook, write_spec
-from tui.jobs.ratelimit import RateLimitedTransport, RateLimiter
-from tui.jobs.store import Job, JobOptions, JobState, JobStateError, Store, process_owner
+from tui.jobs.exports import ExportSpec
+from tui.jobs.progress import PROGRESS_INTERVAL_S, ProgressTracker
+from tui.jobs.ratelimit import RateLimiter
+from tui.jobs.store import Job, JobOptions, JobState, JobStateError, Store
+from tui.jobs.transcriber import TranscribeFn, pipeline_transcriber
 from tui.secrets import redact
 from tui.stepfun.errors import AsrError, ErrorKind
 from tui.transcript.model import TranscriptionResult
 
+__all__ = ["PROGRESS_INTERVAL_S", "STORE_POLL_S", "Runner", "TranscribeFn",
+           "pipeline_transcriber"]
+
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.2  # coalesce byte/char counters; delta text is never coalesced
 STORE_POLL_S = 2.0  # notice jobs queued by another process (`stepfun-asr retry` next to a daemon)
-
-
-class TranscribeFn(Protocol):
-    """What the runner calls for one file: ``tui.jobs.pipeline.transcribe_file`` with its client
-    bound, or a fake in tests. ``settings`` carries the job's model/language/hotwords."""
-
-    def __call__(
-        self, path: Path, *, settings: Settings, on_event: Callable[[Any], None] | None,
-        cancel: asyncio.Event | None, cross_check: bool,
-    ) -> Awaitable[TranscriptionResult]: ...
-
-
-@contextlib.asynccontextmanager
-async def pipeline_transcriber(
-    settings: Settings, limiter: RateLimiter | None = None,
-) -> AsyncIterator[TranscribeFn]:
-    """The real transcriber: one AsrClient shared by all jobs, every HTTP request rate-limited."""
-    from tui.jobs.pipeline import transcribe_file
-    from tui.stepfun.client import AsrClient
-
-    transport = RateLimitedTransport(limiter) if limiter and not limiter.unlimited else None
-    async with AsrClient(settings.require_key(), settings.resolved_base_url,
-                         transport=transport) as client:
-        fn: Any = functools.partial(transcribe_file, client=client)
-        yield fn
-
-
-class _Progress:
-    """Turns client/pipeline events for one job into job events with honest counters."""
-
-    def __init__(self, runner: Runner, job: Job) -> None:
-        self.runner = runner
-        self.job_id = job.id
-        self.started = time.monotonic()
-        self.bytes_sent = 0
-        self.bytes_total = 0
-        self.covered_s = 0.0
-        self.chars = 0
-        self.duration_s: float | None = None
-        self.part = 1
-        self.parts = 1
-        self.offset_ms = 0
-        self.stage = "probing"
-        self.detail = ""
-        self._last = 0.0
-
-    def on_event(self, event: Any) -> None:
-        name = type(event).__name__
-        bus = self.runner.bus
-        force = False
-        if name == "UploadProgressed":
-            self.bytes_sent, self.bytes_total = int(event.sent), int(event.total)
-            done = self.bytes_sent >= self.bytes_total
-            force = done and self.stage != "transcribing"
-            self.stage = "transcribing" if done else "uploading"
-        elif name == "DeltaReceived":
-            self.chars += len(event.text)
-            start, end = int(event.start_ms), int(event.end_ms)
-            if end:
-                self.covered_s = max(self.covered_s, end / 1000)
-            bus.publish(JobDeltaReceived(self.job_id, event.text, start, end))
-        elif name == "AttemptRestarted":
-            self.chars = 0
-            self.covered_s = 0.0
-            bus.publish(JobRestarted(self.job_id, str(event.reason)))
-            force = True
-        elif name == "Probed":
-            self.duration_s = _num(event, "duration_s")
-            force = True
-        elif name == "Preparing":
-            self.stage = "preparing"
-            self.detail = str(getattr(event, "what", ""))
-            force = True
-        elif name == "PartStarted":
-            # Upload bytes stay as they are: the pipeline sums them over all parts.
-            self.part = int(_num(event, "index", "part") or 1)
-            self.parts = int(_num(event, "count", "parts") or 1)
-            self.stage = "uploading"
-            self.detail = ""
-            force = True
-        else:
-            return
-        self.publish(force)
-
-    def publish(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < PROGRESS_INTERVAL_S:
-            return
-        self._last = now
-        self.runner.bus.publish(JobProgressed(
-            self.job_id, self.bytes_sent, self.bytes_total, round(self.covered_s, 3), self.chars,
-            round(now - self.started, 3), self.duration_s, self.part, self.parts, self.stage,
-            self.detail))
-
-
-def _num(event: Any, *names: str) -> float | None:
-    for name in names:
-        value = getattr(event, name, None)
-        if isinstance(value, int | float):
-            return float(value)
-    return None
 
 
 class Runner:
@@ -174,22 +72,30 @@ class Runner:
         self.concurrency = concurrency
         self.grace_s = grace_s
         self.limiter = RateLimiter(requests_per_minute)
-        self.owner = owner or process_owner()
+        # One owner per runner, not per process: a second runner on the same database in this
+        # process must not take this one's running jobs for a crashed runner's leftovers.
+        self.owner = owner or owners.new_runner_owner()
+        self.delivery = Delivery(store, bus, self._redact)
         self._given = transcribe
         self._fn: TranscribeFn | None = transcribe
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._cancel_events: dict[int, asyncio.Event] = {}
         self._user_canceled: set[int] = set()
-        self._hooks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._force = asyncio.Event()
         self._serving = False
+        self._stopping = False
 
     # --- commands (sync, called on the loop thread) ----------------------------------------
 
     @property
     def running_ids(self) -> frozenset[int]:
         return frozenset(self._tasks)
+
+    @property
+    def stopping(self) -> bool:
+        """Shutting down: nothing new starts; in-flight jobs finish or go back to the queue."""
+        return self._stopping
 
     def enqueue(self, path: Path, options: JobOptions | None = None, origin: str = "manual", *,
                 watch_id: str | None = None, content_hash: str | None = None) -> Job:
@@ -237,8 +143,14 @@ class Runner:
         return job
 
     def stop_now(self) -> None:
-        """Skip the grace period: in-flight jobs go back to the queue at once."""
+        """Skip the grace period: in-flight jobs go back to the queue at once, and running
+        on-done hooks are stopped."""
         self._force.set()
+
+    def export_for(self, job: Job, source: Path, spec: ExportSpec | None = None) -> list[Path]:
+        """Write ``job``'s stored result as transcripts of ``source`` (a second copy of the same
+        audio). Publishes ExportWritten / FileSkipped and runs the on-done hook."""
+        return self.delivery.export_for(job, source, spec)
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -257,7 +169,9 @@ class Runner:
         if self._serving:
             raise RuntimeError("this runner is already running")
         self._serving = True
+        self._stopping = False
         self._force.clear()
+        owners.serving(self.owner, True)
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
@@ -265,6 +179,7 @@ class Runner:
                 self._fn = fn
                 await self._loop(stop, until_empty, only)
         finally:
+            owners.serving(self.owner, False)
             self._serving = False
 
     @contextlib.asynccontextmanager
@@ -335,6 +250,7 @@ class Runner:
         self._wake.set()
 
     async def _shutdown(self) -> None:
+        self._stopping = True
         if self._tasks:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.grace_s
@@ -352,12 +268,7 @@ class Runner:
             for task in list(self._tasks.values()):
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        if self._hooks:
-            # Hooks have their own timeout; on a forced stop they are cut short.
-            if self._force.is_set():
-                for hook in self._hooks:
-                    hook.cancel()
-            await asyncio.gather(*self._hooks, return_exceptions=True)
+        await self.delivery.wait_for_hooks(self._force)
 
     # --- one job -----------------------------------------------------------------------------
 
@@ -374,7 +285,7 @@ class Runner:
         assert self._fn is not None
         cancel = asyncio.Event()
         self._cancel_events[job.id] = cancel
-        progress = _Progress(self, job)
+        progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
         try:
@@ -389,15 +300,18 @@ class Runner:
                 return  # the user asked for this; the runner itself carries on
             self._requeue(job.id, "stopped before it finished; it will run again")
             raise
-        except AsrError as exc:
-            if job.id in self._user_canceled or (
-                    exc.kind is ErrorKind.CANCELED and cancel.is_set()):
-                self._canceled(job.id)
-            else:
-                self._failed(job.id, exc.message, exc.kind.value)
         except Exception as exc:  # one bad file fails only its own job
-            log.debug("job %s raised", job.id, exc_info=True)
-            self._failed(job.id, *self._describe(job, exc))
+            if job.id in self._user_canceled or (
+                    isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED
+                    and cancel.is_set()):
+                self._canceled(job.id)
+            elif self._stopping:
+                # A terminal's Ctrl-C also reaches our children (ffmpeg): a failure while we
+                # stop is not trusted as the file's verdict. It runs again on the next start.
+                self._requeue(job.id, f"failed while stopping ({self._redact(str(exc))}); "
+                              "it will run again")
+            else:
+                self._failed(job.id, *self._describe(job, exc))
         else:
             if job.id in self._user_canceled:
                 self._canceled(job.id)
@@ -406,13 +320,19 @@ class Runner:
         finally:
             self._cancel_events.pop(job.id, None)
 
-    def _describe(self, job: Job, exc: Exception) -> tuple[str, str]:
+    def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None
+        return redact(text, key)
+
+    def _describe(self, job: Job, exc: Exception) -> tuple[str, str]:
+        if isinstance(exc, AsrError):
+            return exc.message, exc.kind.value
+        # The traceback goes to the debug log redacted: an exception's text may quote the key.
+        log.debug("job %s raised:\n%s", job.id,
+                  self._redact("".join(traceback.format_exception(exc))))
         if isinstance(exc, OSError):
-            return redact(f"Cannot read {job.source}: {exc.strerror or exc}", key), \
-                ErrorKind.BAD_INPUT.value
-        return redact(f"Unexpected error on {job.source.name}: {type(exc).__name__}: {exc}",
-                      key), "internal"
+            return f"Cannot read {job.source}: {exc.strerror or exc}", ErrorKind.BAD_INPUT.value
+        return f"Unexpected error on {job.source.name}: {type(exc).__name__}: {exc}", "internal"
 
     def _canceled(self, job_id: int) -> None:
         self._user_canceled.discard(job_id)
@@ -430,6 +350,7 @@ class Runner:
         self.bus.publish(JobRequeued(job_id, reason))
 
     def _failed(self, job_id: int, message: str, kind: str) -> None:
+        message = self._redact(message)  # stored and printed: never with the key in it
         try:
             self.store.fail_job(job_id, message, kind, owner=self.owner)
         except JobStateError as exc:
@@ -446,52 +367,5 @@ class Runner:
             return
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
-            self._export(done, result, done.source, done.options.export, previous_outputs)
-
-    # --- exports -----------------------------------------------------------------------------
-
-    def export_for(self, job: Job, source: Path, spec: ExportSpec | None = None) -> list[Path]:
-        """Write ``job``'s stored result as transcripts of ``source`` (a second copy of the same
-        audio). Publishes ExportWritten / FileSkipped and runs the on-done hook."""
-        result = self.store.get_result(job.id)
-        spec = spec or job.options.export
-        if result is None or spec is None:
-            return []
-        return self._export(job, result, source, spec, ())
-
-    def _export(self, job: Job, result: TranscriptionResult, source: Path, spec: ExportSpec,
-                previous: tuple[Path, ...]) -> list[Path]:
-        try:
-            if previous and source == job.source:
-                # A rerun rewrites this job's own files, whatever the policy.
-                paths = rewrite_outputs(result, previous)
-            else:
-                paths = write_spec(result, source, spec)
-        except (OSError, ValueError) as exc:
-            self.bus.publish(ExportFailed(job.id, source, f"Could not write the transcript of "
-                                          f"{source}: {exc}; the result is kept "
-                                          f"(stepfun-asr show {job.id})."))
-            return []
-        if source == job.source:
-            self.store.set_outputs(job.id, paths)
-        self.store.mark_exported(source, job.id)
-        if not paths:
-            existing = [str(p) for p in planned_paths(
-                source, spec.formats, Path(spec.out_dir) if spec.out_dir else None,
-                Path(spec.root) if spec.root else None) if p.exists()]
-            self.bus.publish(FileSkipped(
-                source, f"transcript already exists ({', '.join(existing)}) and the policy is "
-                f"skip; the result is kept (stepfun-asr show {job.id})", job.id))
-            return []
-        self.bus.publish(ExportWritten(job.id, tuple(paths), source))
-        if spec.on_done:
-            hook = asyncio.get_running_loop().create_task(
-                self._hook(job.id, spec.on_done, paths[0], spec.hook_timeout_s))
-            self._hooks.add(hook)
-            hook.add_done_callback(self._hooks.discard)
-        return paths
-
-    async def _hook(self, job_id: int, command: str, transcript: Path, timeout_s: float) -> None:
-        outcome = await run_hook(command, transcript, timeout_s=timeout_s)
-        if not outcome.ok:
-            self.bus.publish(HookFailed(job_id, outcome.message))
+            self.delivery.deliver(done, result, done.source, done.options.export,
+                                  previous_outputs)

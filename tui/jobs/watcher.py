@@ -1,11 +1,9 @@
 """Watch folders: every new recording transcribed exactly once, never while still being written.
 
-watchfiles only says *something happened*; it reports a file at its first byte and, in polling
-mode, can miss the last write (watchfiles #319). So each candidate gets its own stat poller that
-waits until size and mtime have stood still for the quiet period, whatever further events do or
-do not arrive. Exactly-once comes from the store's content-hash ledger: a restart, a rename or a
-touch finds the same hash, and a second copy of the same bytes gets its transcript from the
-stored result instead of a new (paid) request.
+Each candidate is stat-polled until it stops changing (``tui.jobs.watch_files``). Exactly-once
+comes from the store's content-hash ledger: a restart, a rename or a touch finds the same hash,
+and a second copy of the same bytes gets its transcript from the stored result instead of a new
+(paid) request.
 """
 
 from __future__ import annotations
@@ -14,17 +12,11 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import logging
 import os
-import stat
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-from tui.audio.sniff import is_audio_path
-from tui.config import Settings
 from tui.jobs.events import (
     Event,
     EventBus,
@@ -32,6 +24,7 @@ from tui.jobs.events import (
     FileSkipped,
     FolderMissing,
     FolderRestored,
+    JobFailed,
     JobFinished,
     WatchStarted,
     WatchStopped,
@@ -39,57 +32,25 @@ from tui.jobs.events import (
 from tui.jobs.exports import ExportSpec, transcript_exists
 from tui.jobs.runner import Runner
 from tui.jobs.store import Admission, Job, JobOptions, JobState, Store
+from tui.jobs.watch_files import (
+    HASH_CHUNK,
+    PARTIAL_SUFFIXES,
+    WatchConfig,
+    dir_identity,
+    sha256_file,
+    skip_reason,
+    stat_or_none,
+    unreadable,
+    wait_stable,
+)
+from tui.stepfun.errors import ErrorKind
+
+__all__ = ["HASH_CHUNK", "PARTIAL_SUFFIXES", "ExportSpec", "WatchConfig", "Watcher", "sha256_file",
+           "skip_reason"]
 
 log = logging.getLogger(__name__)
 
-PARTIAL_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", "~")
-HASH_CHUNK = 1 << 20
-
-
-def skip_reason(path: Path, root: Path | None = None) -> str | None:
-    """Why a path is not a candidate (None: it is). Cheap: names only, no stat."""
-    rel = path.relative_to(root) if root is not None and path.is_relative_to(root) else None
-    parts = rel.parts if rel is not None else (path.name,)
-    if any(p.startswith(".") for p in parts):
-        return "hidden"
-    lower = path.name.lower()
-    if lower.endswith(PARTIAL_SUFFIXES):
-        return "partial download"
-    if not is_audio_path(path):
-        return "not audio or video"
-    return None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    folders: tuple[Path, ...]
-    recursive: bool = False
-    force_polling: bool = False
-    quiet_period_s: float = 2.0
-    export: ExportSpec = field(default_factory=ExportSpec)
-    options: JobOptions = field(default_factory=JobOptions)  # model/language/hotwords
-    skip_duplicate_content: bool = True
-    stat_interval_s: float = 0.5
-    recheck_s: float = 2.0  # how often a folder's existence is checked
-    empty_give_up_s: float = 60.0
-    debounce_ms: int = 400
-
-    @classmethod
-    def from_settings(cls, settings: Settings, folders: Iterable[Path], **overrides: object
-                      ) -> WatchConfig:
-        export = ExportSpec(formats=tuple(settings.formats), out_dir=settings.out_dir,
-                            policy=settings.existing_policy)
-        base = cls(folders=tuple(folders), quiet_period_s=settings.quiet_period_s,
-                   export=export, skip_duplicate_content=settings.skip_duplicate_content)
-        return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+SCAN_BATCH = 200  # files looked at between two yields to the event loop
 
 
 class Watcher:
@@ -98,10 +59,13 @@ class Watcher:
         self.store = store
         self.runner = runner
         self.bus = bus
-        self.roots = tuple(Path(os.path.abspath(f)) for f in config.folders)
-        out = config.export.out_dir
+        # Real paths: macOS FSEvents reports /private/tmp for /tmp, and the checks below compare.
+        self.roots = tuple(Path(os.path.realpath(f)) for f in config.folders)
+        out = Path(os.path.realpath(config.export.out_dir)) if config.export.out_dir else None
         # An output folder inside a watched folder is never watched (no loop on our own files).
-        self.excluded = (Path(os.path.abspath(out)),) if out else ()
+        # One that *is* a watched folder (or holds one) is not excluded: that would be all of it.
+        self.excluded = (out,) if out and any(
+            out != r and out.is_relative_to(r) for r in self.roots) else ()
         self._pollers: dict[Path, asyncio.Task[None]] = {}
         self._hash_slots = asyncio.Semaphore(2)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -139,7 +103,7 @@ class Watcher:
     async def _folder(self, root: Path, stop: asyncio.Event) -> None:
         missing = False
         while not stop.is_set():
-            ident = _dir_identity(root)
+            ident = dir_identity(root)
             if ident is None:
                 if not missing:
                     self.bus.publish(FolderMissing(
@@ -154,9 +118,9 @@ class Watcher:
             local_stop = asyncio.Event()
             watch = asyncio.create_task(self._watch(root, local_stop))
             try:
-                self._scan(root)
+                await self._scan(root)
                 # The folder may vanish or be replaced (new inode: the old watch is deaf).
-                while not stop.is_set() and not watch.done() and _dir_identity(root) == ident:
+                while not stop.is_set() and not watch.done() and dir_identity(root) == ident:
                     await _wait(stop, self.config.recheck_s)
             finally:
                 local_stop.set()
@@ -183,12 +147,20 @@ class Watcher:
     def _on_change(self, path: Path, root: Path) -> None:
         if self.config.recursive and path.is_dir():
             if not self._is_excluded(path) and skip_reason(path, root) != "hidden":
-                self._scan(root, path)  # a folder moved in brings files with no events
+                # A folder moved in brings files with no events of their own.
+                task = asyncio.create_task(self._scan(root, path), name=f"scan:{path}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         else:
             self._consider(path, root)
 
-    def _scan(self, root: Path, top: Path | None = None) -> None:
-        top = top or root
+    async def _scan(self, root: Path, top: Path | None = None) -> None:
+        for n, path in enumerate(self._listing(root, top or root), 1):
+            self._consider(path, root)
+            if n % SCAN_BATCH == 0:
+                await asyncio.sleep(0)  # a huge folder must not freeze the loop (the workbench)
+
+    def _listing(self, root: Path, top: Path) -> Iterator[Path]:
         if not self.config.recursive:
             try:
                 entries = list(os.scandir(top))
@@ -197,14 +169,14 @@ class Watcher:
                 return
             for entry in sorted(entries, key=lambda e: e.name):
                 if entry.is_file(follow_symlinks=True):
-                    self._consider(Path(entry.path), root)
+                    yield Path(entry.path)
             return
         for dirpath, dirnames, filenames in os.walk(top):
             here = Path(dirpath)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
                                  and not self._is_excluded(here / d))
             for name in sorted(filenames):
-                self._consider(here / name, root)
+                yield here / name
 
     def _is_excluded(self, path: Path) -> bool:
         return any(path == ex or path.is_relative_to(ex) for ex in self.excluded)
@@ -240,15 +212,18 @@ class Watcher:
         return (st.st_size, st.st_mtime_ns) == (seen.size, seen.mtime_ns)
 
     async def _settle(self, path: Path, root: Path) -> None:
+        def skip(reason: str) -> None:
+            self.bus.publish(FileSkipped(path, reason))
+
         try:
             for _ in range(1_000_000):  # bounded; each round is one stat_interval
-                st = await self._wait_stable(path)
+                st = await wait_stable(path, self.config, skip)
                 if st is None:
                     return
                 digest = await self._digest(path, st)
                 if digest is None:
                     return
-                after = _stat(path)
+                after = stat_or_none(path)
                 if after is None:
                     return
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -257,46 +232,7 @@ class Watcher:
                 return
         except Exception:
             log.exception("watching %s failed", path)
-            self.bus.publish(FileSkipped(path, "internal error while checking this file; "
-                                         "see the log"))
-
-    async def _wait_stable(self, path: Path) -> os.stat_result | None:
-        cfg = self.config
-        started = last_change = time.monotonic()
-        last: tuple[int, int, int] | None = None
-        polls = 0
-        while True:
-            try:
-                st = _stat(path)
-            except PermissionError:
-                # Windows: the writer still holds it open. Not stable yet; look again.
-                last = None
-                await asyncio.sleep(cfg.stat_interval_s)
-                continue
-            now = time.monotonic()
-            if st is None:
-                return None  # gone (renamed away or deleted); its new name has its own event
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            sig = (st.st_size, st.st_mtime_ns, st.st_ino)
-            if sig != last:
-                last, last_change, polls = sig, now, 0
-            else:
-                polls += 1
-            quiet = now - last_change >= cfg.quiet_period_s or (
-                # Unchanged across a poll and untouched for the quiet period by the file's own
-                # clock: already complete (mv/rsync/copy2 keep old mtimes). Not on polled
-                # (network) mounts, whose server clock may differ from ours.
-                not cfg.force_polling and polls >= 1
-                and 0 <= time.time() - st.st_mtime >= cfg.quiet_period_s)
-            if quiet:
-                if st.st_size > 0:
-                    return st
-                if now - started >= cfg.empty_give_up_s:
-                    self.bus.publish(FileSkipped(path, "the file is empty (0 bytes); it will be "
-                                                 "picked up if it gets written"))
-                    return None
-            await asyncio.sleep(cfg.stat_interval_s)
+            skip("internal error while checking this file; see the log")
 
     async def _digest(self, path: Path, st: os.stat_result) -> str | None:
         seen = self.store.seen_file(path)
@@ -308,16 +244,18 @@ class Watcher:
             except FileNotFoundError:
                 return None
             except OSError as exc:
-                self.bus.publish(FileSkipped(path, f"cannot read it: {exc.strerror or exc}"))
+                self.bus.publish(FileSkipped(path, unreadable(exc)))
                 return None
 
     def _admit(self, path: Path, root: Path, st: os.stat_result, digest: str) -> None:
         cfg = self.config
+        # Only for the skip-policy check below; the queueing decision itself is taken inside
+        # the store's transaction (another process may be admitting the same bytes right now).
         known = self.store.ledger_entry(digest)
         seen = self.store.seen_file(path)
+        reuse = cfg.skip_duplicate_content or self._renamed(digest, path)
         is_new = (seen is None or seen.content_hash != digest or seen.job_id is None) and (
-            known is None or known.job_id is None
-            or (not cfg.skip_duplicate_content and not self._renamed(digest, path)))
+            known is None or known.job_id is None or not reuse)
         if is_new and cfg.export.policy == "skip":
             existing = transcript_exists(
                 path, cfg.export.formats, Path(cfg.export.out_dir) if cfg.export.out_dir else None,
@@ -329,8 +267,7 @@ class Watcher:
                 return
         admission = self.store.admit_file(
             path, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=digest,
-            options=self.job_options(root), watch_id=str(root),
-            skip_duplicate_content=not is_new)
+            options=self.job_options(root), watch_id=str(root), skip_duplicate_content=reuse)
         self._handle(admission, path, root)
 
     def _renamed(self, digest: str, path: Path) -> bool:
@@ -343,11 +280,11 @@ class Watcher:
         if adm.kind == "new":
             self.runner.announce(job)
             return
+        if adm.kind == "copy" and self._follow_rename(job, path):
+            return
         if job.state in (JobState.QUEUED, JobState.RUNNING):
             if adm.kind == "copy":
-                self.bus.publish(FileSkipped(
-                    path, f"same audio as {job.source.name} (job {job.id}, {job.state.value}); "
-                    "its transcript will be written from that result", job.id))
+                self._skip_copy(path, job, "its transcript will be written from that result")
             return  # exported when the job finishes (see _on_event)
         if job.state in (JobState.FAILED, JobState.CANCELED):
             what = f"failed: {job.error_message}" if job.state is JobState.FAILED else "canceled"
@@ -358,39 +295,50 @@ class Watcher:
         if adm.exported:
             return
         if adm.kind == "copy":
-            self.bus.publish(FileSkipped(
-                path, f"same audio as {job.source.name} (job {job.id}); transcript written "
-                "from the stored result, not sent again", job.id))
+            self._skip_copy(path, job, "transcript written from the stored result, not sent "
+                            "again")
         self._export(job, path, root)
+
+    def _follow_rename(self, job: Job, path: Path) -> bool:
+        """The job's file was renamed before it could be read (it is queued, or it failed as
+        missing): the job takes the new name, and a failed one runs again."""
+        missing = job.state is JobState.QUEUED or (
+            job.state is JobState.FAILED and job.error_kind == ErrorKind.BAD_INPUT.value)
+        if not missing or job.source.exists():
+            return False
+        moved = self.store.move_source(job.id, path)
+        if moved.state is JobState.FAILED:
+            self.runner.retry(moved.id)
+        else:
+            self.runner.announce(moved)
+        return True
+
+    def _skip_copy(self, path: Path, job: Job, what: str) -> None:
+        state = f", {job.state.value}" if job.state in (JobState.QUEUED, JobState.RUNNING) else ""
+        self.bus.publish(FileSkipped(
+            path, f"same audio as {job.source.name} (job {job.id}{state}); {what}", job.id))
 
     def _export(self, job: Job, path: Path, root: Path) -> None:
         spec = self.job_options(root).export if path != job.source else None
         self.runner.export_for(job, path, spec)
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, JobFinished):
-            job = self.store.get_job(event.job_id)
-            if job is None:
-                return
-            for copy in self.store.unexported_copies(job.id):
-                root = next((r for r in self.roots if copy.path.is_relative_to(r)), None)
-                if root is not None and copy.path.exists():
-                    self._export(job, copy.path, root)
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except FileNotFoundError:
-        return None
-
-
-def _dir_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+        if not isinstance(event, JobFinished | JobFailed):
+            return
+        job = self.store.get_job(event.job_id)
+        if job is None:
+            return
+        for copy in self.store.unexported_copies(job.id):
+            if not copy.path.exists():
+                continue
+            if isinstance(event, JobFailed):
+                # Renamed after it started, so seen as a copy of a running job: run it again.
+                if self._follow_rename(job, copy.path):
+                    return
+                continue
+            root = next((r for r in self.roots if copy.path.is_relative_to(r)), None)
+            if root is not None:
+                self._export(job, copy.path, root)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -222,10 +222,15 @@ class AsrClient:
         if hotwords:
             data["hotwords"] = json.dumps(list(hotwords), ensure_ascii=False)
         try:
-            with path.open("rb") as fh:
-                files = {"file": (path.name, fh, LEGACY_MIME.get(fmt, "application/octet-stream"))}
-                response = await self._http.post(url, data=data, files=files,
-                                                 headers=self._headers("application/json"))
+            # Read off the loop; cross-check inputs are prepared Opus/WAV well under the
+            # endpoint's 100 MB limit, so holding one in memory is fine.
+            audio = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            raise AsrError(ErrorKind.BAD_INPUT, f"Cannot read {path}: {exc.strerror}") from None
+        files = {"file": (path.name, audio, LEGACY_MIME.get(fmt, "application/octet-stream"))}
+        try:
+            response = await self._http.post(url, data=data, files=files,
+                                             headers=self._headers("application/json"))
         except httpx.TimeoutException as exc:
             raise AsrError(ErrorKind.TIMEOUT, _timeout_message(exc, url)) from None
         except httpx.TransportError as exc:

@@ -21,6 +21,7 @@ class ErrorKind(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     BAD_INPUT = "bad_input"              # the file itself: unreadable, empty, unknown format
+    LOCAL = "local"                      # this machine: cache not writable, disk full
     HTTP_ERROR = "http_error"            # any other status
     CANCELED = "canceled"
 

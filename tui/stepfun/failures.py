@@ -40,7 +40,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def from_status(
     status: int, body: bytes, *, url: str, base_url: str, retry_after: str | None = None
 ) -> AsrError:
-    message, etype = error_message(body)
+    message, _type = error_message(body)
     shown = f": {message}" if message else ""
     lower = message.lower()
     if status == 401:

@@ -20,6 +20,9 @@ PRICES: dict[str, dict[str, float]] = {
 }
 CURRENCIES = ("CNY", "USD")
 BASIS = "per audio hour, from the probed duration"
+# A Step Plan key is billed by its subscription, not per hour: the figure is only the
+# pay-as-you-go equivalent, and must say so rather than pass for a charge.
+PLAN_BASIS = BASIS + "; pay-as-you-go list price: a Step Plan subscription bills differently"
 
 
 def region_currency(region: str) -> str:
@@ -43,6 +46,11 @@ def price_for(model: str, region: str, overrides: Mapping[str, Any] | None = Non
     return table[fallback], fallback
 
 
+def valid_override(value: Any) -> bool:
+    """True for ``[amount, "CNY"|"USD"]`` or a bare non-negative amount."""
+    return _parse_override(value, "cn") is not None
+
+
 def _parse_override(value: Any, region: str) -> tuple[float, str] | None:
     """``[amount, "CNY"]`` or a bare amount (in the region's currency); anything else: None."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
@@ -63,7 +71,8 @@ def estimate(model: str, duration_s: float | None, region: str,
     if price is None:
         return None
     per_hour, currency = price
-    return CostEstimate(round(per_hour * duration_s / 3600.0, 6), currency, BASIS)
+    basis = PLAN_BASIS if region.endswith("-plan") else BASIS
+    return CostEstimate(round(per_hour * duration_s / 3600.0, 6), currency, basis)
 
 
 def combine(main: CostEstimate | None, extra: CostEstimate | None, what: str
@@ -72,7 +81,7 @@ def combine(main: CostEstimate | None, extra: CostEstimate | None, what: str
     if extra is None:
         return main
     if main is None:
-        return CostEstimate(extra.amount, extra.currency, f"{BASIS}; {what} only")
+        return CostEstimate(extra.amount, extra.currency, f"{extra.basis}; {what} only")
     if main.currency == extra.currency:
         return CostEstimate(round(main.amount + extra.amount, 6), main.currency,
                             f"{main.basis}; includes {what} {extra.amount:.4f} "

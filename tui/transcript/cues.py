@@ -16,6 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tui.transcript.model import Segment
+from tui.transcript.text import CJK, is_cjk_text
+
+__all__ = ["CJK_LINE_CHARS", "LATIN_LINE_CHARS", "MAX_CUE_MS", "MAX_LINES", "MIN_CUE_MS",
+           "PAUSE_MS", "Cue", "build_cues", "fallback_cue", "format_clock", "format_timestamp",
+           "has_timestamps", "is_cjk_text", "line_chars_for", "split_sentences", "wrap"]
 
 LATIN_LINE_CHARS = 42
 CJK_LINE_CHARS = 20
@@ -29,8 +34,6 @@ _HARD_END = re.compile(r"[。！？.!?…]+[\"'”’」』)）]*\s*$")
 # CJK sentence marks end a sentence outright; Latin ones only before a space ("3.5" stays).
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？…])\s*(?=\S)|(?<=[.!?])\s+(?=\S)")
 _SOFT_END = re.compile(r"[，,、;；:：]\s*$")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 # Punctuation that must not start a line.
 _NO_LINE_START = set("，,。.！!？?、;；:：)）」』”’…")
 
@@ -46,14 +49,6 @@ class Cue:
         return "\n".join(self.lines)
 
 
-def is_cjk_text(text: str) -> bool:
-    """True when CJK characters dominate (they are counted against letters of Latin words)."""
-    cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
-    # A Latin word averages ~5 letters; compare words with CJK characters.
-    return cjk > 0 and cjk >= latin / 5
-
-
 def line_chars_for(text: str) -> int:
     return CJK_LINE_CHARS if is_cjk_text(text) else LATIN_LINE_CHARS
 
@@ -65,7 +60,7 @@ def has_timestamps(segments: Sequence[Segment]) -> bool:
 
 def _break_points(text: str) -> list[int]:
     """Indices where a line may break: at spaces, and between CJK characters."""
-    if not _CJK.search(text):
+    if not CJK.search(text):
         return [i for i, c in enumerate(text) if c == " " and i > 0]
     points: list[int] = []
     for i in range(1, len(text)):
@@ -74,7 +69,7 @@ def _break_points(text: str) -> list[int]:
             points.append(i)
         elif here in _NO_LINE_START:
             continue
-        elif _CJK.match(before) or _CJK.match(here) or before in "，。！？、；：":
+        elif CJK.match(before) or CJK.match(here) or before in "，。！？、；：":
             points.append(i)
     return points
 
@@ -84,7 +79,9 @@ def wrap(text: str, max_chars: int, max_lines: int | None = None) -> list[str]:
 
     Returns more than ``max_lines`` lines only when the text cannot fit otherwise.
     """
-    text = " ".join(text.split()) if not is_cjk_text(text) else text.strip()
+    # Whitespace runs (newlines too: a blank line would end an SRT cue) become one space;
+    # CJK text keeps single spaces, which separate embedded Latin words.
+    text = " ".join(text.split())
     if not text:
         return []
     if len(text) <= max_chars:
@@ -221,12 +218,16 @@ def _fix_times(cues: list[Cue]) -> list[Cue]:
     return fixed
 
 
+def split_sentences(text: str) -> list[str]:
+    """Sentences in order, at CJK sentence marks or at ``.!?`` before a space ("3.5" stays)."""
+    return [s for s in _SENTENCE_SPLIT.split(text.strip()) if s.strip()]
+
+
 def fallback_cue(text: str, end_ms: int, *, max_chars: int | None = None) -> Cue | None:
     """Without timestamps: the whole text as one cue from 0 to ``end_ms`` (lines unbounded)."""
     limit = max_chars or line_chars_for(text)
     # One sentence per line (wrapped): with no timing, readable beats compact.
-    sentences = _SENTENCE_SPLIT.split(text.strip())
-    lines = tuple(line for sentence in sentences for line in wrap(sentence, limit))
+    lines = tuple(line for sentence in split_sentences(text) for line in wrap(sentence, limit))
     if not lines:
         return None
     return Cue(0, max(end_ms, 1), lines)

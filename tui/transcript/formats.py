@@ -18,8 +18,10 @@ from tui.transcript.cues import (
     format_timestamp,
     has_timestamps,
     is_cjk_text,
+    split_sentences,
 )
 from tui.transcript.model import TranscriptionResult
+from tui.transcript.text import join_texts
 
 FORMATS = ("txt", "srt", "vtt", "json", "md")
 EXTENSIONS = {"txt": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json", "md": ".md"}
@@ -27,6 +29,9 @@ EXTENSIONS = {"txt": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json", "md"
 # Markdown paragraphs: a new one after this pause, or once this long at a sentence end.
 PARAGRAPH_PAUSE_MS = 2000
 PARAGRAPH_MAX_MS = 30_000
+# Without timestamps: a new paragraph at the first sentence end past this many characters.
+UNTIMED_PARAGRAPH_CHARS = 500
+UNTIMED_PARAGRAPH_CJK = 200
 _SENTENCE_END = re.compile(r"[。！？.!?…][\"'”’」』)）]*$")
 
 
@@ -105,14 +110,14 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 def _md_escape(text: str) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", text)
     # A line starting with these would become a heading, quote or list.
-    return re.sub(r"^([#>+\-=]|\d+\.)", r"\\\1", text)
+    return re.sub(r"^(\s*)([#>+\-=]|\d+\.)", r"\1\\\2", text, flags=re.MULTILINE)
 
 
 def _paragraphs(cues: list[Cue]) -> list[tuple[int, str]]:
     paragraphs: list[tuple[int, list[str]]] = []
     last_end = None
     for cue in cues:
-        text = "".join(cue.lines) if is_cjk_text(cue.text) else " ".join(cue.lines)
+        text = join_texts(list(cue.lines))
         if paragraphs and last_end is not None:
             start, parts = paragraphs[-1]
             joined = " ".join(parts)
@@ -124,17 +129,25 @@ def _paragraphs(cues: list[Cue]) -> list[tuple[int, str]]:
                 continue
         paragraphs.append((cue.start_ms, [text]))
         last_end = cue.end_ms
-    return [(start, _join_parts(parts)) for start, parts in paragraphs]
+    return [(start, join_texts(parts)) for start, parts in paragraphs]
 
 
-def _join_parts(parts: list[str]) -> str:
-    out = ""
-    for part in parts:
-        # No space between CJK pieces; a space between Latin words.
-        if out and (out[-1].isascii() or part[:1].isascii()):
-            out += " "
-        out += part
-    return out
+def _untimed_paragraphs(text: str) -> list[str]:
+    """Sentences grouped into paragraphs of a readable length (no timing to go by)."""
+    limit = UNTIMED_PARAGRAPH_CJK if is_cjk_text(text) else UNTIMED_PARAGRAPH_CHARS
+    paragraphs: list[str] = []
+    current: list[str] = []
+    size = 0
+    for sentence in split_sentences(text):
+        sentence = " ".join(sentence.split())  # a blank line would split the paragraph
+        current.append(sentence)
+        size += len(sentence)
+        if size >= limit:
+            paragraphs.append(join_texts(current))
+            current, size = [], 0
+    if current:
+        paragraphs.append(join_texts(current))
+    return paragraphs
 
 
 def render_md(result: TranscriptionResult) -> str:
@@ -161,5 +174,6 @@ def render_md(result: TranscriptionResult) -> str:
         for start, text in _paragraphs(build_cues(result.segments)):
             lines += [f"**[{format_clock(start)}]** {_md_escape(text)}", ""]
     else:
-        lines += [_md_escape(result.text.strip()), ""]
+        for paragraph in _untimed_paragraphs(result.text):
+            lines += [_md_escape(paragraph), ""]
     return "\n".join(lines)

@@ -11,6 +11,10 @@ Thresholds (why these numbers):
   ``NGRAM_MIN_REPEATS`` (4) times cover at least ``NGRAM_COVERAGE`` (30%) of all tokens, or one
   phrase makes up more than half the text. Coverage, not a bare count, so a long lecture that
   says "at the end of the day" four times is not flagged.
+- Loops inside long text. Coverage dilutes a two-minute loop in a 25-minute transcript (~20%),
+  so also flag one n-gram occurring ``NGRAM_RUN`` (8) times back to back: each occurrence
+  within ``RUN_GAP`` (8) n-gram lengths of the previous one. Speech repeats phrases, but not
+  eight times in a row; a looping model (or a chanted chorus, which a cross-check clears) does.
 - Cross-check: a similarity below ``CROSS_CHECK_MIN`` (0.75) between the two models. Two sound
   transcripts of one recording typically differ in punctuation, numbers and a few words and
   score well above 0.85; a hallucinated one (3x the text) cannot exceed 0.5.
@@ -19,9 +23,10 @@ Thresholds (why these numbers):
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from tui.transcript.cues import is_cjk_text
-from tui.transcript.model import TranscriptionResult, TrustWarning
+from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning
 from tui.transcript.similarity import tokens
 
 MAX_RATE = {"cjk": 9.0, "other": 25.0}
@@ -30,6 +35,8 @@ NGRAM_WORDS = 6
 NGRAM_CJK = 10
 NGRAM_MIN_REPEATS = 4
 NGRAM_COVERAGE = 0.30
+NGRAM_RUN = 8
+RUN_GAP = 8
 SHORT_AUDIO_S = 1.0
 CROSS_CHECK_MIN = 0.75
 
@@ -51,19 +58,29 @@ def assess(result: TranscriptionResult, duration_s: float | None,
     if not text:
         warnings.append(TrustWarning("empty", empty_message(duration_s, language), serious=True))
         return warnings + _cross_check_warning(result)
-    repetition = _repetition(text, duration_s, language)
-    if repetition:
-        cc = result.cross_check
-        if cc is not None and cc.similarity >= CROSS_CHECK_MIN:
-            warnings.append(TrustWarning(
-                "repetition",
-                f"{repetition} But {cc.model} agrees ({cc.similarity:.0%} similar), so the "
-                "audio is probably repetitive itself.",
-            ))
-        else:
-            warnings.append(TrustWarning("repetition", f"{repetition} {_CROSS_CHECK_HINT}",
-                                         serious=True))
+    repetition = repetition_warning(text, duration_s, language, result.cross_check)
+    if repetition is not None:
+        warnings.append(repetition)
     return warnings + _cross_check_warning(result)
+
+
+def repetition_warning(text: str, duration_s: float | None, language: str | None,
+                       cross_check: CrossCheck | None = None, *, where: str = ""
+                       ) -> TrustWarning | None:
+    """The repetition warning for ``text`` (a whole transcript, or one part of a long one:
+    ``where`` then names it), serious unless a cross-check agrees with it."""
+    problem = _repetition(text.strip(), duration_s, language)
+    if problem is None:
+        return None
+    problem = f"{where}: {problem}" if where else problem
+    cc = cross_check
+    if cc is not None and cc.similarity >= CROSS_CHECK_MIN:
+        return TrustWarning(
+            "repetition",
+            f"{problem} But {cc.model} agrees ({cc.similarity:.0%} similar), so the audio is "
+            "probably repetitive itself.",
+        )
+    return TrustWarning("repetition", f"{problem} {_CROSS_CHECK_HINT}", serious=True)
 
 
 def empty_message(duration_s: float | None, language: str | None) -> str:
@@ -128,16 +145,31 @@ def _ngram_problem(toks: list[str], cjk: bool) -> str | None:
     if not repeated:
         return None
     covered = bytearray(len(toks))
+    positions: dict[tuple[str, ...], list[int]] = {}
     for i, g in enumerate(grams):
         if g in repeated:
             covered[i:i + n] = b"\x01" * n
+            positions.setdefault(g, []).append(i)
     coverage = sum(covered) / len(toks)
     top, top_count = counts.most_common(1)[0]
     # The most repeated phrase alone; its occurrences may overlap, so cap at the text.
     top_share = min(1.0, top_count * n / len(toks))
-    if coverage < NGRAM_COVERAGE and top_share <= 0.5:
-        return None
     sep = "" if cjk else " "
-    phrase = sep.join(top)
-    return (f"The same phrase (\u201c{phrase}\u201d) appears {top_count} times and repeated "
-            f"passages make up {coverage:.0%} of the text; the model may have looped.")
+    if coverage >= NGRAM_COVERAGE or top_share > 0.5:
+        return (f"The same phrase (\u201c{sep.join(top)}\u201d) appears {top_count} times and "
+                f"repeated passages make up {coverage:.0%} of the text; the model may have "
+                "looped.")
+    run, gram = max((_longest_run(at, n * RUN_GAP), g) for g, at in positions.items())
+    if run < NGRAM_RUN:
+        return None
+    return (f"The same phrase (\u201c{sep.join(gram)}\u201d) occurs {run} times in a row; the "
+            "model may have looped.")
+
+
+def _longest_run(positions: list[int], max_gap: int) -> int:
+    """The most occurrences in a chain where each starts within ``max_gap`` of the previous."""
+    best = run = 1
+    for before, here in pairwise(positions):
+        run = run + 1 if here - before <= max_gap else 1
+        best = max(best, run)
+    return best

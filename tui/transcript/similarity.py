@@ -19,11 +19,12 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
+from tui.transcript.text import CJK_RANGES
+
 WINDOW = 2000
 MARGIN = 200
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_TOKEN = re.compile(rf"[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+")
 
 
 def tokens(text: str) -> list[str]:

@@ -60,7 +60,7 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
             yield SelectionList[str](*[(f, f, f in self.formats) for f in FORMATS],
                                      id="export-formats")
             yield Label("Folder (empty: next to the audio file)")
-            yield Input(placeholder=str(self.source_dir), id="export-dir")
+            yield Input(placeholder="e.g. ~/transcripts", id="export-dir")
             yield Label("If a transcript file already exists")
             yield Select(POLICIES, value="overwrite", allow_blank=False, id="export-policy")
             yield Static("", id="export-error", markup=False)

@@ -24,6 +24,8 @@ from tui.secrets import mask_key
 from tui.stepfun.options import SSE_MODELS
 from tui.transcript.formats import FORMATS
 
+HINT = ("A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
+        "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels.")
 LANGUAGES = [("detect automatically", ""), ("Chinese (zh)", "zh"), ("English (en)", "en")]
 
 
@@ -43,13 +45,16 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > VerticalScroll {
-        width: 84; max-width: 95%; height: auto; max-height: 95%;
-        border: round $primary; background: $surface; padding: 0 2;
+        width: 90; max-width: 95%; height: auto; max-height: 95%;
+        border: round $primary; background: $surface; padding: 1 2;
     }
-    SettingsScreen Label { margin-top: 1; text-style: bold; }
-    SettingsScreen SelectionList { height: auto; max-height: 7; }
+    SettingsScreen .row { height: auto; margin-bottom: 1; }
+    SettingsScreen .field-label { text-style: bold; width: 18; }
+    SettingsScreen .row > Select, SettingsScreen .row > Input { width: 1fr; }
+    SettingsScreen SelectionList { height: auto; border: none; padding: 0; }
+    SettingsScreen .hint { color: $text-muted; margin-top: 1; }
     SettingsScreen #settings-error { color: $error; height: auto; margin-top: 1; }
-    SettingsScreen Horizontal { height: auto; align-horizontal: right; margin: 1 0; }
+    SettingsScreen #settings-buttons { height: auto; align-horizontal: right; margin-top: 1; }
     SettingsScreen Button { margin-left: 2; }
     """
 
@@ -64,25 +69,28 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         current_key = mask_key(s.api_key.reveal() if s.api_key else None)
         with VerticalScroll() as box:
             box.border_title = "Settings"
-            yield Label("Region (a Step Plan key needs cn-plan or intl-plan)")
-            yield Select([(r, r) for r in REGIONS], value=s.region, allow_blank=False,
-                         id="set-region")
-            yield Label("Model")
-            yield Select([(m, m) for m in models], value=s.model, allow_blank=False,
-                         id="set-model")
-            yield Label("Language")
-            yield Select(LANGUAGES, value=s.language or "", allow_blank=False, id="set-language")
-            yield Label("Hotwords (comma-separated terms to favour)")
-            yield Input(", ".join(s.hotwords), id="set-hotwords")
-            yield Label("Output formats (for watch mode and automatic exports)")
-            yield SelectionList[str](*[(f, f, f in s.formats) for f in FORMATS],
-                                     id="set-formats")
-            yield Label("Files transcribed at once")
-            yield Input(str(s.concurrency), type="integer", id="set-concurrency")
-            yield Label(f"API key (now {current_key}; leave empty to keep it)")
-            yield Input(password=True, placeholder="paste a new key", id="set-key")
+            for label, widget in (
+                ("Region", Select([(r, r) for r in REGIONS], value=s.region, allow_blank=False,
+                                  compact=True, id="set-region")),
+                ("Model", Select([(m, m) for m in models], value=s.model, allow_blank=False,
+                                 compact=True, id="set-model")),
+                ("Language", Select(LANGUAGES, value=s.language or "", allow_blank=False,
+                                    compact=True, id="set-language")),
+                ("Hotwords", Input(", ".join(s.hotwords), compact=True, id="set-hotwords",
+                                   placeholder="comma-separated terms to favour")),
+                ("Output formats", SelectionList[str](
+                    *[(f, f, f in s.formats) for f in FORMATS], id="set-formats")),
+                ("Files at once", Input(str(s.concurrency), type="integer", compact=True,
+                                        id="set-concurrency")),
+                ("API key", Input(password=True, compact=True, id="set-key",
+                                  placeholder=f"now {current_key}; empty keeps it")),
+            ):
+                with Horizontal(classes="row"):
+                    yield Label(label, classes="field-label")
+                    yield widget
+            yield Static(Text(HINT), classes="hint", markup=False)
             yield Static("", id="settings-error", markup=False)
-            with Horizontal():
+            with Horizontal(id="settings-buttons"):
                 yield Button("Cancel", id="settings-cancel")
                 yield Button("Save", variant="primary", id="settings-save")
 

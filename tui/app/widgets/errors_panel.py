@@ -56,7 +56,7 @@ class ErrorsPanel(Vertical):
         self.query_one("#problems", RichLog).write(line)
 
     def show_totals(self, totals: Totals, counts: dict[str, int]) -> None:
-        text = Text("Session ", style="bold")
+        text = Text("Session: ", style="bold")
         if totals.jobs:
             cost = " + ".join(money(amount, cur) for cur, amount in sorted(totals.cost.items()))
             text.append(f"{totals.jobs} transcribed · {clock(totals.audio_s)} of audio")

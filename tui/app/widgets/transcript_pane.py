@@ -94,8 +94,17 @@ class TranscriptPane(Vertical):
 
     # --- what is shown -----------------------------------------------------------------------
 
-    def show_job(self, job: Job, result: TranscriptionResult | None) -> None:
-        """Show ``job``: its live text while it runs, else its stored result (if any)."""
+    def show_pending(self, job: Job) -> None:
+        """A finished transcript is being laid out off the event loop (a very long one)."""
+        self.shown_job = job.id
+        self._title_name = job.name
+        self._shown_state = job.state
+        self._set_title(Text("loading the transcript…", style="dim"))
+
+    def show_job(self, job: Job, result: TranscriptionResult | None, *,
+                 text: str | None = None) -> None:
+        """Show ``job``: its live text while it runs, else its result (``text``: already
+        laid out with ``format_result``)."""
         same = job.id == self.shown_job
         self.shown_job = job.id
         self._title_name = job.name
@@ -113,7 +122,8 @@ class TranscriptPane(Vertical):
             area = self.text_area
             at_end = area.scroll_y >= area.max_scroll_y - 1
             keep = same and not at_end
-            self._load(format_result(result), follow=same and not keep,
+            shown = text if text is not None else format_result(result)
+            self._load(shown, follow=same and not keep,
                        keep_y=area.scroll_y if keep else None)
         else:
             self._load("", follow=False)
@@ -156,6 +166,9 @@ class TranscriptPane(Vertical):
     def _load(self, text: str, *, follow: bool, keep_y: float | None = None) -> None:
         area = self.text_area
         area.load_text(text)
+        # load_text repaints only when the line count changes (Textual 8.2.8): "" → one line
+        # of text would stay blank on screen.
+        area.refresh()
         self._reset_search()
         # load_text scrolls to the cursor after the next refresh; act after that.
         if follow:

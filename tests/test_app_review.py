@@ -1,0 +1,204 @@
+"""Reviewing finished transcripts with the keyboard: next/previous job, mark reviewed,
+search with next/previous match, copy, export (files written), and the command palette."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from textual.widgets import Input, SelectionList
+
+from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.export_screen import ExportScreen
+from tui.app.testing import emulator_settings, wait_until
+from tui.jobs.store import FINISHED, JobState
+from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.transcript.formats import render
+
+SIZE = (120, 36)
+
+
+def _texts(n: int, needle: str) -> list[str]:
+    """n transcripts; the i-th mentions ``needle`` i+1 times among fresh words."""
+    out = []
+    for i in range(n):
+        parts = [f"{secrets.token_hex(3)} {needle} {secrets.token_hex(3)}." for _ in range(i + 1)]
+        out.append(" ".join(p.capitalize() for p in parts))
+    return out
+
+
+async def _finished_app(tmp_path: Path, emu: Emulator, texts: list[str]
+                        ) -> tuple[WorkbenchApp, Path]:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for i, text in enumerate(texts):
+        write_directive_wav(folder / f"clip{i + 1}.wav", 3, text=text, tone_hz=200 + 10 * i)
+    app = make_app(emulator_settings(emu, concurrency=1), folder,
+                   db_path=tmp_path / "jobs.sqlite3", config_path=tmp_path / "config.toml")
+    return app, folder
+
+
+def _all_finished(app: WorkbenchApp, n: int) -> bool:
+    jobs = app.store.list_jobs()
+    return len(jobs) == n and all(j.state in FINISHED for j in jobs)
+
+
+async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
+    needle = "zq" + secrets.token_hex(2)
+    texts = _texts(3, needle)
+    with Emulator() as emu:
+        app, _folder = await _finished_app(tmp_path, emu, texts)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 3,
+                             what="files listed")
+            await pilot.press("t")  # the root folder is highlighted: queue all three
+            await wait_until(pilot, lambda: _all_finished(app, 3), what="three jobs done")
+            ids = app.main.table.job_ids
+            assert app.main.selected_job == ids[2]  # followed each job as it started
+            await pilot.press("k", "k")
+            assert app.main.selected_job == ids[0]
+            await pilot.press("k")
+            assert app.main.selected_job == ids[0]  # stays on the first one
+            await pilot.press("j")
+            assert app.main.selected_job == ids[1]
+            assert not app.main.follow_running  # the user took over
+            await pilot.pause()
+            assert needle in app.main.pane.text
+
+            await pilot.press("m")
+            assert app.store.require_job(ids[1]).reviewed
+            await pilot.press("m")
+            assert not app.store.require_job(ids[1]).reviewed
+            await pilot.press("m")
+            assert app.store.require_job(ids[1]).reviewed
+
+            await pilot.press("slash")
+            assert isinstance(app.focused, Input)
+            await pilot.press(*needle.upper(), "enter")  # case-insensitive
+            pane = app.main.pane
+            assert len(pane.matches) == 2 == pane.text.lower().count(needle)
+            area = pane.text_area
+            assert area.selected_text == needle and pane.match_index == 0
+            await pilot.press("right_square_bracket")
+            assert pane.match_index == 1 and area.selected_text == needle
+            await pilot.press("right_square_bracket")
+            assert pane.match_index == 0
+            await pilot.press("left_square_bracket")
+            assert pane.match_index == 1
+
+            await pilot.press("c")
+            assert app.clipboard == pane.text and needle in app.clipboard
+
+            await pilot.press("j")  # the third transcript: three matches for the same query
+            await pilot.pause()
+            await pilot.press("slash", "enter")
+            assert len(pane.matches) == 3
+
+
+async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
+    texts = _texts(1, "export")
+    out = tmp_path / "out"
+    with Emulator() as emu:
+        app, folder = await _finished_app(tmp_path, emu, texts)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
+                             what="file listed")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: _all_finished(app, 1), what="job done")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen),
+                             what="export dialog")
+            formats = app.screen.query_one(SelectionList)
+            assert list(formats.selected) == ["txt"]  # the settings' formats
+            await pilot.press("down", "space", "down", "space", "down", "down", "space")
+            assert sorted(formats.selected) == ["md", "srt", "txt", "vtt"]
+            app.screen.query_one("#export-dir", Input).focus()
+            await pilot.press(*str(out))
+            await pilot.press("ctrl+s")
+            job = app.store.list_jobs()[0]
+            expected = [out / f"clip1.{ext}" for ext in ("txt", "srt", "vtt", "md")]
+            await wait_until(pilot, lambda: all(p.exists() for p in expected),
+                             what="exported files")
+            result = app.store.get_result(job.id)
+            assert result is not None
+            for path in expected:
+                assert path.read_text(encoding="utf-8") == render(result, path.suffix[1:])
+            await wait_until(pilot, lambda: set(expected) <= set(app.store.require_job(
+                job.id).outputs), what="outputs recorded")
+            assert not (folder / "clip1.txt").exists()
+
+
+async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
+    with Emulator() as emu:
+        app, _folder = await _finished_app(tmp_path, emu, _texts(1, "palette"))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
+                             what="file listed")
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Transcribe")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 1,
+                             what="job queued from the palette")
+            await wait_until(pilot, lambda: app.store.list_jobs()[0].state is JobState.DONE,
+                             what="job done")
+
+
+async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
+    texts = ["One slow clip that will be canceled, then run again in full."]
+    with Emulator(rtf=1.0) as emu:
+        app, folder = await _finished_app(tmp_path, emu, texts)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
+                             what="file listed")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: bool(app.main.pane.text), what="streaming")
+            job_id = app.store.list_jobs()[0].id
+            await pilot.press("x")
+            await wait_until(pilot, lambda: app.store.require_job(job_id).state
+                             is JobState.CANCELED, what="canceled")
+            emu.rtf = 0.0
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.store.require_job(job_id).state
+                             is JobState.DONE, what="retried to the end")
+            result = app.store.get_result(job_id)
+            assert result is not None and result.text == texts[0]
+            await pilot.press("v")  # cross-check: the file again, with step-asr-1.1 beside it
+            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2
+                             and app.store.list_jobs()[0].state in FINISHED,
+                             what="cross-check finished")
+            check = app.store.list_jobs()[0]
+            assert check.source == folder / "clip1.wav" and check.options.cross_check
+            checked = app.store.get_result(check.id)
+            assert checked is not None and checked.cross_check is not None
+            assert any(r.endpoint == "legacy" for r in emu.requests)
+            await pilot.press("j")
+            await pilot.pause()
+            assert app.main.selected_job == check.id
+            usage = str(app.main.errors.query_one("#job-usage").render())
+            assert f"cross-check with {checked.cross_check.model}" in usage
+
+
+async def test_a_failing_worker_lands_in_the_errors_panel(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder.txt"
+    blocker.write_text("a file where the export folder should be\n", encoding="utf-8")
+    with Emulator() as emu:
+        app, _folder = await _finished_app(tmp_path, emu, _texts(1, "fail"))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
+                             what="file listed")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: _all_finished(app, 1), what="job done")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen),
+                             what="export dialog")
+            app.screen.query_one("#export-dir", Input).focus()
+            await pilot.press(*str(blocker / "sub"), "ctrl+s")
+            await wait_until(pilot, lambda: any(p.where == "export"
+                                                for p in app.main.errors.problems),
+                             what="export failure reported")
+            problem = next(p for p in app.main.errors.problems if p.where == "export")
+            assert problem.severity == "error" and "not-a-folder.txt" in problem.message
+            assert app.is_running  # the app carries on
+            await pilot.press("j", "k")

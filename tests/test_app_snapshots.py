@@ -1,0 +1,106 @@
+"""Snapshots of the workbench's main states (pytest-textual-snapshot, SVG).
+
+Deterministic: audio made here with fixed directives, one job at a time, the folder shown by
+a fixed name, no elapsed times, a key whose mask is fixed while the key itself is random.
+Update with `pytest tests/test_app_snapshots.py --snapshot-update` after looking at the report.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import RichLog
+
+from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.export_screen import ExportScreen
+from tui.app.screens.help_screen import HelpScreen
+from tui.app.screens.settings_screen import SettingsScreen
+from tui.app.testing import emulator_settings, wait_until
+from tui.jobs.store import ENDED
+from tui.stepfun.emulator import Emulator, write_directive_wav
+
+SIZE = (120, 36)
+FILES = (
+    ("interview.wav", 12, {"text": (
+        "Thanks for joining us today. Could you start by describing your role? Sure. I lead "
+        "the field recordings team, and we archive about forty hours of interviews a month. "
+        "Most of it is in two languages.")}),
+    ("loop [take 2].wav", 20, {"text": "Again and again, the same line.", "fault": "repeat",
+                               "factor": 4.0}),
+    ("voicemail.wav", 4, {"fault": "error_event"}),
+)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    # The mask of this key (first 3 and last 4 characters) is fixed; the rest is random.
+    key = "tst" + secrets.token_hex(10) + "0000"
+    with Emulator(keys={key: "normal"}) as emu:
+        yield emu
+
+
+def _app(tmp_path: Path, emu: Emulator) -> WorkbenchApp:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for i, (name, seconds, directive) in enumerate(FILES):
+        params = dict(directive)
+        write_directive_wav(folder / name, seconds, text=params.pop("text", None),
+                            fault=params.pop("fault", None), tone_hz=300 + 25 * i, **params)
+    settings = emulator_settings(emu, concurrency=1, formats=["txt", "srt"])
+    return make_app(settings, folder, db_path=tmp_path / "jobs.sqlite3",
+                    config_path=tmp_path / "config.toml", show_elapsed=False,
+                    root_label="recordings")
+
+
+def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Awaitable[None]]:
+    async def run_before(pilot: Any) -> None:
+        app: WorkbenchApp = pilot.app
+        await wait_until(pilot, lambda: len(app.main.files.root.children) == len(FILES),
+                         what="files listed")
+        for name, _s, _d in FILES:  # one by one, so ids and the panel's order are fixed
+            app.transcribe_path(app.root / name)
+        await wait_until(pilot, lambda: all(j.state in ENDED for j in app.store.list_jobs()),
+                         what="jobs ended")
+        log = app.main.errors.query_one(RichLog)
+        # One warning (the loop) and one error (the voicemail), and the log scrolled to them.
+        await wait_until(pilot, lambda: len(app.main.errors.problems) == 2 and log.lines
+                         and log.scroll_y == log.max_scroll_y, what="problems shown")
+        await pilot.press("k", "k", "k")  # back to the first job
+        await pilot.pause()
+        await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y, what="log settled")
+        await pilot.press(*then)
+        if screen is not None:
+            await wait_until(pilot, lambda: isinstance(app.screen, screen), what="screen")
+        await pilot.pause()
+    return run_before
+
+
+def test_main_screen_after_a_session(tmp_path: Path, emulator: Emulator,
+                                     snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
+                        run_before=_after_jobs())
+
+
+def test_main_screen_needs_review_selected(tmp_path: Path, emulator: Emulator,
+                                           snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
+                        run_before=_after_jobs("j"))
+
+
+def test_help_screen(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
+                        run_before=_after_jobs("question_mark", screen=HelpScreen))
+
+
+def test_settings_screen(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
+                        run_before=_after_jobs("s", screen=SettingsScreen))
+
+
+def test_export_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
+                        run_before=_after_jobs("e", screen=ExportScreen))

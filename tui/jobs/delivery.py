@@ -1,0 +1,89 @@
+"""Delivering a finished job: its transcript files, then the on-done hook, each reported.
+
+A file that cannot be written fails only the export (the result stays in the store, and the
+event says how to get it); a hook's failure is reported and never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from tui.jobs.events import EventBus, ExportFailed, ExportWritten, FileSkipped, HookFailed
+from tui.jobs.exports import ExportSpec, planned_paths, rewrite_outputs, run_hook, write_spec
+from tui.jobs.model import Job
+from tui.jobs.store import Store
+from tui.transcript.model import TranscriptionResult
+
+
+class Delivery:
+    def __init__(self, store: Store, bus: EventBus,
+                 redact: Callable[[str], str] = lambda text: text) -> None:
+        """``redact`` cleans what a hook printed before it is shown (it may echo the key)."""
+        self.store = store
+        self.bus = bus
+        self.redact = redact
+        self._hooks: set[asyncio.Task[None]] = set()
+
+    def export_for(self, job: Job, source: Path, spec: ExportSpec | None = None) -> list[Path]:
+        """Write ``job``'s stored result as transcripts of ``source`` (a second copy of the same
+        audio). Publishes ExportWritten / FileSkipped and runs the on-done hook."""
+        result = self.store.get_result(job.id)
+        spec = spec or job.options.export
+        if result is None or spec is None:
+            return []
+        return self.deliver(job, result, source, spec, ())
+
+    def deliver(self, job: Job, result: TranscriptionResult, source: Path, spec: ExportSpec,
+                previous: tuple[Path, ...]) -> list[Path]:
+        """Write the transcripts of ``source``; ``previous``: this job's own files from an
+        earlier run, rewritten in place whatever the policy."""
+        try:
+            if previous and source == job.source:
+                paths = rewrite_outputs(result, previous)
+            else:
+                paths = write_spec(result, source, spec)
+        except Exception as exc:  # any failure here fails the export, never the job
+            self.bus.publish(ExportFailed(job.id, source, f"Could not write the transcript of "
+                                          f"{source}: {exc}; the result is kept "
+                                          f"(stepfun-asr show {job.id})."))
+            return []
+        if source == job.source:
+            self.store.set_outputs(job.id, paths)
+        self.store.mark_exported(source, job.id)
+        if not paths:
+            existing = [str(p) for p in planned_paths(
+                source, spec.formats, Path(spec.out_dir) if spec.out_dir else None,
+                Path(spec.root) if spec.root else None) if p.exists()]
+            self.bus.publish(FileSkipped(
+                source, f"transcript already exists ({', '.join(existing)}) and the policy is "
+                f"skip; the result is kept (stepfun-asr show {job.id})", job.id))
+            return []
+        self.bus.publish(ExportWritten(job.id, tuple(paths), source))
+        if spec.on_done:
+            hook = asyncio.get_running_loop().create_task(
+                self._hook(job.id, spec.on_done, paths[0], spec.hook_timeout_s))
+            self._hooks.add(hook)
+            hook.add_done_callback(self._hooks.discard)
+        return paths
+
+    async def _hook(self, job_id: int, command: str, transcript: Path, timeout_s: float) -> None:
+        outcome = await run_hook(command, transcript, timeout_s=timeout_s)
+        if not outcome.ok:
+            self.bus.publish(HookFailed(job_id, self.redact(outcome.message)))
+
+    async def wait_for_hooks(self, force: asyncio.Event) -> None:
+        """Let running hooks finish (each has its own timeout); once ``force`` is set — now or
+        while waiting — they are cut short."""
+        forced = asyncio.ensure_future(force.wait())
+        try:
+            # Bounded: every round ends when a hook ends or ``force`` is set.
+            while self._hooks and not forced.done():
+                await asyncio.wait({*self._hooks, forced}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+        hooks = list(self._hooks)
+        for hook in hooks:
+            hook.cancel()
+        await asyncio.gather(*hooks, return_exceptions=True)

@@ -1,0 +1,134 @@
+"""What the job store holds, as plain frozen records: jobs, their states and options, and the
+watch ledger's rows. No SQL here; ``tui.jobs.store`` reads and writes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from tui.jobs.exports import ExportSpec
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    NEEDS_REVIEW = "needs_review"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+FINISHED = frozenset({JobState.DONE, JobState.NEEDS_REVIEW})
+ENDED = FINISHED | {JobState.FAILED, JobState.CANCELED}
+
+
+class JobStateError(ValueError):
+    """The job is not in a state that allows the action; the message says which it is in."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Per-job request settings (None: the settings' value) and what to export when done."""
+
+    model: str | None = None
+    language: str | None = None
+    hotwords: tuple[str, ...] | None = None
+    cross_check: bool = False
+    export: ExportSpec | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "language": self.language,
+            "hotwords": list(self.hotwords) if self.hotwords is not None else None,
+            "cross_check": self.cross_check,
+            "export": self.export.to_json() if self.export else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobOptions:
+        hot = data.get("hotwords")
+        exp = data.get("export")
+        return cls(
+            model=data.get("model"), language=data.get("language"),
+            hotwords=tuple(hot) if hot is not None else None,
+            cross_check=bool(data.get("cross_check")),
+            export=ExportSpec.from_json(exp) if exp else None,
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    source: Path
+    state: JobState
+    options: JobOptions = field(default_factory=JobOptions)
+    origin: str = "manual"  # "manual" | "cli" | "watch" | "tui"
+    watch_id: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+    content_hash: str | None = None
+    attempts: int = 0
+    error_message: str | None = None
+    error_kind: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    duration_s: float | None = None
+    cost_amount: float | None = None
+    cost_currency: str | None = None
+    reviewed: bool = False
+    outputs: tuple[Path, ...] = ()
+    owner: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def model(self) -> str | None:
+        return self.options.model
+
+    @property
+    def language(self) -> str | None:
+        return self.options.language
+
+
+@dataclass(frozen=True)
+class SeenFile:
+    path: Path
+    size: int
+    mtime_ns: int
+    content_hash: str
+    job_id: int | None
+    exported: bool
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    content_hash: str
+    job_id: int | None
+    first_path: Path
+    outputs: tuple[Path, ...]
+    first_seen_at: float
+    done_at: float | None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The watcher's answer for one stable file. ``new``: a job was queued (or a still-queued
+    job for this path took the new content). ``known``: this path with this content already
+    has a job. ``copy``: the same bytes were seen under another name."""
+
+    kind: Literal["new", "known", "copy"]
+    job: Job
+    exported: bool = False
+
+
+@dataclass(frozen=True)
+class Totals:
+    jobs: int
+    audio_s: float
+    cost: dict[str, float]  # currency → amount

@@ -1,0 +1,176 @@
+"""Getting one file's audio ready to send: as it is, as Opus, or cut into parts at pauses.
+
+Temporary files live in a private directory under the user cache directory (``WorkDir``),
+created on first use and removed by the pipeline whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from tui import locations
+from tui.audio import ffmpeg as ff
+from tui.audio.probe import ProbeResult
+from tui.audio.split import Silence, cut_part, detect_silences, plan_cuts, plan_parts
+from tui.audio.transcode import to_opus
+from tui.config import Settings
+from tui.jobs.parts import Part
+from tui.jobs.stages import EventCallback, Preparing
+from tui.stepfun.errors import AsrError, ErrorKind
+from tui.stepfun.options import AudioFormat, AudioInput
+from tui.transcript.cues import format_clock
+from tui.transcript.model import TrustWarning
+
+# Sent as they are. m4a too (newer docs), but only when there is no ffmpeg to make Opus.
+NATIVE = frozenset({"wav", "mp3", "ogg"})
+NATIVE_OGG_CODECS = frozenset({"opus", "vorbis"})
+# What the legacy endpoint (the cross-check engine) takes.
+LEGACY_FORMATS = frozenset({"mp3", "pcm", "ogg", "wav"})
+LEGACY_MAX_BYTES = 100 * 1000 * 1000
+
+
+# A process killed mid-job (SIGKILL, power loss) cannot clean up after itself; the next one
+# removes work folders old enough that no live job can still be using them.
+STALE_AFTER_S = 6 * 3600
+_swept = False
+
+
+def sweep_stale(root: Path, *, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove work folders under ``root`` untouched for ``older_than_s``; returns them."""
+    removed: list[Path] = []
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+class WorkDir:
+    """A private temporary directory, made on first use."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            global _swept
+            if not _swept:
+                _swept = True
+                sweep_stale(locations.cache_dir() / "work")
+            path = locations.cache_dir() / "work" / uuid.uuid4().hex
+            try:
+                path.mkdir(parents=True, mode=0o700)
+            except OSError as exc:
+                # An OSError would read as "cannot read <the audio file>" further up.
+                raise AsrError(ErrorKind.LOCAL, f"Cannot create a temporary folder in "
+                               f"{path.parent} ({exc.strerror or exc}); check that the cache "
+                               "folder is writable and the disk not full.") from None
+            self._path = path
+        return self._path
+
+    async def remove(self) -> None:
+        if self._path is not None:
+            await asyncio.to_thread(shutil.rmtree, self._path, True)
+
+
+class Preparer:
+    """Turns one input file into what is sent. ``warnings`` collects notes on the way."""
+
+    def __init__(self, path: Path, settings: Settings, work: WorkDir, emit: EventCallback,
+                 cancel: asyncio.Event | None) -> None:
+        self.path = path
+        self.settings = settings
+        self.work = work
+        self.emit = emit
+        self.cancel = cancel
+        self.ffmpeg = ff.find_ffmpeg(settings.ffmpeg_path)
+        self.warnings: list[TrustWarning] = []
+        self.silences: list[Silence] = []  # found while splitting
+
+    def need_ffmpeg(self, why: str) -> str:
+        return ff.require_ffmpeg(self.settings.ffmpeg_path, f"{self.path.name} ({why})")
+
+    async def single(self, kind: str | None, info: ProbeResult, size: int,
+                     pcm: AudioFormat | None) -> AudioInput:
+        """The whole file as one request: as it is when the API takes it, else as Opus."""
+        native = native_format(kind, info, pcm)
+        big = size > self.settings.compress_threshold_mb * 1_000_000
+        uncompressed = kind in ("wav", "pcm")
+        if native is not None and not (uncompressed and big and self.settings.compress):
+            return AudioInput(str(self.path), native, info.duration_s)
+        if native is not None and self.ffmpeg is None:
+            # Compression is an optimisation: without ffmpeg, send the file as it is.
+            self.warnings.append(TrustWarning(
+                "not_compressed", f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
+                f"not found. {ff.FFMPEG_HELP}"))
+            return AudioInput(str(self.path), native, info.duration_s)
+        if native is None and kind == "m4a" and self.ffmpeg is None:
+            return AudioInput(str(self.path), AudioFormat("m4a"), info.duration_s)
+        exe = self.need_ffmpeg(f"{kind or 'unknown format'} must be converted first")
+        self.emit(Preparing("compressing to Opus" if native else "transcoding to Opus"))
+        dst = self.work.path / "audio.ogg"
+        await to_opus(exe, self.path, dst, pcm=pcm, cancel=self.cancel)
+        return AudioInput(str(dst), AudioFormat("ogg"), info.duration_s)
+
+    async def split(self, duration: float, chunk_s: float, pcm: AudioFormat | None
+                    ) -> list[Part]:
+        """Parts cut at pauses, each under ``chunk_s`` (Opus, or 16 kHz WAV uncompressed)."""
+        exe = self.need_ffmpeg(f"{format_clock(int(duration * 1000))} is longer than the "
+                               f"{chunk_s / 60:.0f}-minute limit and must be split")
+        self.emit(Preparing("finding pauses to split at"))
+        self.silences = await detect_silences(exe, self.path, duration, pcm=pcm,
+                                              cancel=self.cancel)
+        plans = plan_parts(duration, plan_cuts(duration, self.silences, chunk_s))
+        self.emit(Preparing(f"splitting into {len(plans)} parts"))
+        compress = self.settings.compress
+        fmt = AudioFormat("ogg" if compress else "wav")
+        suffix = ".ogg" if compress else ".wav"
+        parts: list[Part] = []
+        for plan in plans:
+            dst = self.work.path / f"part_{plan.index:03d}{suffix}"
+            await cut_part(exe, self.path, plan, dst, compress=compress, pcm=pcm,
+                           cancel=self.cancel)
+            parts.append(Part(plan, AudioInput(str(dst), fmt, plan.duration_s)))
+        return parts
+
+    async def for_legacy(self, part: Part) -> tuple[Path, str]:
+        """(file, format type) of ``part`` as the legacy endpoint takes it: mp3/pcm/ogg/wav
+        under 100 MB, raw PCM only as 16 kHz 16-bit mono; anything else becomes Opus."""
+        src = Path(part.audio.path)
+        fmt = part.audio.format
+        odd_pcm = fmt.type == "pcm" and (fmt.rate, fmt.bits, fmt.channel) != (16000, 16, 1)
+        size = (await asyncio.to_thread(src.stat)).st_size
+        if fmt.type in LEGACY_FORMATS and not odd_pcm and size < LEGACY_MAX_BYTES:
+            return src, fmt.type
+        exe = self.need_ffmpeg("the cross-check engine takes only mp3/pcm/ogg/wav under 100 MB")
+        self.emit(Preparing("transcoding to Opus for the cross-check"))
+        dst = self.work.path / f"cross_{part.plan.index:03d}.ogg"
+        await to_opus(exe, src, dst, pcm=fmt if fmt.type == "pcm" else None, cancel=self.cancel)
+        return dst, "ogg"
+
+
+def native_format(kind: str | None, info: ProbeResult, pcm: AudioFormat | None
+                  ) -> AudioFormat | None:
+    """The format to declare when the file can go as it is, else None."""
+    if pcm is not None:
+        return pcm
+    if kind == "ogg" and info.codec and info.codec not in NATIVE_OGG_CODECS:
+        return None  # e.g. FLAC in Ogg
+    if kind == "wav" and info.codec and not info.codec.startswith(("pcm_s", "pcm_u8")):
+        return None  # float / ADPCM / mu-law WAV
+    if kind in NATIVE:
+        return AudioFormat(kind)
+    return None

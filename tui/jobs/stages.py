@@ -1,0 +1,33 @@
+"""The pipeline's own events (besides the client's): probed, preparing, a part started.
+
+``tui.jobs.pipeline`` re-exports all of these; import them from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.stepfun.events import ClientEvent
+
+
+@dataclass(frozen=True)
+class Probed:
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Preparing:
+    what: str  # e.g. "transcoding to Opus"
+
+
+@dataclass(frozen=True)
+class PartStarted:
+    index: int  # 1-based ("part 2 of 3")
+    count: int
+    offset_s: float
+
+
+PipelineEvent = Probed | Preparing | PartStarted
+Event = ClientEvent | PipelineEvent
+EventCallback = Callable[[Event], None]
