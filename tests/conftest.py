@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import secrets
 import struct
 import sys
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tui.stepfun.client import AsrClient
+    from tui.stepfun.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,11 +37,31 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def emulator() -> Iterator[object]:
+def emu() -> Iterator[Emulator]:
+    """The project's StepFun emulator on 127.0.0.1 (a random port), stopped afterwards."""
     from tui.stepfun.emulator import Emulator
 
-    with Emulator() as emu:
-        yield emu
+    with Emulator() as running:
+        yield running
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[AsrClient]:
+    """A real client pointed at ``emu``, with quick backoff so retries do not slow tests."""
+    from tui.stepfun.client import AsrClient
+
+    async with AsrClient(emu.demo_key, emu.base_url, backoff_s=0.01) as c:
+        yield c
+
+
+async def until(pred: Callable[[], object], limit_s: float = 30.0, what: str = "") -> None:
+    """Wait for a condition, with a deadline (a failure, never a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while not pred():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what or pred}")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

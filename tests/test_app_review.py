@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Input, SelectionList
 
 from tui.app.app import WorkbenchApp, make_app
@@ -93,6 +95,10 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
             await pilot.pause()
             await pilot.press("slash", "enter")
             assert len(pane.matches) == 3
+            await pilot.press("slash")
+            assert pane.search_open
+            await pilot.press("escape")
+            assert not pane.search_open and app.focused is pane.text_area
 
 
 async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
@@ -112,8 +118,9 @@ async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
             assert list(formats.selected) == ["txt"]  # the settings' formats
             await pilot.press("down", "space", "down", "space", "down", "down", "space")
             assert sorted(formats.selected) == ["md", "srt", "txt", "vtt"]
-            app.screen.query_one("#export-dir", Input).focus()
-            await pilot.press(*str(out))
+            folder_input = app.screen.query_one("#export-dir", Input)
+            folder_input.focus()
+            folder_input.insert_text_at_cursor(str(out))  # as a paste would
             await pilot.press("ctrl+s")
             job = app.store.list_jobs()[0]
             expected = [out / f"clip1.{ext}" for ext in ("txt", "srt", "vtt", "md")]
@@ -148,7 +155,7 @@ async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
 async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
     texts = ["One slow clip that will be canceled, then run again in full."]
     with Emulator(rtf=1.0) as emu:
-        app, folder = await _finished_app(tmp_path, emu, texts)
+        app, _folder = await _finished_app(tmp_path, emu, texts)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
                              what="file listed")
@@ -164,20 +171,87 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
                              is JobState.DONE, what="retried to the end")
             result = app.store.get_result(job_id)
             assert result is not None and result.text == texts[0]
-            await pilot.press("v")  # cross-check: the file again, with step-asr-1.1 beside it
-            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2
-                             and app.store.list_jobs()[0].state in FINISHED,
-                             what="cross-check finished")
-            check = app.store.list_jobs()[0]
-            assert check.source == folder / "clip1.wav" and check.options.cross_check
-            checked = app.store.get_result(check.id)
+            sse_before = sum(r.endpoint == "sse" for r in emu.requests)
+            session = app.session_totals()
+            await pilot.press("v")  # cross-check the stored transcript with step-asr-1.1
+            await wait_until(pilot, lambda: (r := app.store.get_result(job_id)) is not None
+                             and r.cross_check is not None, what="cross-check stored")
+            assert len(app.store.list_jobs()) == 1  # no new job: the same one, checked
+            assert sum(r.endpoint == "sse" for r in emu.requests) == sse_before
+            assert sum(r.endpoint == "legacy" for r in emu.requests) == 1
+            checked = app.store.get_result(job_id)
             assert checked is not None and checked.cross_check is not None
-            assert any(r.endpoint == "legacy" for r in emu.requests)
-            await pilot.press("j")
+            assert checked.text == texts[0] and checked.cross_check.similarity == 1.0
+            assert app.store.require_job(job_id).state is JobState.DONE
+            await wait_until(pilot, lambda: f"cross-check with {checked.cross_check.model}"
+                             in str(app.main.errors.query_one("#job-usage").render()),
+                             what="check shown for the selected job")
+            assert any(p.message == "cross-checking with step-asr-1.1"
+                       for p in app.main.errors.problems)
+            # The session counts the check's cost, not the same recording a second time.
+            await wait_until(pilot, lambda: app.session_totals().cost != session.cost,
+                             what="session cost updated")
+            totals = app.session_totals()
+            assert (totals.jobs, totals.audio_s) == (session.jobs, session.audio_s)
+            added = totals.cost["CNY"] - session.cost["CNY"]
+            assert added == pytest.approx(2.2 * 3 / 3600, rel=0.02)
+
+
+async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    write_directive_wav(folder / "a-fine.wav", 3, text="Fine words for a check.")
+    write_directive_wav(folder / "b-broken.wav", 3, fault="status", code=402)
+    with Emulator() as emu:
+        app = make_app(emulator_settings(emu, concurrency=1), folder,
+                       db_path=tmp_path / "jobs.sqlite3", config_path=tmp_path / "config.toml")
+        notes: list[tuple[str, bool]] = []
+        notify = app.notify
+
+        def recording(message: str, **kw: Any) -> None:
+            notes.append((message, kw.get("markup", True)))
+            notify(message, **kw)
+
+        app.notify = recording  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 2,
+                             what="files listed")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2 and all(
+                j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()),
+                what="both jobs ended")
+            fine, broken = sorted(app.store.list_jobs(), key=lambda j: j.name)
+            assert broken.state is JobState.FAILED
+            app.main.table.select_job(broken.id)
+            await wait_until(pilot, lambda: app.main.selected_job == broken.id,
+                             what="failed job selected")
+            await pilot.press("v")
             await pilot.pause()
-            assert app.main.selected_job == check.id
-            usage = str(app.main.errors.query_one("#job-usage").render())
-            assert f"cross-check with {checked.cross_check.model}" in usage
+            message, markup = notes[-1]
+            assert "there is no transcript to cross-check" in message and markup is False
+            legacy = sum(r.endpoint == "legacy" for r in emu.requests)
+            assert legacy == 0
+
+            before = app.store.get_result(fine.id)
+            assert before is not None
+            emu.inject("status", code=500, count=10, retry_after=0)
+            app.main.table.select_job(fine.id)
+            await wait_until(pilot, lambda: app.main.selected_job == fine.id,
+                             what="finished job selected")
+            await pilot.press("v")
+            await wait_until(pilot, lambda: any("cross-check not done" in p.message
+                                                for p in app.main.errors.problems),
+                             what="check failure in the errors panel")
+            problem = next(p for p in app.main.errors.problems
+                           if "cross-check not done" in p.message)
+            assert problem.severity == "error" and f"job {fine.id}" in problem.where
+            assert app.store.require_job(fine.id).state is JobState.DONE
+            after = app.store.get_result(fine.id)
+            assert after is not None and after.to_json() == before.to_json()
+            await wait_until(pilot, lambda: str(app.main.table.get_cell(str(fine.id),
+                                                                    "progress")) == "finished",
+                             what="the row back to its finished summary")
+            assert app.is_running
 
 
 async def test_a_failing_worker_lands_in_the_errors_panel(tmp_path: Path) -> None:
@@ -193,8 +267,10 @@ async def test_a_failing_worker_lands_in_the_errors_panel(tmp_path: Path) -> Non
             await pilot.press("e")
             await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen),
                              what="export dialog")
-            app.screen.query_one("#export-dir", Input).focus()
-            await pilot.press(*str(blocker / "sub"), "ctrl+s")
+            folder_input = app.screen.query_one("#export-dir", Input)
+            folder_input.focus()
+            folder_input.insert_text_at_cursor(str(blocker / "sub"))
+            await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: any(p.where == "export"
                                                 for p in app.main.errors.problems),
                              what="export failure reported")

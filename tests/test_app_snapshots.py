@@ -56,6 +56,14 @@ def _app(tmp_path: Path, emu: Emulator) -> WorkbenchApp:
                     root_label="recordings")
 
 
+def _state(app: WorkbenchApp) -> Callable[[], str]:
+    def describe() -> str:
+        jobs = [(j.id, j.state.value, j.attempts) for j in app.store.list_jobs()]
+        problems = [(p.severity, p.where, p.message[:60]) for p in app.main.errors.problems]
+        return f"jobs={jobs} problems={problems}"
+    return describe
+
+
 def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Awaitable[None]]:
     async def run_before(pilot: Any) -> None:
         app: WorkbenchApp = pilot.app
@@ -64,11 +72,12 @@ def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Await
         for name, _s, _d in FILES:  # one by one, so ids and the panel's order are fixed
             app.transcribe_path(app.root / name)
         await wait_until(pilot, lambda: all(j.state in ENDED for j in app.store.list_jobs()),
-                         what="jobs ended")
+                         what="jobs ended", state=_state(app))
         log = app.main.errors.query_one(RichLog)
         # One warning (the loop) and one error (the voicemail), and the log scrolled to them.
         await wait_until(pilot, lambda: len(app.main.errors.problems) == 2 and log.lines
-                         and log.scroll_y == log.max_scroll_y, what="problems shown")
+                         and log.scroll_y == log.max_scroll_y, what="problems shown",
+                         state=_state(app))
         await pilot.press("k", "k", "k")  # back to the first job
         await pilot.pause()
         await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y, what="log settled")

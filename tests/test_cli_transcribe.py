@@ -1,4 +1,4 @@
-"""`stepfun-asr transcribe` as a user runs it: a real process against the loopback emulator."""
+"""`stepfun-asr transcribe` as a user runs it: a real process against the loopback emu."""
 
 from __future__ import annotations
 
@@ -27,22 +27,22 @@ def speech(tmp_path: Path) -> Path:
     return write_directive_wav(tmp_path / "talk.wav", 6.0, text=TEXT)
 
 
-def test_missing_key_exits_2_before_any_request(emulator, speech):
-    done = run_cli(str(speech), STEPFUN_BASE_URL=emulator.base_url)
+def test_missing_key_exits_2_before_any_request(emu, speech):
+    done = run_cli(str(speech), STEPFUN_BASE_URL=emu.base_url)
     assert done.returncode == 2
     assert "config set-key" in done.stderr and "STEPFUN_API_KEY" in done.stderr
-    assert emulator.requests == []
+    assert emu.requests == []
 
 
-def test_prints_the_final_text(emulator, speech):
-    done = run_cli(str(speech), emu=emulator)
+def test_prints_the_final_text(emu, speech):
+    done = run_cli(str(speech), emu=emu)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == TEXT
-    assert emulator.demo_key not in done.stdout + done.stderr
+    assert emu.demo_key not in done.stdout + done.stderr
 
 
-def test_json_has_every_documented_field(emulator, speech):
-    done = run_cli("--json", "--language", "en", str(speech), emu=emulator)
+def test_json_has_every_documented_field(emu, speech):
+    done = run_cli("--json", "--language", "en", str(speech), emu=emu)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     for name in ("file", "text", "segments", "usage", "elapsed_s", "model", "language",
@@ -56,14 +56,14 @@ def test_json_has_every_documented_field(emulator, speech):
     assert "".join(s["text"] for s in data["segments"]).strip() == TEXT
 
 
-def test_each_file_fails_on_its_own_and_the_run_goes_on(emulator, tmp_path, speech):
+def test_each_file_fails_on_its_own_and_the_run_goes_on(emu, tmp_path, speech):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     blocked = write_directive_wav(tmp_path / "blocked.wav", 4.0, text="x y z",
                                   fault="error_event")
     second = write_tone_wav(tmp_path / "tone.wav", 3.0)
     done = run_cli("--json", str(empty), str(speech), str(blocked), str(second),
-                   str(tmp_path / "missing.wav"), emu=emulator)
+                   str(tmp_path / "missing.wav"), emu=emu)
     assert done.returncode == 1
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [Path(r["file"]).name for r in rows] == ["empty.wav", "talk.wav", "blocked.wav",
@@ -74,9 +74,9 @@ def test_each_file_fails_on_its_own_and_the_run_goes_on(emulator, tmp_path, spee
     assert rows[1]["text"] == TEXT and rows[3]["text"]
 
 
-def test_output_files_written_atomically(emulator, tmp_path, speech):
+def test_output_files_written_atomically(emu, tmp_path, speech):
     out = tmp_path / "out"
-    done = run_cli("-o", "txt,srt,vtt,json", "--out-dir", str(out), str(speech), emu=emulator)
+    done = run_cli("-o", "txt,srt,vtt,json", "--out-dir", str(out), str(speech), emu=emu)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt",
                                                      "talk.vtt"]
@@ -85,57 +85,57 @@ def test_output_files_written_atomically(emulator, tmp_path, speech):
     assert (out / "talk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
     assert json.loads((out / "talk.json").read_text(encoding="utf-8"))["text"] == TEXT
     # Next to the audio when no --out-dir.
-    assert run_cli("-o", "srt", str(speech), emu=emulator).returncode == 0
+    assert run_cli("-o", "srt", str(speech), emu=emu).returncode == 0
     assert (speech.parent / "talk.srt").exists()
 
 
 @pytest.mark.parametrize("args", [["-o", "docx"], ["--format", "pcm"], ["--rate", "16000"],
                                   ["--base-url", "http://api.example.com/v1"],
                                   ["--region", "mars"]])
-def test_usage_errors_exit_2(emulator, speech, args):
-    done = run_cli(*args, str(speech), emu=emulator)
+def test_usage_errors_exit_2(emu, speech, args):
+    done = run_cli(*args, str(speech), emu=emu)
     assert done.returncode == 2, done.stderr
-    assert emulator.requests == []
+    assert emu.requests == []
 
 
-def test_plan_key_on_normal_region_fails_with_the_explanation(emulator, speech):
-    done = run_cli(str(speech), emu=emulator, key=emulator.plan_key)
+def test_plan_key_on_normal_region_fails_with_the_explanation(emu, speech):
+    done = run_cli(str(speech), emu=emu, key=emu.plan_key)
     assert done.returncode == 1
-    assert "cn-plan" in done.stderr and emulator.plan_key not in done.stderr
+    assert "cn-plan" in done.stderr and emu.plan_key not in done.stderr
 
 
-def test_server_echoing_the_key_is_redacted(emulator, speech):
-    emulator.inject("echo_key")
-    done = run_cli(str(speech), emu=emulator)
+def test_server_echoing_the_key_is_redacted(emu, speech):
+    emu.inject("echo_key")
+    done = run_cli(str(speech), emu=emu)
     assert done.returncode == 1
-    assert emulator.demo_key not in done.stdout + done.stderr
+    assert emu.demo_key not in done.stdout + done.stderr
     assert "REDACTED" in done.stderr
 
 
-def test_pcm_flags(emulator, tmp_path):
+def test_pcm_flags(emu, tmp_path):
     wav = write_tone_wav(tmp_path / "t.wav", 3.0)
     raw = tmp_path / "t.pcm"
     raw.write_bytes(wav.read_bytes()[44:])
     done = run_cli("--format", "pcm", "--rate", "16000", "--bits", "16", "--channel", "1",
-                   str(raw), emu=emulator)
+                   str(raw), emu=emu)
     assert done.returncode == 0, done.stderr
-    assert emulator.requests[-1].format_type == "pcm"
+    assert emu.requests[-1].format_type == "pcm"
 
 
-def test_unwritable_out_dir_still_prints_text_and_exits_1(emulator, tmp_path, speech):
+def test_unwritable_out_dir_still_prints_text_and_exits_1(emu, tmp_path, speech):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the out dir should be")
-    done = run_cli("-o", "txt", "--out-dir", str(blocker), str(speech), emu=emulator)
+    done = run_cli("-o", "txt", "--out-dir", str(blocker), str(speech), emu=emu)
     assert done.returncode == 1
     assert done.stdout.strip() == TEXT
     assert "could not write output files" in done.stderr
 
 
-def test_same_stem_inputs_do_not_overwrite_each_other(emulator, tmp_path):
+def test_same_stem_inputs_do_not_overwrite_each_other(emu, tmp_path):
     one = write_directive_wav(tmp_path / "a" / "talk.wav", 3.0, text="First file.")
     two = write_directive_wav(tmp_path / "b" / "talk.wav", 3.0, text="Second file.")
     out = tmp_path / "out"
-    done = run_cli("-o", "txt", "--out-dir", str(out), str(one), str(two), emu=emulator)
+    done = run_cli("-o", "txt", "--out-dir", str(out), str(one), str(two), emu=emu)
     assert done.returncode == 0, done.stderr
     texts = sorted(p.read_text(encoding="utf-8").strip() for p in out.iterdir())
     assert texts == ["First file.", "Second file."]

@@ -102,5 +102,5 @@ def test_price_overrides_are_validated_when_loaded():
     path = config.save_values({"prices": {"stepaudio-2.5-asr": [0.2, "CNY"]}})
     assert config.load().prices == {"stepaudio-2.5-asr": [0.2, "CNY"]}
     path.write_text('[prices]\n"stepaudio-2.5-asr" = ["cheap", "EUR"]\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match="stepaudio-2.5-asr"):
+    with pytest.raises(ConfigError, match=r"stepaudio-2\.5-asr"):
         config.load()

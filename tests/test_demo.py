@@ -4,7 +4,6 @@ run headless through the real command (every part of the workbench, no key, no f
 from __future__ import annotations
 
 import argparse
-import os
 import wave
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 def test_demo_command_shows_every_part_without_a_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Runs `stepfun-asr demo` itself; only the terminal is replaced by Textual's headless
-    driver, with a pilot that waits for the sample jobs and then quits like a user."""
+    """Runs `stepfun-asr demo` itself, with no key and no ffmpeg on PATH; only the terminal is
+    replaced by Textual's headless driver, with a pilot that waits for the sample jobs and
+    then quits like a user."""
     seen: dict[str, Any] = {}
     original_run = WorkbenchApp.run
 
@@ -70,6 +70,9 @@ def test_demo_command_shows_every_part_without_a_key(
 
     monkeypatch.setattr(WorkbenchApp, "run", headless_run)
     monkeypatch.setenv("STEPFUN_API_KEY", "")  # no key anywhere
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))  # no ffmpeg either: the samples are plain WAV
     args = _parser().parse_args(["demo", "--folder", str(tmp_path / "demo"), "--rtf", "0"])
     assert args.func(args) == 0
 
@@ -96,4 +99,3 @@ def test_demo_command_shows_every_part_without_a_key(
     assert (tmp_path / "demo" / "jobs.sqlite3").exists()
     with Store(tmp_path / "demo" / "jobs.sqlite3") as store:
         assert {j.state for j in store.list_jobs()} <= ENDED  # nothing left running
-    assert os.environ.get("STEPFUN_API_KEY") == ""

@@ -38,12 +38,6 @@ def _close_client() -> Iterator[None]:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
 def speech(tmp_path: Path) -> bytes:
     return write_directive_wav(tmp_path / "speech.wav", 4.0).read_bytes()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +29,6 @@ def ffmpeg(*args: str) -> None:
     assert FFMPEG is not None
     subprocess.run([FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
                    check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[AsrClient]:
-    async with AsrClient(emu.demo_key, emu.base_url, backoff_s=0.01) as c:
-        yield c
 
 
 @pytest.fixture

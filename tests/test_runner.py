@@ -10,13 +10,13 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import until
 from tui.config import Settings
 from tui.jobs import events as ev
 from tui.jobs.events import EventBus
@@ -28,16 +28,6 @@ from tui.secrets import Secret
 from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived, UploadProgressed
 from tui.transcript.model import Segment, TranscriptionResult
-
-
-async def until(pred: Callable[[], bool], limit_s: float = 30.0, what: str = "") -> None:
-    """Wait for a condition, with a deadline (a failure, never a timing assertion)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not pred():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what or pred}")
-        await asyncio.sleep(0.02)
 
 
 class Fake:
@@ -338,12 +328,12 @@ async def test_a_broken_subscriber_does_not_break_the_runner(tmp_path: Path) -> 
     assert isinstance(received[0], ev.JobQueued)
 
 
-async def test_real_pipeline_against_the_emulator(tmp_path: Path, emulator: Any) -> None:
+async def test_real_pipeline_against_the_emulator(tmp_path: Path, emu: Any) -> None:
     from tui.stepfun.emulator import write_directive_wav
 
     good = write_directive_wav(tmp_path / "good.wav", 2.0, text="The quick brown fox.")
     bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=402)
-    settings = Settings(base_url=emulator.base_url, api_key=Secret(emulator.demo_key))
+    settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(tmp_path / "jobs.sqlite3")
     bus = EventBus()
     seen: list[ev.Event] = []
@@ -362,10 +352,10 @@ async def test_real_pipeline_against_the_emulator(tmp_path: Path, emulator: Any)
     deltas = "".join(e.text for e in seen if isinstance(e, ev.JobDeltaReceived)
                      and e.job_id == jg.id)
     assert deltas.strip() == "The quick brown fox."
-    sse = [r for r in emulator.requests if r.endpoint == "sse"]
+    sse = [r for r in emu.requests if r.endpoint == "sse"]
     assert sum(r.done_sent for r in sse) == 1
     blob = db_bytes(tmp_path)
-    assert emulator.demo_key.encode() not in blob
+    assert emu.demo_key.encode() not in blob
 
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_runner import until
+from tests.conftest import until
 from tui.config import Settings
 from tui.jobs import events as ev
 from tui.jobs.events import EventBus
@@ -93,12 +93,6 @@ async def watching(folders: list[Path], db: Path, emu: Emulator, **cfg: Any
     finally:
         stop.set()
         await tasks  # the store stays open so a test can still look at it afterwards
-
-
-@pytest.fixture
-def emu() -> Any:
-    with Emulator() as e:
-        yield e
 
 
 @pytest.fixture

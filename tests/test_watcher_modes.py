@@ -14,7 +14,7 @@ from typing import IO
 
 import pytest
 
-from tests.test_runner import until
+from tests.conftest import until
 from tests.test_watcher import watching, wav
 from tui.jobs import events as ev
 from tui.stepfun.emulator import Emulator

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import ipaddress
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -24,14 +21,19 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui import config
 from tui.app.bindings import MAIN_BINDINGS
-from tui.app.live_text import format_result
 from tui.app.main_screen import MainScreen
 from tui.app.messages import JobChanged, ProgressUpdated, WatchUpdated
 from tui.app.screens.export_screen import ExportChoice, ExportScreen
-from tui.app.screens.help_screen import HelpScreen
+from tui.app.screens.help_screen import HelpScreen, help_rows
 from tui.app.screens.key_screen import KeyEntered, KeyScreen
 from tui.app.screens.settings_screen import SettingsSaved, SettingsScreen
-from tui.audio.sniff import is_audio_path
+from tui.app.session import (
+    add_cost,
+    add_to_totals,
+    audio_files,
+    layout_transcript,
+    service_label,
+)
 from tui.config import Settings
 from tui.jobs.events import (
     Event,
@@ -235,7 +237,7 @@ class WorkbenchApp(App[None]):
                 self._rendering = job.id
                 self._render_transcript(job)
             return None
-        return self._remember(job.id, *_layout(self.store, job.id))
+        return self._remember(job.id, *layout_transcript(self.store, job.id))
 
     def forget_rendered(self, job_id: int) -> None:
         self._rendered.pop(job_id, None)
@@ -252,7 +254,7 @@ class WorkbenchApp(App[None]):
     @work(exclusive=True, group="transcript", exit_on_error=False,
           description="Laying out a long transcript")
     async def _render_transcript(self, job: Job) -> None:
-        result, text = await asyncio.to_thread(_layout, self.store, job.id)
+        result, text = await asyncio.to_thread(layout_transcript, self.store, job.id)
         if self._rendering != job.id:
             return  # the job changed meanwhile; a newer layout was asked for
         self._rendering = None
@@ -263,28 +265,19 @@ class WorkbenchApp(App[None]):
     # --- what the screen asks for ------------------------------------------------------------
 
     def service_label(self) -> str:
-        url = self.settings.base_url
-        if not url:
-            return self.settings.region
-        host = urlsplit(url).hostname or url
-        with contextlib.suppress(ValueError):
-            if host == "localhost" or ipaddress.ip_address(host).is_loopback:
-                return "local emulator"
-        return host
+        return service_label(self.settings)
 
     def session_totals(self) -> Totals:
         return self._session
 
     def count_finished(self, event: JobFinished) -> None:
-        result = event.result
-        cost = dict(self._session.cost)
-        if result.cost is not None:
-            cost[result.cost.currency] = cost.get(result.cost.currency, 0.0) + result.cost.amount
-        self._session = Totals(self._session.jobs + 1,
-                               self._session.audio_s + (result.duration_s or 0.0), cost)
+        if event.cross_check_only:  # the same job and audio, checked: only the extra cost
+            self._session = add_cost(self._session, event.added_cost)
+        else:
+            self._session = add_to_totals(self._session, event.result)
 
     def transcribe_path(self, path: Path) -> list[Job]:
-        files = sorted(p for p in _audio_files(path)) if path.is_dir() else [path]
+        files = audio_files(path) if path.is_dir() else [path]
         if not files:
             self.notify(f"No audio or video files in {path}.", severity="warning", markup=False)
             return []
@@ -309,10 +302,15 @@ class WorkbenchApp(App[None]):
         self._guard(lambda: self.runner.mark_reviewed(job.id, not job.reviewed))
 
     def cross_check(self, job: Job) -> None:
-        options = dataclasses.replace(job.options, cross_check=True, export=None)
-        self.runner.enqueue(job.source, options, origin="tui")
-        self.notify(f"Queued {job.name} again with a step-asr-1.1 cross-check (costs extra).",
-                    markup=False)
+        """Compare the job's stored transcript with step-asr-1.1 (the main model is not run
+        again); a job that is not finished gets a notice saying why it cannot be."""
+        try:
+            self.runner.cross_check(job.id)
+        except JobStateError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.notify(f"Cross-checking {job.name} with step-asr-1.1 (costs extra; the "
+                    "transcript is kept whatever the outcome).", markup=False)
 
     def _guard(self, action: Callable[[], object]) -> None:
         try:
@@ -351,15 +349,7 @@ class WorkbenchApp(App[None]):
         return paths
 
     def open_help(self) -> None:
-        rows: list[tuple[str, str, str]] = []
-        for binding in MAIN_BINDINGS:
-            keys = self.settings.keymap.get(binding.id or "", binding.key)
-            shown = ", ".join(self.get_key_display(dataclasses.replace(binding, key=k.strip()))
-                              for k in keys.split(","))
-            rows.append((shown, binding.tooltip or binding.description, binding.id or ""))
-        rows.append(("ctrl+p", "Command palette: every action by name", ""))
-        rows.append(("Esc", "Close the search bar or a dialog", ""))
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(help_rows(self, MAIN_BINDINGS, self.settings.keymap)))
 
     def open_settings(self) -> None:
         self.push_screen(SettingsScreen(self.settings, self.config_path), self._settings_saved)
@@ -372,7 +362,9 @@ class WorkbenchApp(App[None]):
         if saved.key:
             self.settings.api_key = Secret(saved.key)
         self.notify(f"Settings saved to {saved.path}.", markup=False)
-        if saved.changed & {"api_key", "region", "concurrency"}:
+        # The runner reads its concurrency before each start: no restart needed for that.
+        self.runner.concurrency = max(1, self.settings.concurrency)
+        if saved.changed & {"api_key", "region"}:
             if "region" in saved.changed:
                 self.settings.base_url = None  # an explicit region beats an old base URL
             # The client is built when the runner starts: restart it (a job in flight is
@@ -406,19 +398,6 @@ class WorkbenchApp(App[None]):
             action = getattr(self.main, f"action_{binding.action}")
             yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                 action)
-
-
-def _layout(store: Store, job_id: int) -> tuple[TranscriptionResult | None, str]:
-    result = store.get_result(job_id)
-    return result, format_result(result) if result is not None else ""
-
-
-def _audio_files(folder: Path) -> Iterable[Path]:
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return []
-    return [p for p in entries if p.is_file() and not p.name.startswith(".") and is_audio_path(p)]
 
 
 def make_app(

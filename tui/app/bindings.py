@@ -21,8 +21,8 @@ MAIN_BINDINGS: list[Binding] = [
             tooltip="Run the selected job again (failed, canceled or finished)"),
     Binding("x", "cancel_job", "Cancel", id="cancel", tooltip="Cancel the selected job"),
     Binding("v", "cross_check", "Cross-check", id="cross-check", show=False,
-            tooltip="Transcribe the selected file again and compare with step-asr-1.1 "
-            "(costs extra)"),
+            tooltip="Compare the selected finished transcript with step-asr-1.1 (the main "
+            "model is not run again; costs extra)"),
     Binding("e", "export", "Export", id="export",
             tooltip="Write the selected transcript as TXT/SRT/VTT/JSON/Markdown"),
     Binding("c", "copy_transcript", "Copy", id="copy", show=False,

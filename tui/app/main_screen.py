@@ -24,6 +24,7 @@ from tui.app.widgets.queue_table import QueueTable
 from tui.app.widgets.status_bar import StatusBar, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.jobs.events import (
+    CrossCheckFailed,
     ExportFailed,
     ExportWritten,
     FileDetected,
@@ -164,6 +165,11 @@ class MainScreen(Screen[None]):
             self.pane.forget(job.id)
         if isinstance(event, JobFailed):
             self.errors.add("error", where, event.message)
+        elif isinstance(event, CrossCheckFailed):
+            severity = "warning" if event.kind == "canceled" else "error"
+            self.errors.add(severity, where, f"cross-check not done: {event.message}")
+        elif isinstance(event, JobStarted) and event.cross_check_only:
+            self.errors.add("info", where, "cross-checking with step-asr-1.1")
         elif isinstance(event, JobFinished):
             for warning in event.result.warnings:
                 self.errors.add("warning", where, warning.message)

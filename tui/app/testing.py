@@ -24,14 +24,17 @@ class WaitTimeout(AssertionError):
 
 async def wait_until(pilot: Pilot[object], predicate: Callable[[], object], *,
                      deadline_s: float = 30.0, what: str = "condition",
-                     step: float | None = 0.05) -> None:
-    """Pause until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
+                     step: float | None = 0.05,
+                     state: Callable[[], object] | None = None) -> None:
+    """Pause until ``predicate()`` is truthy; fail after ``deadline_s`` seconds (the message
+    includes ``state()`` when given, to tell why)."""
     deadline = time.monotonic() + deadline_s
     for _ in range(1_000_000):
         if predicate():
             return
         if time.monotonic() > deadline:
-            raise WaitTimeout(f"timed out after {deadline_s:g} s waiting for {what}")
+            seen = f"; state: {state()}" if state is not None else ""
+            raise WaitTimeout(f"timed out after {deadline_s:g} s waiting for {what}{seen}")
         await pilot.pause(step)
     raise WaitTimeout(f"gave up waiting for {what}")
 

@@ -1,4 +1,5 @@
-"""`stepfun-asr jobs` (history), `stepfun-asr show ID` (detail + text), `stepfun-asr retry ID`."""
+"""`stepfun-asr jobs` (history), `stepfun-asr show ID` (detail + text), `stepfun-asr retry ID`,
+`stepfun-asr cross-check ID`."""
 
 from __future__ import annotations
 
@@ -46,6 +47,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     retry.add_argument("--queue-only", action="store_true", help="only queue it; a running "
                        "`stepfun-asr watch` or the workbench will pick it up")
     retry.set_defaults(func=run_retry)
+
+    check = sub.add_parser(
+        "cross-check", parents=[client_options(), db_option()],
+        help="compare a finished job's transcript with step-asr-1.1 (no new transcription)",
+        description="Run a done or needs_review job's audio through step-asr-1.1 and store "
+        "its text and similarity beside the transcript; the warnings and the job's state are "
+        "worked out again and its transcript files rewritten. The main model is not paid "
+        "again (step-asr-1.1 costs about 2.2 CNY per audio hour). Exit 0: cross-checked "
+        "(the job may now need review); 1: the check failed or the job cannot be "
+        "cross-checked (its previous result is kept); 2: usage error or missing key.")
+    check.add_argument("job_id", type=int, metavar="ID")
+    check.set_defaults(func=run_cross_check)
 
 
 def _open(db: Path | None) -> Store | int:
@@ -187,6 +200,45 @@ def run_retry(args: argparse.Namespace) -> int:
         print(f"job {final.id} is {final.state.value} (another process picked it up)")
         return 0
     return 0 if final.state in (JobState.DONE, JobState.NEEDS_REVIEW) else 1
+
+
+def run_cross_check(args: argparse.Namespace) -> int:
+    loaded = load_or_exit(args)  # the key is checked before anything is sent
+    if isinstance(loaded, int):
+        return loaded
+    store = _open(args.db)
+    if isinstance(store, int):
+        return store
+    with store:
+        ok = asyncio.run(_cross_check_one(store, loaded, args.job_id))
+    return 0 if ok else 1
+
+
+async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
+    from tui.jobs.events import CrossCheckFailed, Event, EventBus, JobFinished
+    from tui.jobs.runner import Runner
+    from tui.jobs.store import JobStateError
+
+    bus = EventBus()
+    bus.subscribe(EventPrinter(store, sys.stdout))
+    outcome: list[bool] = []
+
+    def settled(event: Event) -> None:
+        if isinstance(event, JobFinished) and event.job_id == job_id and event.cross_check_only:
+            outcome.append(True)
+        elif isinstance(event, CrossCheckFailed) and event.job_id == job_id:
+            outcome.append(False)
+
+    bus.subscribe(settled)
+    runner = Runner(store, bus, None, concurrency=1,
+                    requests_per_minute=settings.requests_per_minute, settings=settings)
+    try:
+        runner.cross_check(job_id)
+    except JobStateError as exc:
+        print(f"stepfun-asr: {exc}", file=sys.stderr)
+        return False
+    await runner.drain([job_id])
+    return outcome == [True]
 
 
 async def _run_one(store: Store, settings: Any, job_id: int) -> None:

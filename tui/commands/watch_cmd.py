@@ -207,6 +207,8 @@ class EventPrinter:
             case ev.JobQueued(job=job):
                 self.names[job.id] = job.source.name
                 return f"queued    #{job.id} {job.source}"
+            case ev.JobStarted(job_id=jid, cross_check_only=True):
+                return f"checking  {self.name(jid)} with step-asr-1.1"
             case ev.JobStarted(job_id=jid, attempt=attempt):
                 return f"started   {self.name(jid)} (attempt {attempt})"
             case ev.JobProgressed() as p:
@@ -217,14 +219,21 @@ class EventPrinter:
                 return f"progress  {self.name(p.job_id)}: {progress_text(p)}"
             case ev.JobRestarted(job_id=jid, reason=reason):
                 return f"retrying  {self.name(jid)}: {reason}"
-            case ev.JobFinished(job_id=jid, state=state, result=result):
+            case ev.JobFinished(job_id=jid, state=state, result=result,
+                                cross_check_only=checked):
                 self._progress_at.pop(jid, None)
                 word = "done     " if state == "done" else "REVIEW   "
                 extra = "".join(f"; {w.message}" for w in result.warnings if w.serious)
+                if checked and (cc := result.cross_check) is not None:
+                    return (f"{word} {self.name(jid)}: cross-checked with {cc.model}, "
+                            f"{cc.similarity:.0%} similar{extra}")
                 dur = f"{result.duration_s:.1f} s audio, " if result.duration_s else ""
                 return f"{word} {self.name(jid)}: {dur}{len(result.text)} chars{extra}"
             case ev.JobFailed(job_id=jid, message=message, kind=kind):
                 return f"FAILED    {self.name(jid)} [{kind}]: {message}"
+            case ev.CrossCheckFailed(job_id=jid, message=message, kind=kind):
+                self._progress_at.pop(jid, None)
+                return f"CHECK FAILED {self.name(jid)} [{kind}]: {message}"
             case ev.JobCanceled(job_id=jid):
                 return f"canceled  {self.name(jid)}"
             case ev.JobRequeued(job_id=jid, reason=reason):
@@ -253,7 +262,8 @@ class EventPrinter:
 
 
 def progress_text(p: JobProgressed) -> str:
-    bits = [p.stage + (f" ({p.detail})" if p.detail else "")]
+    detail = p.detail if p.detail and not p.detail.startswith(p.stage) else ""
+    bits = [p.stage + (f" ({detail})" if detail else "")]
     if p.parts > 1:
         bits.append(f"part {p.part}/{p.parts}")
     if p.bytes_total:

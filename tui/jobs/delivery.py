@@ -68,6 +68,23 @@ class Delivery:
             hook.add_done_callback(self._hooks.discard)
         return paths
 
+    def rewrite(self, job: Job, result: TranscriptionResult) -> list[Path]:
+        """Re-render ``job``'s own transcript files that still exist, after its result changed
+        in place (a cross-check). The on-done hook does not run again: the text is the same."""
+        paths = [p for p in job.outputs if p.exists()]
+        if not paths:
+            return []
+        try:
+            written = rewrite_outputs(result, paths)
+        except Exception as exc:  # the result is saved; only the files are behind
+            self.bus.publish(ExportFailed(job.id, job.source, f"Could not rewrite the "
+                                          f"transcripts of {job.source}: {exc}; the result is "
+                                          f"kept (stepfun-asr show {job.id})."))
+            return []
+        if written:
+            self.bus.publish(ExportWritten(job.id, tuple(written), job.source))
+        return written
+
     async def _hook(self, job_id: int, command: str, transcript: Path, timeout_s: float) -> None:
         outcome = await run_hook(command, transcript, timeout_s=timeout_s)
         if not outcome.ok:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tui.jobs.store import Job
-    from tui.transcript.model import TranscriptionResult
+    from tui.transcript.model import CostEstimate, TranscriptionResult
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,12 @@ class JobQueued:
 
 @dataclass(frozen=True)
 class JobStarted:
+    """``cross_check_only``: a finished job's cross-check started (``Runner.cross_check``); the
+    job stays done/needs_review in the store meanwhile, with its result."""
+
     job_id: int
     attempt: int = 1
+    cross_check_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ class JobProgressed:
     duration_s: float | None
     part: int = 1
     parts: int = 1
-    stage: str = "transcribing"  # "probing" | "preparing" | "uploading" | "transcribing"
+    # "probing" | "preparing" | "uploading" | "transcribing" | "cross-checking"
+    stage: str = "transcribing"
     detail: str = ""  # e.g. "transcoding to Opus" while preparing
 
 
@@ -82,16 +87,32 @@ class JobRestarted:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """state is "done" or "needs_review"; the result is also in the store."""
+    """state is "done" or "needs_review"; the result is also in the store.
+
+    ``cross_check_only``: an earlier result, now cross-checked (the main model did not run
+    again); ``added_cost`` is what that check added to the job's estimated cost.
+    """
 
     job_id: int
     state: str
     result: TranscriptionResult
+    cross_check_only: bool = False
+    added_cost: CostEstimate | None = None
 
 
 @dataclass(frozen=True)
 class JobFailed:
     """``message``: the user-facing sentence (an AsrError's text verbatim); ``kind``: ErrorKind."""
+
+    job_id: int
+    message: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class CrossCheckFailed:
+    """A finished job's cross-check did not complete (``kind``: an ErrorKind, "canceled" or
+    "changed"); the job keeps its previous result and state. ``message`` is the sentence."""
 
     job_id: int
     message: str
@@ -184,7 +205,7 @@ class HookFailed:
 
 JobEvent = (
     JobQueued | JobStarted | JobProgressed | JobDeltaReceived | JobRestarted | JobFinished
-    | JobFailed | JobCanceled | JobRequeued | JobReviewed
+    | JobFailed | JobCanceled | JobRequeued | JobReviewed | CrossCheckFailed
 )
 WatchEvent = (
     WatchStarted | WatchStopped | FolderMissing | FolderRestored | FileDetected | FileSkipped

@@ -8,6 +8,7 @@ already finished is sent again right after it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -102,6 +103,18 @@ def shift_segments(segments: list[Segment], offset_ms: int) -> list[Segment]:
     if offset_ms <= 0 or not any(s.start_ms or s.end_ms for s in segments):
         return segments
     return [Segment(s.start_ms + offset_ms, s.end_ms + offset_ms, s.text) for s in segments]
+
+
+def texts_by_time(segments: Sequence[Segment], plans: Sequence[PartPlan]) -> list[str] | None:
+    """Each part's text rebuilt from a finished transcript's segments (file time), for checks
+    run later (a cross-check); None when the segments carry no timestamps to place them by."""
+    if not any(s.start_ms or s.end_ms for s in segments):
+        return None
+    starts = [round(p.offset_s * 1000) for p in plans]
+    texts: list[list[str]] = [[] for _ in plans]
+    for segment in segments:
+        texts[max(0, bisect_right(starts, segment.start_ms) - 1)].append(segment.text)
+    return ["".join(t).strip() for t in texts]
 
 
 def describe(plan: PartPlan) -> str:

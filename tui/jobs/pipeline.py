@@ -5,13 +5,19 @@ the client's (``UploadProgressed``, ``DeltaReceived`` with timestamps in file ti
 ``AttemptRestarted``, one final ``TranscriptDone``) and the pipeline's (``Probed``, ``Preparing``,
 ``PartStarted``). Long files run as parts in parallel, their live text still in file order
 (``tui.jobs.parts``); preparing the audio is ``tui.jobs.prepare``.
+
+``cross_check_file`` adds the second opinion to a result transcribed earlier: the same audio
+preparation and the same step-asr-1.1 comparison as ``transcribe_file(cross_check=True)``, without
+running the main model again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +25,15 @@ from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
 from tui.audio.split import PartPlan, chunk_seconds
 from tui.config import Settings
-from tui.jobs.parts import OrderedEvents, Part, part_error, part_warnings, shift_segments, sum_usage
+from tui.jobs.parts import (
+    OrderedEvents,
+    Part,
+    part_error,
+    part_warnings,
+    shift_segments,
+    sum_usage,
+    texts_by_time,
+)
 from tui.jobs.prepare import (
     LEGACY_FORMATS,
     LEGACY_MAX_BYTES,
@@ -49,12 +63,20 @@ from tui.transcript.text import join_texts
 __all__ = [
     "CROSS_CHECK_MODEL", "LEGACY_FORMATS", "LEGACY_MAX_BYTES", "NATIVE", "NATIVE_OGG_CODECS",
     "PART_RETRY_KINDS", "Event", "EventCallback", "PartStarted", "PipelineEvent", "Preparing",
-    "Probed", "transcribe_file",
+    "Probed", "cross_check_file", "transcribe_file",
 ]
 
 CROSS_CHECK_MODEL = "step-asr-1.1"
 # Kinds worth one more try of a failed part (after the client's own retries).
 PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
+# Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
+# audio was sent) describes the original run and is kept as it was.
+RECHECKED = frozenset({"short_audio", "empty", "repetition", "cross_check_differs",
+                       "cross_check_failed", "empty_part"})
+# A part-level warning names its part first ("Part 2 of 3 (00:25:00–00:50:00): ...").
+_PART_WARNING = re.compile(r"Part \d+ of \d+ \(")
+# The file must still be the one transcribed: its probed length may differ by this much.
+SAME_DURATION_S = 0.5
 
 
 async def transcribe_file(
@@ -70,11 +92,33 @@ async def transcribe_file(
     """Transcribe one file. Raises AsrError (BAD_INPUT for the file itself, CANCELED, ...)."""
     job = _Job(Path(path), settings, client, on_event, cross_check or settings.cross_check_auto,
                format_override, cancel)
+    return await _cancellable(job.run, cancel)
+
+
+async def cross_check_file(
+    path: Path,
+    settings: Settings,
+    client: AsrClient,
+    result: TranscriptionResult,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: asyncio.Event | None = None,
+) -> TranscriptionResult:
+    """``result`` (transcribed from ``path`` earlier) with a step-asr-1.1 cross-check added:
+    its text and similarity, the warnings worked out again, the cost including the second
+    engine. ``result`` itself is left as it is. Raises AsrError when the check cannot run
+    (the file is gone or changed, the second engine failed, CANCELED)."""
+    job = _Job(Path(path), settings, client, on_event, True, None, cancel)
+    return await _cancellable(lambda: job.check(result), cancel)
+
+
+async def _cancellable(run: Callable[[], Awaitable[TranscriptionResult]],
+                       cancel: asyncio.Event | None) -> TranscriptionResult:
     if cancel is None:
-        return await job.run()
+        return await run()
     if cancel.is_set():
         raise AsrError(ErrorKind.CANCELED, "Canceled.")
-    task = asyncio.ensure_future(job.run())
+    task = asyncio.ensure_future(run())
     waiter = asyncio.ensure_future(cancel.wait())
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -117,13 +161,19 @@ class _Job:
             self._on_event(event)
 
     async def run(self) -> TranscriptionResult:
-        started = time.monotonic()
+        return await self._in_work_dir(self._transcribe())
+
+    async def check(self, previous: TranscriptionResult) -> TranscriptionResult:
+        return await self._in_work_dir(self._check(previous))
+
+    async def _in_work_dir(self, body: Awaitable[TranscriptionResult]) -> TranscriptionResult:
         try:
-            return await self._run(started)
+            return await body
         finally:
             await self.work.remove()
 
-    async def _run(self, started: float) -> TranscriptionResult:
+    async def _prepare(self) -> tuple[list[Part], float]:
+        """Probe the file and get its audio ready to send: one part, or parts cut at pauses."""
         size = check_readable(self.path)
         kind = self.override.type if self.override else sniff_format(self.path)
         pcm = self.override if self.override and self.override.type == "pcm" else None
@@ -136,10 +186,13 @@ class _Job:
 
         chunk_s = chunk_seconds(self.settings.chunk_minutes)
         if duration > chunk_s:
-            parts = await self.prep.split(duration, chunk_s, pcm)
-        else:
-            audio = await self.prep.single(kind, info, size, pcm)
-            parts = [Part(PartPlan(1, 1, 0.0, duration), audio)]
+            return await self.prep.split(duration, chunk_s, pcm), duration
+        audio = await self.prep.single(kind, info, size, pcm)
+        return [Part(PartPlan(1, 1, 0.0, duration), audio)], duration
+
+    async def _transcribe(self) -> TranscriptionResult:
+        started = time.monotonic()
+        parts, duration = await self._prepare()
         await self._transcribe_parts(parts)
 
         text = join_texts([p.text for p in parts])
@@ -155,12 +208,12 @@ class _Job:
         )
         if len(parts) > 1:
             self.emit(TranscriptDone(text, result.usage))
-        region = self.settings.region
-        result.cost = costs.estimate(self.options.model, duration, region, self.settings.prices)
+        result.cost = costs.estimate(self.options.model, duration, self.settings.region,
+                                     self.settings.prices)
         warnings = list(self.prep.warnings)
         if self.cross_check:
             try:
-                result.cross_check = await self._cross_check(parts, text)
+                await self._add_cross_check(result, parts, duration)
             except AsrError as err:
                 if err.kind == ErrorKind.CANCELED:
                     raise
@@ -168,17 +221,44 @@ class _Job:
                 warnings.append(TrustWarning(
                     "cross_check_failed", f"The cross-check with {CROSS_CHECK_MODEL} could "
                     f"not run: {err.message}"))
-            else:
-                extra = costs.estimate(CROSS_CHECK_MODEL, duration, region,
-                                       self.settings.prices)
-                result.cost = costs.combine(result.cost, extra, "cross-check")
-        result.warnings = [*warnings, *self._checks(result, parts)]
+        per_part = part_warnings(parts, self.prep.silences, self.options.language)
+        result.warnings = [*warnings, *self._checks(result, per_part)]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
-    def _checks(self, result: TranscriptionResult, parts: list[Part]) -> list[TrustWarning]:
+    async def _check(self, previous: TranscriptionResult) -> TranscriptionResult:
+        parts, duration = await self._prepare()
+        known = previous.duration_s
+        if known is not None and abs(duration - known) > max(SAME_DURATION_S, known * 0.01):
+            raise bad_input(self.path, f"it is {duration:.1f} s long now but was {known:.1f} s "
+                            "when transcribed: the file changed. Transcribe it again instead.")
+        result = replace(previous, segments=list(previous.segments), warnings=[])
+        kept = [w for w in previous.warnings if w.code not in RECHECKED]
+        texts = [previous.text] if len(parts) == 1 else texts_by_time(
+            previous.segments, [p.plan for p in parts])
+        for part, text in zip(parts, texts or [], strict=False):
+            part.text = text
+        await self._add_cross_check(result, parts, duration)
+        if texts is not None:
+            per_part = part_warnings(parts, self.prep.silences, self.options.language)
+        else:
+            # Several parts but no timestamps: a part's own text is unknown, so the part-level
+            # warnings stay as they were (a serious one is never dropped unchecked).
+            per_part = [w for w in previous.warnings if w.code == "empty_part"
+                        or (w.code == "repetition" and _PART_WARNING.match(w.message))]
+        result.warnings = [*kept, *self._checks(result, per_part)]
+        return result
+
+    async def _add_cross_check(self, result: TranscriptionResult, parts: list[Part],
+                               duration: float) -> None:
+        result.cross_check = await self._cross_check(parts, result.text)
+        extra = costs.estimate(CROSS_CHECK_MODEL, duration, self.settings.region,
+                               self.settings.prices)
+        result.cost = costs.combine(result.cost, extra, "cross-check")
+
+    def _checks(self, result: TranscriptionResult, per_part: list[TrustWarning]
+                ) -> list[TrustWarning]:
         found = assess(result, result.duration_s, self.options.language)
-        per_part = part_warnings(parts, self.prep.silences, self.options.language)
         if any(w.code == "repetition" for w in found):
             per_part = [w for w in per_part if w.code != "repetition"]  # said once is enough
         return [*found, *per_part]

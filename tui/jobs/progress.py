@@ -56,8 +56,10 @@ class ProgressTracker:
             self.duration_s = _num(event, "duration_s")
             force = True
         elif name == "Preparing":
-            self.stage = "preparing"
             self.detail = str(getattr(event, "what", ""))
+            # The pipeline announces the second engine's run as one more preparing step.
+            checking = self.detail.startswith("cross-checking")
+            self.stage = "cross-checking" if checking else "preparing"
             force = True
         elif name == "PartStarted":
             # Upload bytes stay as they are: the pipeline sums them over all parts.

@@ -4,7 +4,9 @@ It owns concurrency, the requests-per-minute limit and the job lifecycle
 (queued → running → done | needs_review | failed | canceled). Nothing it was given is lost: on
 start, jobs left ``running`` by a dead runner go back to ``queued``; on stop, in-flight jobs
 either finish within the grace period or go back to ``queued``. One bad file fails only its own
-job. Every change is published on the bus; the store holds the state.
+job. Every change is published on the bus; the store holds the state. A finished job can be
+cross-checked (``cross_check``: step-asr-1.1 beside its stored result, ``tui.jobs.cross_checks``)
+in the same slots.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from tui.config import Settings
 from tui.jobs import owners
+from tui.jobs.cross_checks import CrossChecks
 from tui.jobs.delivery import Delivery
 from tui.jobs.events import (
     EventBus,
@@ -36,13 +39,12 @@ from tui.jobs.exports import ExportSpec
 from tui.jobs.progress import PROGRESS_INTERVAL_S, ProgressTracker
 from tui.jobs.ratelimit import RateLimiter
 from tui.jobs.store import Job, JobOptions, JobState, JobStateError, Store
-from tui.jobs.transcriber import TranscribeFn, pipeline_transcriber
+from tui.jobs.transcriber import CrossCheckFn, TranscribeFn, pipeline_engines
 from tui.secrets import redact
 from tui.stepfun.errors import AsrError, ErrorKind
 from tui.transcript.model import TranscriptionResult
 
-__all__ = ["PROGRESS_INTERVAL_S", "STORE_POLL_S", "Runner", "TranscribeFn",
-           "pipeline_transcriber"]
+__all__ = ["PROGRESS_INTERVAL_S", "STORE_POLL_S", "CrossCheckFn", "Runner", "TranscribeFn"]
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,11 @@ class Runner:
         settings: Settings | None = None,
         grace_s: float = 30.0,
         owner: str | None = None,
+        cross_check: CrossCheckFn | None = None,
     ) -> None:
         """``transcribe=None`` builds the real pipeline (needs the key) when serving starts, with
-        the RPM limit applied to every HTTP request. A given callable is limited per job start."""
+        the RPM limit applied to every HTTP request. A given callable is limited per job start;
+        with it, ``cross_check`` is what cross-checks a finished job (without it, none can)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
@@ -78,6 +82,8 @@ class Runner:
         self.delivery = Delivery(store, bus, self._redact)
         self._given = transcribe
         self._fn: TranscribeFn | None = transcribe
+        self._given_check = cross_check
+        self._check_fn: CrossCheckFn | None = cross_check
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._cancel_events: dict[int, asyncio.Event] = {}
         self._user_canceled: set[int] = set()
@@ -85,6 +91,7 @@ class Runner:
         self._force = asyncio.Event()
         self._serving = False
         self._stopping = False
+        self.checks = CrossChecks(store, bus, self.delivery, self._wake, self._describe)
 
     # --- commands (sync, called on the loop thread) ----------------------------------------
 
@@ -118,6 +125,8 @@ class Runner:
 
     def cancel(self, job_id: int) -> Job:
         job = self.store.require_job(job_id)
+        if job.state is not JobState.RUNNING and self.checks.cancel(job_id):
+            return job  # its cross-check stops; the job keeps its result
         if job.state is JobState.RUNNING:
             task = self._tasks.get(job_id)
             if task is None:
@@ -136,6 +145,15 @@ class Runner:
 
     def rerun(self, job_id: int) -> Job:
         return self.announce(self.store.rerun_job(job_id))
+
+    def cross_check(self, job_id: int) -> Job:
+        """Cross-check a done/needs_review job with step-asr-1.1 as soon as a slot is free: the
+        main model does not run again. Events: JobStarted/JobProgressed, then JobFinished
+        (``cross_check_only``) or CrossCheckFailed (the job keeps its previous result and
+        state). JobStateError when the job cannot be cross-checked (the message says why)."""
+        if self._given is not None and self._given_check is None:
+            raise JobStateError("This runner was given a transcriber without a cross-checker.")
+        return self.checks.request(job_id)
 
     def mark_reviewed(self, job_id: int, reviewed: bool = True) -> Job:
         job = self.store.mark_reviewed(job_id, reviewed)
@@ -175,20 +193,20 @@ class Runner:
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
-            async with self._transcriber() as fn:
-                self._fn = fn
+            async with self._transcriber() as (fn, check):
+                self._fn, self._check_fn = fn, check
                 await self._loop(stop, until_empty, only)
         finally:
             owners.serving(self.owner, False)
             self._serving = False
 
     @contextlib.asynccontextmanager
-    async def _transcriber(self) -> AsyncIterator[TranscribeFn]:
+    async def _transcriber(self) -> AsyncIterator[tuple[TranscribeFn, CrossCheckFn | None]]:
         if self._given is not None:
-            yield self._given
+            yield self._given, self._given_check
         else:
-            async with pipeline_transcriber(self.settings, self.limiter) as fn:
-                yield fn
+            async with pipeline_engines(self.settings, self.limiter) as engines:
+                yield engines
 
     async def _loop(self, stop: asyncio.Event | None, until_empty: bool,
                     only: set[int] | None) -> None:
@@ -197,10 +215,12 @@ class Runner:
             while not (stop and stop.is_set()):
                 self._wake.clear()
                 delay = self._fill(only)
-                if until_empty and not self._tasks and not self._has_work(only):
+                if until_empty and not self._busy and not self.checks.pending \
+                        and not self._has_work(only):
                     break
                 wake = asyncio.ensure_future(self._wake.wait())
-                waiters: set[asyncio.Future[Any]] = {wake, *self._tasks.values()}
+                waiters: set[asyncio.Future[Any]] = {wake, *self._tasks.values(),
+                                                     *self.checks.tasks.values()}
                 if stop_wait:
                     waiters.add(stop_wait)
                 timeout = STORE_POLL_S if delay is None else min(delay, STORE_POLL_S)
@@ -217,15 +237,28 @@ class Runner:
         return any((j := self.store.get_job(i)) is not None and j.state is JobState.QUEUED
                    for i in only)
 
+    @property
+    def _busy(self) -> int:
+        return len(self._tasks) + len(self.checks.tasks)
+
     def _fill(self, only: set[int] | None) -> float | None:
-        """Start jobs up to the concurrency; returns the rate-limit wait if that stopped us."""
-        while len(self._tasks) < self.concurrency:
-            if not self._has_work(only):
+        """Start jobs (asked-for cross-checks first) up to the concurrency; returns the
+        rate-limit wait if that stopped us."""
+        while self._busy < self.concurrency:
+            check = bool(self.checks.pending) and self._check_fn is not None
+            if not check and not self._has_work(only):
                 return None
             if self._given is not None:
                 wait = self.limiter.wait_time()
                 if wait > 0:
                     return wait
+            if check:
+                assert self._check_fn is not None
+                self.checks.start(self.checks.pending.popleft(), self._check_fn,
+                                  self._settings_for)
+                if self._given is not None:
+                    self.limiter.record()
+                continue
             job = self._claim(only)
             if job is None:
                 return None
@@ -251,13 +284,15 @@ class Runner:
 
     async def _shutdown(self) -> None:
         self._stopping = True
-        if self._tasks:
+        self.checks.drop_pending()
+        if self._busy:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.grace_s
             force = asyncio.ensure_future(self._force.wait())
             try:
                 while not force.done():
-                    pending = [t for t in self._tasks.values() if not t.done()]
+                    pending = [t for t in (*self._tasks.values(), *self.checks.tasks.values())
+                               if not t.done()]
                     remaining = deadline - loop.time()
                     if not pending or remaining <= 0:
                         break
@@ -265,9 +300,10 @@ class Runner:
                                        return_when=asyncio.FIRST_COMPLETED)
             finally:
                 force.cancel()
-            for task in list(self._tasks.values()):
+            tasks = [*self._tasks.values(), *self.checks.tasks.values()]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
         await self.delivery.wait_for_hooks(self._force)
 
     # --- one job -----------------------------------------------------------------------------

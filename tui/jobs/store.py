@@ -165,6 +165,35 @@ class Store(WatchLedger):
                              (time.time(), job.content_hash, job_id))
             return self._get(conn, job_id)
 
+    def save_cross_check(
+        self, job_id: int, result: TranscriptionResult, *, finished_at: float | None,
+    ) -> Job:
+        """A finished job's result replaced by its cross-checked version, and its state set
+        from the new warnings, in one transaction. ``finished_at``: the job's when the check
+        started; if the job has been run again since (or is running), nothing changes and
+        JobStateError says so. The review mark is cleared when a new serious warning appeared.
+        """
+        state = JobState.NEEDS_REVIEW if result.needs_review else JobState.DONE
+        cost = result.cost
+        with self._tx() as conn:
+            job = self._get(conn, job_id)
+            if job.state not in FINISHED or job.finished_at != finished_at:
+                raise JobStateError(
+                    f"Job {job_id} was run again while it was being cross-checked "
+                    f"(it is {job.state.value} now); the cross-check was not saved.")
+            row = conn.execute("SELECT warnings FROM results WHERE job_id = ?",
+                               (job_id,)).fetchone()
+            before = {w.get("code") for w in json.loads(row[0]) if w.get("serious")} if row \
+                else set()
+            fresh = {w.code for w in result.warnings if w.serious} - before
+            _save_result(conn, job_id, result)
+            conn.execute(
+                "UPDATE jobs SET state = ?, cost_amount = ?, cost_currency = ?, "
+                "reviewed = CASE WHEN ? THEN 0 ELSE reviewed END WHERE id = ?",
+                (state.value, cost.amount if cost else None, cost.currency if cost else None,
+                 bool(fresh), job_id))
+            return self._get(conn, job_id)
+
     def get_result(self, job_id: int) -> TranscriptionResult | None:
         row = self._one("SELECT * FROM results WHERE job_id = ?", (job_id,))
         if row is None:

@@ -1,4 +1,5 @@
-"""What the runner calls to transcribe one file, and the real one (the pipeline + one client)."""
+"""What the runner calls to transcribe one file or cross-check a finished one, and the real
+ones (the pipeline + one client)."""
 
 from __future__ import annotations
 
@@ -24,16 +25,37 @@ class TranscribeFn(Protocol):
     ) -> Awaitable[TranscriptionResult]: ...
 
 
+class CrossCheckFn(Protocol):
+    """What the runner calls to cross-check a finished job: ``tui.jobs.pipeline.
+    cross_check_file`` with its client bound, or a fake in tests. Returns ``result`` updated."""
+
+    def __call__(
+        self, path: Path, *, settings: Settings, result: TranscriptionResult,
+        on_event: Callable[[Any], None] | None, cancel: asyncio.Event | None,
+    ) -> Awaitable[TranscriptionResult]: ...
+
+
 @contextlib.asynccontextmanager
-async def pipeline_transcriber(
+async def pipeline_engines(
     settings: Settings, limiter: RateLimiter | None = None,
-) -> AsyncIterator[TranscribeFn]:
-    """The real transcriber: one AsrClient shared by all jobs, every HTTP request rate-limited."""
-    from tui.jobs.pipeline import transcribe_file
+) -> AsyncIterator[tuple[TranscribeFn, CrossCheckFn]]:
+    """The real transcriber and cross-checker: one AsrClient shared by all jobs, every HTTP
+    request (the cross-check engine's too) rate-limited."""
+    from tui.jobs.pipeline import cross_check_file, transcribe_file
     from tui.stepfun.client import AsrClient
 
     transport = RateLimitedTransport(limiter) if limiter and not limiter.unlimited else None
     async with AsrClient(settings.require_key(), settings.resolved_base_url,
                          transport=transport) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
+        check: Any = functools.partial(cross_check_file, client=client)
+        yield fn, check
+
+
+@contextlib.asynccontextmanager
+async def pipeline_transcriber(
+    settings: Settings, limiter: RateLimiter | None = None,
+) -> AsyncIterator[TranscribeFn]:
+    """The real transcriber: one AsrClient shared by all jobs, every HTTP request rate-limited."""
+    async with pipeline_engines(settings, limiter) as (fn, _check):
         yield fn

@@ -12,11 +12,12 @@ A single word that does not fit alone still gets its own cue: a timed word canno
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tui.transcript.model import Segment
-from tui.transcript.text import CJK, is_cjk_text
+from tui.transcript.text import CJK, CJK_RANGES, is_cjk_text
 
 __all__ = ["CJK_LINE_CHARS", "LATIN_LINE_CHARS", "MAX_CUE_MS", "MAX_LINES", "MIN_CUE_MS",
            "PAUSE_MS", "Cue", "build_cues", "fallback_cue", "format_clock", "format_timestamp",
@@ -36,6 +37,10 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[。！？…])\s*(?=\S)|(?<=[.!?])\s+(?=\S)"
 _SOFT_END = re.compile(r"[，,、;；:：]\s*$")
 # Punctuation that must not start a line.
 _NO_LINE_START = set("，,。.！!？?、;；:：)）」』”’…")
+# Where a CJK line may break (see _cjk_points); zero-width, so one match per position.
+_CJK_POINT = re.compile(
+    "(?= )|(?![" + re.escape("".join(sorted(_NO_LINE_START))) + "])"
+    f"(?:(?<=[{CJK_RANGES}，。！？、；：])|(?=[{CJK_RANGES}]))")
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,7 @@ def _break_points(text: str) -> list[int]:
     """Indices where a line may break: at spaces, and between CJK characters."""
     if not CJK.search(text):
         return [i for i, c in enumerate(text) if c == " " and i > 0]
-    points: list[int] = []
-    for i in range(1, len(text)):
-        before, here = text[i - 1], text[i]
-        if here == " ":
-            points.append(i)
-        elif here in _NO_LINE_START:
-            continue
-        elif CJK.match(before) or CJK.match(here) or before in "，。！？、；：":
-            points.append(i)
-    return points
+    return _cjk_points(text, 1)
 
 
 def wrap(text: str, max_chars: int, max_lines: int | None = None) -> list[str]:
@@ -129,7 +125,11 @@ def build_cues(
     max_duration_ms: int = MAX_CUE_MS,
     pause_ms: int = PAUSE_MS,
 ) -> list[Cue]:
-    """Cues from timed segments (segments must carry real timestamps; see has_timestamps)."""
+    """Cues from timed segments (segments must carry real timestamps; see has_timestamps).
+
+    Linear in the number of segments: the cue being built keeps its joined text, length and
+    line-break points up to date word by word (``_Open``), and is wrapped once, when it closes.
+    """
     words = [s for s in segments if s.text]
     if not words:
         return []
@@ -137,45 +137,44 @@ def build_cues(
     limit = max_chars or line_chars_for(full)
     cjk = is_cjk_text(full)
 
-    groups: list[list[Segment]] = []
-    current: list[Segment] = []
-
-    def fits(candidate: list[Segment]) -> bool:
-        text = _join(candidate, cjk)
+    def fits(cue: _Open) -> bool:
         # Cheap answers first: this runs once per word.
-        if len(text) <= limit:
+        size = cue.joined_len(cjk)
+        if size <= limit:
             return True
-        if len(text) > limit * max_lines:
+        if size > limit * max_lines:
             return False
-        return len(wrap(text, limit, max_lines)) <= max_lines
+        return cue.wraps_within(limit, max_lines)
 
+    groups: list[list[Segment]] = []
+    current = _Open()
     for seg in words:
-        if current:
-            gap = seg.start_ms - current[-1].end_ms
+        if current.segs:
+            gap = seg.start_ms - current.segs[-1].end_ms
             if gap > pause_ms:
-                groups.append(current)
-                current = []
-            # Full: end the cue at its last soft break when there is one, not mid-phrase.
-            # Each pass moves at least one segment out of `current`, so this ends.
-            while current and (
-                seg.end_ms - current[0].start_ms > max_duration_ms
-                or not fits([*current, seg])
-            ):
-                cut = _last_soft_break(current)
-                groups.append(current[:cut])
-                current = current[cut:]
-        current.append(seg)
-        text = _join(current, cjk)
+                groups.append(current.segs)
+                current = _Open()
+        current.add(seg)
+        # Full: end the cue at its last soft break when there is one, not mid-phrase.
+        # Each pass moves at least one segment out of the cue before `seg`, so this ends.
+        while len(current.segs) > 1 and (
+            seg.end_ms - current.segs[0].start_ms > max_duration_ms or not fits(current)
+        ):
+            before = current.segs[:-1]
+            cut = _last_soft_break(before)
+            groups.append(before[:cut])
+            current = _Open.of([*before[cut:], seg])
         if _HARD_END.search(seg.text):
-            groups.append(current)
-            current = []
+            groups.append(current.segs)
+            current = _Open()
         elif _SOFT_END.search(seg.text):
-            duration = current[-1].end_ms - current[0].start_ms
-            if len(text) >= limit * max_lines / 2 or duration >= max_duration_ms / 2:
-                groups.append(current)
-                current = []
-    if current:
-        groups.append(current)
+            duration = current.segs[-1].end_ms - current.segs[0].start_ms
+            if (current.joined_len(cjk) >= limit * max_lines / 2
+                    or duration >= max_duration_ms / 2):
+                groups.append(current.segs)
+                current = _Open()
+    if current.segs:
+        groups.append(current.segs)
 
     cues: list[Cue] = []
     for group in groups:
@@ -186,6 +185,110 @@ def build_cues(
         end = max(s.end_ms for s in group)
         cues.append(Cue(start, end, lines))
     return _fix_times(cues)
+
+
+class _Open:
+    """The cue being built, with what the fit test needs kept up to date per segment:
+    ``norm``, its text as ``wrap`` sees it (whitespace runs as one space, none at the ends),
+    the length of ``_join``'s CJK form (the raw text stripped), and ``wrap``'s break points of
+    ``norm`` when it holds a CJK character. Nothing already added is read again."""
+
+    __slots__ = ("cjk_points", "has_cjk", "lead", "norm", "points_to", "raw_len", "segs",
+                 "trail")
+
+    def __init__(self) -> None:
+        self.segs: list[Segment] = []
+        self.norm = ""
+        self.raw_len = 0
+        self.lead = 0  # leading whitespace of the raw text (all of it while it is blank)
+        self.trail = 0  # trailing whitespace of the raw text
+        self.has_cjk = False
+        self.cjk_points: list[int] = []
+        self.points_to = 1  # cjk_points holds the points before this index
+
+    @classmethod
+    def of(cls, segs: Sequence[Segment]) -> _Open:
+        cue = cls()
+        for seg in segs:
+            cue.add(seg)
+        return cue
+
+    def joined_len(self, cjk: bool) -> int:
+        """``len(_join(self.segs, cjk))``."""
+        if not cjk:
+            return len(self.norm)
+        return self.raw_len - self.lead - self.trail if self.lead < self.raw_len else 0
+
+    def add(self, seg: Segment) -> None:
+        raw = seg.text
+        size = len(raw)
+        tokens = raw.split()
+        piece = tokens[0] if len(tokens) == 1 else " ".join(tokens)
+        lead = size - len(raw.lstrip()) if raw[:1].isspace() else 0
+        norm = self.norm
+        if piece:
+            if not norm:
+                self.norm = piece
+            elif self.trail == 0 and lead == 0:
+                self.norm = norm + piece  # "hel" + "lo": the same word
+            else:
+                self.norm = norm + " " + piece
+        if self.lead == self.raw_len:
+            self.lead += lead
+        if lead == size:
+            self.trail += size
+        else:
+            self.trail = size - len(raw.rstrip()) if raw[-1:].isspace() else 0
+        self.raw_len += size
+        self.segs.append(seg)
+        if not self.has_cjk and CJK.search(piece):
+            self.has_cjk = True
+
+    def points(self) -> list[int]:
+        """``_break_points(self.norm)`` under the CJK rules, found up to the end once asked
+        for: a point depends on its character and the one before, so those already found
+        stay valid as the text grows."""
+        if self.points_to < len(self.norm):
+            self.cjk_points += _cjk_points(self.norm, self.points_to)
+            self.points_to = len(self.norm)
+        return self.cjk_points
+
+    def wraps_within(self, limit: int, max_lines: int) -> bool:
+        """``len(wrap(_join(self.segs, cjk), limit, max_lines)) <= max_lines``."""
+        text = self.norm
+        size = len(text)
+        if size <= limit:
+            return True
+        if max_lines != 2:
+            return len(wrap(text, limit, max_lines)) <= max_lines
+        # Two lines: wrap's balanced split exists when some break point p leaves at most
+        # `limit` characters on each side (after trimming the space at p). Otherwise wrap
+        # falls back to greedy lines, which are two only when no break point lies within the
+        # first line and the hard cut at `limit` leaves at most `limit` characters.
+        if not self.has_cjk:
+            # Break points are the spaces (single, never first or last): p <= limit and
+            # size - p - 1 <= limit.
+            if text.find(" ", max(1, size - 1 - limit), limit + 1) != -1:
+                return True
+            early = text.find(" ", 1, limit + 1) != -1
+        else:
+            points = self.points()
+            for p in points[bisect_left(points, size - limit - 1):
+                            bisect_right(points, limit + 1)]:
+                first = p - (text[p - 1] == " ")
+                second = size - p - (text[p] == " ")
+                if first <= limit and second <= limit:
+                    return True
+            early = bool(points) and points[0] <= limit
+        return not early and len(text[limit:].lstrip()) <= limit
+
+
+def _cjk_points(text: str, start: int) -> list[int]:
+    """``_break_points(text)`` (CJK rules) from index ``start`` on: at a space; else, unless
+    the character must not start a line, after or before a CJK character or after CJK
+    punctuation."""
+    end = len(text)
+    return [m.start() for m in _CJK_POINT.finditer(text, max(1, start)) if m.start() < end]
 
 
 def _last_soft_break(group: Sequence[Segment]) -> int:

@@ -40,8 +40,9 @@ RUN_GAP = 8
 SHORT_AUDIO_S = 1.0
 CROSS_CHECK_MIN = 0.75
 
-_CROSS_CHECK_HINT = ("Run it again with --cross-check to compare with step-asr-1.1, which is "
-                     "not prone to this.")
+_CROSS_CHECK_HINT = ("Cross-check it against step-asr-1.1, which is not prone to this: key v "
+                     "in the workbench, `stepfun-asr cross-check ID`, or `transcribe "
+                     "--cross-check`.")
 
 
 def assess(result: TranscriptionResult, duration_s: float | None,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -17,6 +18,20 @@ INTRO = (
     "Everything is also in the command palette (ctrl+p). Keys can be remapped in the config "
     "file's [keymap] table, by binding id (shown on the right)."
 )
+
+
+def help_rows(app: App[Any], bindings: list[Binding], keymap: dict[str, str]
+              ) -> list[tuple[str, str, str]]:
+    """(keys as displayed after the keymap, what it does, binding id) for each binding."""
+    rows: list[tuple[str, str, str]] = []
+    for binding in bindings:
+        keys = keymap.get(binding.id or "", binding.key)
+        shown = ", ".join(app.get_key_display(dataclasses.replace(binding, key=k.strip()))
+                          for k in keys.split(","))
+        rows.append((shown, binding.tooltip or binding.description, binding.id or ""))
+    rows.append(("ctrl+p", "Command palette: every action by name", ""))
+    rows.append(("Esc", "Close the search bar or a dialog", ""))
+    return rows
 
 
 class HelpScreen(ModalScreen[None]):

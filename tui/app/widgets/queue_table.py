@@ -55,7 +55,7 @@ def progress_text(p: JobProgressed, *, show_elapsed: bool = True, compact: bool 
     parts: list[str] = []
     if p.parts > 1:
         parts.append(f"part {p.part}/{p.parts}")
-    if p.stage in ("probing", "preparing"):
+    if p.stage in ("probing", "preparing", "cross-checking"):
         parts.append(p.stage)
     elif p.stage == "uploading" or (p.bytes_total and p.bytes_sent < p.bytes_total):
         parts.append(f"sent {size_text(p.bytes_sent)}/{size_text(p.bytes_total)}")
