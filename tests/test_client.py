@@ -186,6 +186,17 @@ async def test_html_200_is_not_an_event_stream(emu, wav):
     assert info.value.kind is ErrorKind.NOT_SSE and "text/html" in str(info.value)
 
 
+async def test_html_200_on_the_legacy_endpoint_is_not_a_cross_check_text(emu, wav):
+    """A proxy page answering the cross-check engine must fail the check, not become the
+    second opinion's "text" (which would then "disagree" with the real transcript)."""
+    emu.inject("html200")
+    async with client_for(emu) as client:
+        with pytest.raises(AsrError) as info:
+            await client.legacy_transcribe(Path(wav.path))
+    assert info.value.kind is ErrorKind.NOT_SSE and "text/html" in str(info.value)
+    assert "<" not in str(info.value)
+
+
 async def test_stall_times_out_and_deadline_bounds_all_attempts(emu, wav):
     emu.inject("stall", count=10, after=1, seconds=20)
     timeout = httpx.Timeout(5.0, read=0.5)

@@ -104,3 +104,22 @@ def test_price_overrides_are_validated_when_loaded():
     path.write_text('[prices]\n"stepaudio-2.5-asr" = ["cheap", "EUR"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"stepaudio-2\.5-asr"):
         config.load()
+
+
+def test_settings_the_engine_cannot_run_with_are_refused_when_loaded():
+    """A bad value fails as a setting (exit 2, says which), not later inside the watch daemon
+    or the workbench (a traceback, or a crash on `w`)."""
+    with pytest.raises(ConfigError, match="concurrency"):
+        config.save_values({"concurrency": 0})
+    with pytest.raises(ConfigError, match="'foo'"):
+        config.save_values({"formats": "txt,foo"})
+    path = config.save_values({"formats": "TXT, srt"})
+    assert config.load().formats == ["txt", "srt"]
+    path.write_text("concurrency = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="concurrency"):
+        config.load()
+    path.write_text('formats = ["txt", "docx"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="docx"):
+        config.load()
+    done = _cli("config", "set", "concurrency", "0")
+    assert done.returncode == 2 and "concurrency" in done.stderr

@@ -324,6 +324,31 @@ async def test_a_check_shares_the_slots_and_can_be_canceled(tmp_path: Path) -> N
         await serving
 
 
+async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path,
+                                                        fake_key: str) -> None:
+    """An unexpected exception quoting the key fails the check; its message is shown (daemon
+    lines, the errors panel), so the key is taken out of it, as for a failed job."""
+    async def transcribe(path: Path, **_: Any) -> TranscriptionResult:
+        return TranscriptionResult(file=str(path), text="hello", duration_s=1.0)
+
+    async def check(path: Path, **_: Any) -> TranscriptionResult:
+        raise ValueError(f"boom with {fake_key} inside")
+
+    store = Store(tmp_path / "jobs.sqlite3")
+    bus = EventBus()
+    seen: list[ev.Event] = []
+    bus.subscribe(seen.append)
+    runner = Runner(store, bus, transcribe, cross_check=check, requests_per_minute=0,
+                    settings=Settings(api_key=Secret(fake_key)))
+    job = runner.enqueue(tmp_path / "a.wav")
+    await runner.drain()
+    runner.cross_check(job.id)
+    await runner.drain()
+    (failed,) = [e for e in seen if isinstance(e, ev.CrossCheckFailed)]
+    assert "boom with" in failed.message and fake_key not in failed.message
+    assert store.require_job(job.id).state is JobState.DONE
+
+
 # ------------------------------------------------------------------------------ CLI
 
 

@@ -71,3 +71,31 @@ async def test_missing_done_is_truncation(tmp_path):
     with pytest.raises(AsrError) as info:
         await _run(payload, tmp_path, piece=8)
     assert info.value.kind is ErrorKind.TRUNCATED
+
+
+async def test_non_finite_or_junk_timestamps_become_zero(tmp_path):
+    events = [
+        '{"type":"transcript.text.delta","delta":"a","start_time":NaN,"end_time":Infinity}',
+        '{"type":"transcript.text.delta","delta":"b","start_time":"12.7","end_time":"x"}',
+        '{"type":"transcript.text.done","text":"ab","usage":{}}',
+    ]
+    payload = "".join(f"data: {e}\n\n" for e in events).encode()
+    text, segments, *_ = await _run(payload, tmp_path, piece=9)
+    assert text == "ab"
+    assert [(s.start_ms, s.end_ms) for s in segments] == [(0, 0), (12, 0)]
+
+
+async def test_undecodable_content_encoding_is_a_clear_error(tmp_path):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream",
+                                            "content-encoding": "gzip"},
+                              content=b"this is not gzip at all")
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"RIFF0000WAVEfmt ")
+    async with AsrClient("test-key", "http://127.0.0.1:9/v1",
+                         transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(AsrError) as info:
+            await client.transcribe(AudioInput(str(audio), AudioFormat("wav")),
+                                    TranscriptionOptions())
+    assert info.value.kind is ErrorKind.HTTP_ERROR and "decoded" in str(info.value)

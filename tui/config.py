@@ -145,6 +145,15 @@ def apply(settings: Settings, name: str, value: Any) -> None:
         coerced = validate_base_url(coerced)
     if name == "existing_policy" and coerced not in ("skip", "overwrite", "suffix"):
         raise ConfigError("existing_policy must be skip, overwrite or suffix.")
+    if name == "concurrency" and coerced < 1:
+        raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
+    if name == "formats":
+        from tui.jobs.exports import check_formats
+
+        try:
+            coerced = list(check_formats(coerced))
+        except ValueError as exc:
+            raise ConfigError(f"Setting 'formats': {exc}") from None
     if name == "prices":
         from tui.transcript.cost import valid_override
 

@@ -59,13 +59,14 @@ def _format_override(args: argparse.Namespace) -> AudioFormat | str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    formats: list[str] = []
+    from tui.jobs.exports import parse_formats
+
+    formats: tuple[str, ...] = ()
     if args.output_format:
-        formats = [f.strip().lower() for f in args.output_format.split(",") if f.strip()]
-        unknown = [f for f in formats if f not in FORMATS]
-        if unknown:
-            return fail_usage(f"unknown output format {', '.join(unknown)}; choose from "
-                              f"{', '.join(FORMATS)}")
+        try:
+            formats = parse_formats(args.output_format)
+        except ValueError as exc:
+            return fail_usage(str(exc))
     override = _format_override(args)
     if isinstance(override, str):
         return fail_usage(override)
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run_all(args: argparse.Namespace, settings: Settings,
-                   override: AudioFormat | None, formats: list[str]) -> int:
+                   override: AudioFormat | None, formats: tuple[str, ...]) -> int:
     # Imported here so that building the CLI parser stays cheap for every other command.
     from tui.jobs.exports import planned_paths, write_exports
     from tui.jobs.pipeline import transcribe_file

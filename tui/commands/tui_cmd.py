@@ -10,13 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from tui.cli_common import client_options, fail_usage, settings_from_args
+from tui.cli_common import client_options, db_option, fail_usage, settings_from_args
 from tui.config import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "tui", parents=[client_options()], help="open the workbench (the default command)",
+        "tui", parents=[client_options(), db_option()],
+        help="open the workbench (the default command)",
         description="Open the terminal workbench on PATH (default: the current folder). "
         "Without a key it asks for one first.",
     )
@@ -25,8 +26,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--watch", action="store_true",
                         help="start with watch mode on for PATH: new recordings are "
                         "transcribed and written next to them")
-    parser.add_argument("--db", type=Path, metavar="FILE",
-                        help="job database (default: the one in your user data folder)")
     parser.set_defaults(func=run_tui)
 
     demo = sub.add_parser(

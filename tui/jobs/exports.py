@@ -154,12 +154,11 @@ def _write(result: TranscriptionResult, targets: Iterable[tuple[Path, str]]) -> 
     return written
 
 
-def write_spec(result: TranscriptionResult, source: Path, spec: ExportSpec,
-               *, policy: str | None = None) -> list[Path]:
+def write_spec(result: TranscriptionResult, source: Path, spec: ExportSpec) -> list[Path]:
     return write_exports(
         result, source, spec.formats,
         Path(spec.out_dir) if spec.out_dir else None,
-        policy or spec.policy,
+        spec.policy,
         root=Path(spec.root) if spec.root else None,
     )
 

@@ -295,7 +295,7 @@ class _Job:
             if plan.count > 1:
                 self.emit(PartStarted(plan.index, plan.count, plan.offset_s))
 
-            def on_client(event: ClientEvent, attempt: int = attempt) -> None:
+            def on_client(event: ClientEvent) -> None:
                 if isinstance(event, DeltaReceived) and shift and (
                         event.start_ms or event.end_ms):
                     event = replace(event, start_ms=event.start_ms + offset_ms,

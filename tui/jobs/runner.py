@@ -361,6 +361,11 @@ class Runner:
         return redact(text, key)
 
     def _describe(self, job: Job, exc: Exception) -> tuple[str, str]:
+        """(sentence, kind) for a failed job or cross-check; redacted, as both are shown."""
+        message, kind = self._explain(job, exc)
+        return self._redact(message), kind
+
+    def _explain(self, job: Job, exc: Exception) -> tuple[str, str]:
         if isinstance(exc, AsrError):
             return exc.message, exc.kind.value
         # The traceback goes to the debug log redacted: an exception's text may quote the key.

@@ -50,12 +50,3 @@ async def pipeline_engines(
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)
         yield fn, check
-
-
-@contextlib.asynccontextmanager
-async def pipeline_transcriber(
-    settings: Settings, limiter: RateLimiter | None = None,
-) -> AsyncIterator[TranscribeFn]:
-    """The real transcriber: one AsrClient shared by all jobs, every HTTP request rate-limited."""
-    async with pipeline_engines(settings, limiter) as (fn, _check):
-        yield fn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -183,6 +184,9 @@ class AsrClient:
                         raise failures.from_error_event(str(event.get("message") or "error"))
         except httpx.TimeoutException as exc:
             raise AsrError(ErrorKind.TIMEOUT, _timeout_message(exc, url)) from None
+        except httpx.DecodingError as exc:
+            raise AsrError(ErrorKind.HTTP_ERROR, f"The answer from {urlsplit(url).netloc} could "
+                           f"not be decoded ({exc}); a proxy may be altering it.") from None
         except httpx.TransportError as exc:
             host = urlsplit(url).netloc
             raise AsrError(ErrorKind.CONNECTION,
@@ -242,7 +246,9 @@ class AsrClient:
         try:
             return str(json.loads(response.content.decode("utf-8"))["text"])
         except (ValueError, KeyError, TypeError):
-            return response.content.decode("utf-8", errors="replace").strip()
+            # We asked for JSON: anything else (a proxy's HTML page) is not step-asr's text.
+            raise failures.not_sse(response.headers.get("content-type", ""), response.content,
+                                   self.base_url, expected="a JSON answer") from None
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -287,14 +293,16 @@ async def _read_some(response: httpx.Response, limit: int) -> bytes:
 def _ms(value: object) -> int:
     if isinstance(value, bool):
         return 0
-    if isinstance(value, int | float):
-        return int(value)
     if isinstance(value, str):
         try:
-            return int(float(value))
+            value = float(value)
         except ValueError:
             return 0
-    return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return 0  # NaN/Infinity or junk: a missing timestamp, not a reason to fail the job
 
 
 def _timeout_message(exc: httpx.TimeoutException, url: str) -> str:

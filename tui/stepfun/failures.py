@@ -122,12 +122,13 @@ def from_error_event(message: str) -> AsrError:
     )
 
 
-def not_sse(content_type: str, body: bytes, base_url: str) -> AsrError:
+def not_sse(content_type: str, body: bytes, base_url: str, *,
+            expected: str = "an event stream") -> AsrError:
     snippet, _ = error_message(body[:2000])
     return AsrError(
         ErrorKind.NOT_SSE,
-        f"The server answered 200 with {content_type or 'no content type'} instead of an event "
-        f"stream. A proxy, a captive portal or a wrong base URL ({base_url}) is answering. "
+        f"The server answered 200 with {content_type or 'no content type'} instead of "
+        f"{expected}. A proxy, a captive portal or a wrong base URL ({base_url}) is answering. "
         f"It said: {snippet[:160] or '(nothing)'}",
         status=200,
     )
