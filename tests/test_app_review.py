@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
 from tui.app.app import WorkbenchApp, make_app
@@ -101,19 +102,22 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
             assert not pane.search_open and app.focused is pane.text_area
 
 
+async def _transcribe_then_open_export(pilot: Pilot[Any], app: WorkbenchApp) -> None:
+    """Transcribe the folder's one file, wait for it, and open the export dialog."""
+    await wait_until(pilot, lambda: len(app.main.files.root.children) == 1, what="file listed")
+    await pilot.press("t")
+    await wait_until(pilot, lambda: _all_finished(app, 1), what="job done")
+    await pilot.press("e")
+    await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen), what="export dialog")
+
+
 async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
     texts = _texts(1, "export")
     out = tmp_path / "out"
     with Emulator() as emu:
         app, folder = await _finished_app(tmp_path, emu, texts)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
-                             what="file listed")
-            await pilot.press("t")
-            await wait_until(pilot, lambda: _all_finished(app, 1), what="job done")
-            await pilot.press("e")
-            await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen),
-                             what="export dialog")
+            await _transcribe_then_open_export(pilot, app)
             formats = app.screen.query_one(SelectionList)
             assert list(formats.selected) == ["txt"]  # the settings' formats
             await pilot.press("down", "space", "down", "space", "down", "down", "space")
@@ -260,13 +264,7 @@ async def test_a_failing_worker_lands_in_the_errors_panel(tmp_path: Path) -> Non
     with Emulator() as emu:
         app, _folder = await _finished_app(tmp_path, emu, _texts(1, "fail"))
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
-                             what="file listed")
-            await pilot.press("t")
-            await wait_until(pilot, lambda: _all_finished(app, 1), what="job done")
-            await pilot.press("e")
-            await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen),
-                             what="export dialog")
+            await _transcribe_then_open_export(pilot, app)
             folder_input = app.screen.query_one("#export-dir", Input)
             folder_input.focus()
             folder_input.insert_text_at_cursor(str(blocker / "sub"))
