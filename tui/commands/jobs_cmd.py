@@ -91,10 +91,9 @@ def _when(ts: float | None) -> str:
 
 
 def _cost(job: Job) -> str:
-    if job.cost_amount is None:
-        return "-"
-    symbol = {"CNY": "¥", "USD": "$"}.get(job.cost_currency or "", "")
-    return f"{symbol}{job.cost_amount:.4f}"
+    from tui.transcript.cost import format_amount
+
+    return format_amount(job.cost_amount, job.cost_currency, missing="-")
 
 
 def run(args: argparse.Namespace) -> int:

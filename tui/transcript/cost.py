@@ -91,9 +91,17 @@ def combine(main: CostEstimate | None, extra: CostEstimate | None, what: str
                         "(not included: other currency)")
 
 
+CURRENCY_SIGNS = {"CNY": "¥", "USD": "$"}
+
+
+def format_amount(amount: float | None, currency: str | None, missing: str = "") -> str:
+    """``¥0.0125``: the one way an estimate is shown (queue, panel, CLI)."""
+    if amount is None or currency is None:
+        return missing
+    return f"{CURRENCY_SIGNS.get(currency, currency + ' ')}{amount:.4f}"
+
+
 def format_cost(cost: CostEstimate | None) -> str:
     if cost is None:
         return "unknown"
-    symbol = {"CNY": "¥", "USD": "$"}.get(cost.currency, "")
-    return f"{symbol}{cost.amount:.4f} {cost.currency}" if symbol else (
-        f"{cost.amount:.4f} {cost.currency}")
+    return f"{format_amount(cost.amount, cost.currency)} {cost.currency}"

@@ -13,6 +13,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 
 from tui.jobs.events import JobProgressed
 from tui.jobs.store import Job, JobState
+from tui.transcript.cost import format_amount
 
 STATE_STYLE = {
     JobState.QUEUED: "dim",
@@ -23,14 +24,8 @@ STATE_STYLE = {
     JobState.CANCELED: "dim italic",
 }
 STATE_LABEL = {JobState.NEEDS_REVIEW: "review"}
-CURRENCY_SIGN = {"CNY": "¥", "USD": "$"}
-
-
 def money(amount: float | None, currency: str | None) -> str:
-    if amount is None or currency is None:
-        return ""
-    sign = CURRENCY_SIGN.get(currency, currency + " ")
-    return f"{sign}{amount:.4f}"
+    return format_amount(amount, currency)
 
 
 def clock(seconds: float | None) -> str:
