@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.ffmpeg import require_ffmpeg
 from tui.audio.headers import read_header_info
 from tui.audio.transcode import OPUS_ARGS, to_opus
-from tui.stepfun.options import AudioFormat, TranscriptionOptions
+from tui.stepfun.options import TranscriptionOptions
 from tui.stepfun.request import StreamedBody
 
 TEXT = (
@@ -40,19 +41,59 @@ def make_speech_wav(path: Path, minutes: float, work: Path) -> str:
     seconds = minutes * 60
     if shutil.which("espeak-ng") and shutil.which("sox"):
         clip = work / "clip.wav"
-        subprocess.run(["espeak-ng", "-s", "160", "-w", str(clip), TEXT], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["espeak-ng", "-s", "160", "-w", str(clip), TEXT], check=True, capture_output=True
+        )
         info = read_header_info(clip)
         clip_s = info.duration_s if info and info.duration_s else 30.0
         repeats = max(0, int(seconds // (clip_s + 0.5)))
         # 0.5 s pauses between sentences, as in a talk.
-        subprocess.run(["sox", str(clip), "-r", "16000", "-c", "1", "-b", "16", str(path),
-                        "pad", "0", "0.5", "repeat", str(repeats), "trim", "0", str(seconds)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "sox",
+                str(clip),
+                "-r",
+                "16000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(path),
+                "pad",
+                "0",
+                "0.5",
+                "repeat",
+                str(repeats),
+                "trim",
+                "0",
+                str(seconds),
+            ],
+            check=True,
+            capture_output=True,
+        )
         return "espeak-ng speech (looped), 16 kHz mono"
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(path), "synth",
-                    str(seconds), "sine", "220", "whitenoise", "vol", "0.3"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(seconds),
+            "sine",
+            "220",
+            "whitenoise",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return "tone + noise, 16 kHz mono"
 
 
@@ -88,22 +129,30 @@ async def main(minutes: float, compare: bool) -> None:
         if compare:  # the encoder's default complexity, for the record
             slow = work / "c10.ogg"
             secs = await opus_at_complexity(ffmpeg, wav, slow, "10")
-            rows.append(("Opus 24k complexity 10", slow.stat().st_size,
-                         body_bytes(slow, "ogg"), secs))
+            rows.append(
+                ("Opus 24k complexity 10", slow.stat().st_size, body_bytes(slow, "ogg"), secs)
+            )
         print(f"input: {audio_min:.1f} min of {made}")
-        print(f"{'variant':<24}{'file MB':>9}{'body MB':>9}{'body KB/min':>13}"
-              f"{'transcode s':>13}{'x realtime':>12}")
+        print(
+            f"{'variant':<24}{'file MB':>9}{'body MB':>9}{'body KB/min':>13}"
+            f"{'transcode s':>13}{'x realtime':>12}"
+        )
         for name, size, body, secs in rows:
             speed = f"{info.duration_s / secs:.0f}x" if secs else "-"
-            print(f"{name:<24}{size / 1e6:>9.2f}{body / 1e6:>9.2f}{body / 1e3 / audio_min:>13.1f}"
-                  f"{secs:>13.2f}{speed:>12}")
+            print(
+                f"{name:<24}{size / 1e6:>9.2f}{body / 1e6:>9.2f}{body / 1e3 / audio_min:>13.1f}"
+                f"{secs:>13.2f}{speed:>12}"
+            )
         print(f"reduction: {rows[0][2] / rows[1][2]:.1f}x fewer bytes sent")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--compare", action="store_true",
-                        help="also time Opus at the encoder's default complexity (10)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time Opus at the encoder's default complexity (10)",
+    )
     ns = parser.parse_args()
     asyncio.run(main(ns.minutes, ns.compare))

@@ -62,8 +62,9 @@ def chinese(n: int, seed: int = 2) -> list[Segment]:
 Build = Callable[[list[Segment]], list[Cue]]
 
 
-def best_of(runs: int, fns: tuple[Build, Build], segs: list[Segment]
-            ) -> list[tuple[float, list[Cue]]]:
+def best_of(
+    runs: int, fns: tuple[Build, Build], segs: list[Segment]
+) -> list[tuple[float, list[Cue]]]:
     best = [float("inf"), float("inf")]
     outs: list[list[Cue]] = [[], []]
     for _ in range(runs):
@@ -83,11 +84,14 @@ def main() -> int:
     for name, make in (("English words", latin), ("Chinese characters", chinese)):
         segs = make(args.segments)
         (before, expected), (after, got) = best_of(
-            args.runs, (reference_build_cues, build_cues), segs)
+            args.runs, (reference_build_cues, build_cues), segs
+        )
         same = same and got == expected
-        print(f"{name:<19} {len(segs):>6} segments → {len(got):>5} cues: "
-              f"before {before * 1000:6.1f} ms, after {after * 1000:6.1f} ms "
-              f"({before / after:.1f}x), identical output: {got == expected}")
+        print(
+            f"{name:<19} {len(segs):>6} segments → {len(got):>5} cues: "
+            f"before {before * 1000:6.1f} ms, after {after * 1000:6.1f} ms "
+            f"({before / after:.1f}x), identical output: {got == expected}"
+        )
     return 0 if same else 1
 
 

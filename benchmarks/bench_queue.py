@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 
 from tui.config import Settings
-from tui.jobs import events as ev
-from tui.jobs.events import EventBus
-from tui.jobs.exports import ExportSpec
-from tui.jobs.runner import Runner
-from tui.jobs.store import Store
-from tui.jobs.watcher import WatchConfig, Watcher
+from tui.engine import events as ev
+from tui.engine.events import EventBus
+from tui.engine.runner import Runner
+from tui.engine.watcher import WatchConfig, Watcher
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.stepfun.emulator.directive import directive_chunk, synth_pcm16, wav_bytes
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 
 
 def wav(pcm: bytes, text: str) -> bytes:
@@ -66,8 +66,9 @@ async def throughput(root: Path, n: int, concurrency: int, delay: float) -> None
                 finished[e.job_id] = now
 
         bus.subscribe(on)
-        runner = Runner(store, bus, None, concurrency=concurrency, requests_per_minute=0,
-                        settings=settings)
+        runner = Runner(
+            store, bus, None, concurrency=concurrency, requests_per_minute=0, settings=settings
+        )
         cfg = WatchConfig(folders=(inbox,), export=ExportSpec(formats=("txt",)))
         watcher = Watcher(cfg, store, runner, bus)
         stop = asyncio.Event()
@@ -91,14 +92,22 @@ async def throughput(root: Path, n: int, concurrency: int, delay: float) -> None
         ideal = n * mean / concurrency
         completed = sum(1 for r in emu.requests if r.endpoint == "sse" and r.done_sent)
         print(f"throughput: {n} files, concurrency {concurrency}, service delay {delay:g} s")
-        print(f"  per-file latency (started→finished): mean {mean:.3f} s, median "
-              f"{statistics.median(lat):.3f} s, p95 {sorted(lat)[int(0.95 * len(lat))]:.3f} s")
-        print(f"  first start → last finish: {busy:.1f} s; ideal N×latency/{concurrency} = "
-              f"{ideal:.1f} s; ratio {busy / ideal:.2f}")
-        print(f"  drop → all finished: {t_end - t_drop:.1f} s (includes the "
-              f"{cfg.quiet_period_s:g} s quiet period and hashing)")
-        print(f"  first queued {min(queued.values()) - t_drop:.2f} s after the drop, last "
-              f"{max(queued.values()) - t_drop:.2f} s")
+        print(
+            f"  per-file latency (started→finished): mean {mean:.3f} s, median "
+            f"{statistics.median(lat):.3f} s, p95 {sorted(lat)[int(0.95 * len(lat))]:.3f} s"
+        )
+        print(
+            f"  first start → last finish: {busy:.1f} s; ideal N×latency/{concurrency} = "
+            f"{ideal:.1f} s; ratio {busy / ideal:.2f}"
+        )
+        print(
+            f"  drop → all finished: {t_end - t_drop:.1f} s (includes the "
+            f"{cfg.quiet_period_s:g} s quiet period and hashing)"
+        )
+        print(
+            f"  first queued {min(queued.values()) - t_drop:.2f} s after the drop, last "
+            f"{max(queued.values()) - t_drop:.2f} s"
+        )
         print(f"  requests completed by the emulator: {completed}; failed jobs: {failed}")
         store.close()
 
@@ -118,8 +127,7 @@ async def watch_latency(root: Path, count: int) -> None:
                 queued[e.job.source.name] = time.monotonic()
 
         bus.subscribe(on)
-        runner = Runner(store, bus, None, concurrency=2, requests_per_minute=0,
-                        settings=settings)
+        runner = Runner(store, bus, None, concurrency=2, requests_per_minute=0, settings=settings)
         cfg = WatchConfig(folders=(inbox,))
         watcher = Watcher(cfg, store, runner, bus)
         stop = asyncio.Event()
@@ -133,7 +141,7 @@ async def watch_latency(root: Path, count: int) -> None:
                 fh.write(data[: len(data) // 2])
                 fh.flush()
                 await asyncio.sleep(0.2)
-                fh.write(data[len(data) // 2:])
+                fh.write(data[len(data) // 2 :])
             stable_at[name] = time.monotonic()
             await asyncio.sleep(0.7)
         for _ in range(10_000):
@@ -145,10 +153,12 @@ async def watch_latency(root: Path, count: int) -> None:
         store.close()
     lat = sorted(queued[n] - stable_at[n] for n in stable_at)
     q = cfg.quiet_period_s
-    print(f"watch latency, file stable → queued ({count} files, quiet period {q:g} s, stat "
-          f"every {cfg.stat_interval_s:g} s): min {lat[0]:.2f} s, median "
-          f"{statistics.median(lat):.2f} s, max {lat[-1]:.2f} s; beyond the quiet period: "
-          f"median {statistics.median(lat) - q:.2f} s")
+    print(
+        f"watch latency, file stable → queued ({count} files, quiet period {q:g} s, stat "
+        f"every {cfg.stat_interval_s:g} s): min {lat[0]:.2f} s, median "
+        f"{statistics.median(lat):.2f} s, max {lat[-1]:.2f} s; beyond the quiet period: "
+        f"median {statistics.median(lat) - q:.2f} s"
+    )
 
 
 def cpu_ticks(pid: int) -> int:
@@ -161,13 +171,26 @@ def idle_cpu(root: Path, seconds: float, poll: bool) -> None:
     folder.mkdir()
     for i in range(20):  # some files already handled would be typical; here: non-audio files
         (folder / f"notes{i}.txt").write_text("x")
-    env = dict(os.environ, STEPFUN_API_KEY="bench-" + os.urandom(6).hex(),
-               STEPFUN_BASE_URL="http://127.0.0.1:9/v1", XDG_DATA_HOME=str(root / "xdg"),
-               STEPFUN_ASR_CONFIG=str(root / "none.toml"), PYTHONUNBUFFERED="1")
-    args = [sys.executable, "-m", "tui", "watch", str(folder), "--db",
-            str(root / f"idle{int(poll)}.sqlite3")] + (["--poll"] if poll else [])
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    env = dict(
+        os.environ,
+        STEPFUN_API_KEY="bench-" + os.urandom(6).hex(),
+        STEPFUN_BASE_URL="http://127.0.0.1:9/v1",
+        XDG_DATA_HOME=str(root / "xdg"),
+        STEPFUN_ASR_CONFIG=str(root / "none.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "tui",
+        "watch",
+        str(folder),
+        "--db",
+        str(root / f"idle{int(poll)}.sqlite3"),
+    ] + (["--poll"] if poll else [])
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -180,20 +203,27 @@ def idle_cpu(root: Path, seconds: float, poll: bool) -> None:
         t1, c1 = time.monotonic(), cpu_ticks(proc.pid)
         cpu = (c1 - c0) / hz
         mode = "--poll" if poll else "OS events"
-        print(f"idle CPU ({mode}): {cpu:.2f} s CPU over {t1 - t0:.1f} s = "
-              f"{100 * cpu / (t1 - t0):.2f} % of one core")
+        print(
+            f"idle CPU ({mode}): {cpu:.2f} s CPU over {t1 - t0:.1f} s = "
+            f"{100 * cpu / (t1 - t0):.2f} % of one core"
+        )
     finally:
         proc.terminate()
         proc.wait(30)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--service-delay", type=float, default=0.3,
-                        help="emulator pause before the first event, seconds")
+    parser.add_argument(
+        "--service-delay",
+        type=float,
+        default=0.3,
+        help="emulator pause before the first event, seconds",
+    )
     parser.add_argument("--latency-files", type=int, default=10)
     parser.add_argument("--idle-s", type=float, default=10.0)
     args = parser.parse_args()

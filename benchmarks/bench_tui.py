@@ -37,22 +37,45 @@ from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
 from tui.config import Settings
-from tui.jobs.events import EventBus
-from tui.jobs.runner import Runner
-from tui.jobs.store import JobState, Store
+from tui.engine.events import EventBus
+from tui.engine.runner import Runner
 from tui.stepfun.events import DeltaReceived, TranscriptDone
+from tui.store.records import JobState
+from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
 
-WORDS = ("river", "stones", "morning", "light", "people", "gather", "markets", "bread", "tea",
-         "stories", "weather", "trains", "music", "gardens", "valleys", "harbour")
+WORDS = (
+    "river",
+    "stones",
+    "morning",
+    "light",
+    "people",
+    "gather",
+    "markets",
+    "bread",
+    "tea",
+    "stories",
+    "weather",
+    "trains",
+    "music",
+    "gardens",
+    "valleys",
+    "harbour",
+)
 
 
 def fake_transcriber(n: int, rate: float) -> Callable[..., Any]:
     """Emits ``n`` deltas in bursts, paced to ``rate`` per second (the network stand-in)."""
     burst = max(1, int(rate / 200))  # a burst every ~5 ms
 
-    async def transcribe(path: Path, *, settings: Settings, on_event: Callable[[Any], None],
-                         cancel: asyncio.Event | None, cross_check: bool) -> TranscriptionResult:
+    async def transcribe(
+        path: Path,
+        *,
+        settings: Settings,
+        on_event: Callable[[Any], None],
+        cancel: asyncio.Event | None,
+        cross_check: bool,
+    ) -> TranscriptionResult:
         segments: list[Segment] = []
         t_ms = 0
         started = time.perf_counter()
@@ -67,8 +90,13 @@ def fake_transcriber(n: int, rate: float) -> Callable[..., Any]:
                 await asyncio.sleep(max(0.0, ahead))
         full = "".join(s.text for s in segments).strip()
         on_event(TranscriptDone(full, {}))
-        return TranscriptionResult(file=str(path), text=full, segments=segments,
-                                   model=settings.model, duration_s=t_ms / 1000)
+        return TranscriptionResult(
+            file=str(path),
+            text=full,
+            segments=segments,
+            model=settings.model,
+            duration_s=t_ms / 1000,
+        )
 
     return transcribe
 
@@ -104,8 +132,7 @@ class Probe:
             original_bus(event)
             self.bus_s += time.perf_counter() - t
 
-        app.bus._subscribers = [on_bus if cb == original_bus else cb
-                                for cb in app.bus._subscribers]
+        app.bus._subscribers = [on_bus if cb == original_bus else cb for cb in app.bus._subscribers]
         pane = app.main.pane
         original_flush = pane.flush
 
@@ -144,8 +171,13 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
     (folder / "talk.wav").write_bytes(b"RIFF")
     settings = Settings()
     settings.requests_per_minute = 0
-    app = make_app(settings, folder, db_path=tmp / "ui.sqlite3", config_path=tmp / "c.toml",
-                   transcribe=fake_transcriber(n, rate))
+    app = make_app(
+        settings,
+        folder,
+        db_path=tmp / "ui.sqlite3",
+        config_path=tmp / "c.toml",
+        transcribe=fake_transcriber(n, rate),
+    )
     out: dict[str, Any] = {}
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
@@ -192,14 +224,27 @@ def demo_svg(path: Path) -> None:
     from tui import demo
 
     with tempfile.TemporaryDirectory() as name, demo.demo_session(Path(name), rtf=0.3) as s:
-        app = make_app(s.settings, s.folder, db_path=s.db_path, watch=True,
-                       config_path=s.config_path, demo=True, root_label="recordings")
+        app = make_app(
+            s.settings,
+            s.folder,
+            db_path=s.db_path,
+            watch=True,
+            config_path=s.config_path,
+            demo=True,
+            root_label="recordings",
+        )
 
         async def pilot(p: Any) -> None:
-            await wait_until(p, lambda: app.store.counts()["done"] >= 1
-                             and app.store.counts()["running"] >= 1
-                             and len(app.main.pane.text) > 120, deadline_s=60,
-                             what="streaming")
+            await wait_until(
+                p,
+                lambda: (
+                    app.store.counts()["done"] >= 1
+                    and app.store.counts()["running"] >= 1
+                    and len(app.main.pane.text) > 120
+                ),
+                deadline_s=60,
+                what="streaming",
+            )
             await p.pause(0.3)
             app.exit(app.export_screenshot(title="stepfun-asr demo"))
 
@@ -229,9 +274,13 @@ def startup_times(tmp: Path, runs: int = 5) -> list[float]:
     times = []
     for i in range(runs):
         t0 = time.time()
-        done = subprocess.run([sys.executable, "-c", STARTUP_SCRIPT, repr(t0), str(tmp),
-                               str(tmp / f"s{i}.sqlite3")], capture_output=True, text=True,
-                              timeout=120, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", STARTUP_SCRIPT, repr(t0), str(tmp), str(tmp / f"s{i}.sqlite3")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         times.append(float(done.stdout.strip().splitlines()[-1]))
     return times
 
@@ -258,27 +307,39 @@ def main() -> None:
     lines = [n_lines for n_lines, _s in ui["flushes"]]
     tenth = max(1, len(flushes) // 10)
     delays = sorted(ui["key_delays"])
-    print(f"streamed {n:,} deltas ({ui['chars']:,} characters shown) in {ui['wall_s']:.2f} s "
-          f"wall, target {args.rate:,.0f} deltas/s")
+    print(
+        f"streamed {n:,} deltas ({ui['chars']:,} characters shown) in {ui['wall_s']:.2f} s "
+        f"wall, target {args.rate:,.0f} deltas/s"
+    )
     print(f"  CPU per delta, whole process with UI : {ui['cpu_s'] / n * 1e6:7.1f} µs")
     print(f"  CPU per delta, same stream, no UI    : {base / n * 1e6:7.1f} µs")
-    print(f"  => UI cost per delta                 : {(ui['cpu_s'] - base) / n * 1e6:7.1f} µs"
-          f"  (UI load {(ui['cpu_s'] - base) / ui['wall_s']:.0%} of one core)")
+    print(
+        f"  => UI cost per delta                 : {(ui['cpu_s'] - base) / n * 1e6:7.1f} µs"
+        f"  (UI load {(ui['cpu_s'] - base) / ui['wall_s']:.0%} of one core)"
+    )
     print(f"  bus callback (delta into the buffer) : {ui['bus_s'] / n * 1e6:7.2f} µs per delta")
-    print(f"  flushes: {len(flushes)} (one TextArea edit each), median "
-          f"{statistics.median(flushes) * 1e3:.2f} ms; first tenth "
-          f"{statistics.mean(flushes[:tenth]) * 1e3:.2f} ms vs last tenth "
-          f"{statistics.mean(flushes[-tenth:]) * 1e3:.2f} ms "
-          f"(text {lines[0]:,} → {lines[-1]:,} lines)")
+    print(
+        f"  flushes: {len(flushes)} (one TextArea edit each), median "
+        f"{statistics.median(flushes) * 1e3:.2f} ms; first tenth "
+        f"{statistics.mean(flushes[:tenth]) * 1e3:.2f} ms vs last tenth "
+        f"{statistics.mean(flushes[-tenth:]) * 1e3:.2f} ms "
+        f"(text {lines[0]:,} → {lines[-1]:,} lines)"
+    )
     reload_delays = ui["reload_key_delays"]
-    print(f"  selecting the finished transcript    : shown after {ui['reload_s'] * 1e3:.0f} ms;"
-          f" keys meanwhile: worst delay "
-          f"{max(reload_delays, default=0) * 1e3:.1f} ms ({len(reload_delays)} presses)")
+    print(
+        f"  selecting the finished transcript    : shown after {ui['reload_s'] * 1e3:.0f} ms;"
+        f" keys meanwhile: worst delay "
+        f"{max(reload_delays, default=0) * 1e3:.1f} ms ({len(reload_delays)} presses)"
+    )
     if delays:
-        print(f"key press delay while streaming ({len(delays)} presses): median "
-              f"{statistics.median(delays) * 1e3:.1f} ms, worst {delays[-1] * 1e3:.1f} ms")
-    print(f"start-up to the first screen (fresh process, {len(starts)} runs): median "
-          f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s")
+        print(
+            f"key press delay while streaming ({len(delays)} presses): median "
+            f"{statistics.median(delays) * 1e3:.1f} ms, worst {delays[-1] * 1e3:.1f} ms"
+        )
+    print(
+        f"start-up to the first screen (fresh process, {len(starts)} runs): median "
+        f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s"
+    )
 
 
 if __name__ == "__main__":

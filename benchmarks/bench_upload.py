@@ -30,7 +30,8 @@ mode, path, base, key = sys.argv[1:5]
 
 async def streaming() -> int:
     from tui.stepfun.client import AsrClient
-    from tui.stepfun.options import AudioFormat, AudioInput, TranscriptionOptions
+    from tui.stepfun.options import AudioInput, TranscriptionOptions
+    from tui.audio.encoding import AudioFormat
     async with AsrClient(key, base) as client:
         text, *_ = await client.transcribe(AudioInput(path, AudioFormat("wav")),
                                            TranscriptionOptions())
@@ -68,8 +69,10 @@ def make_wav(path: Path, megabytes: float) -> float:
 
     rate = 16000
     frames = int(megabytes * 1024 * 1024 / 2)
-    period = [struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate)))
-              for i in range(rate // 220 * 220)]
+    period = [
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate)))
+        for i in range(rate // 220 * 220)
+    ]
     one_second = b"".join(period[i % len(period)] for i in range(rate))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -100,9 +103,12 @@ def main() -> None:
         seconds = make_wav(wav, args.mb)
         port = free_port()
         key = "bench-" + os.urandom(6).hex()
-        emu = subprocess.Popen([sys.executable, "-m", "tui", "emulator", "--port", str(port),
-                                "--key", key], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        emu = subprocess.Popen(
+            [sys.executable, "-m", "tui", "emulator", "--port", str(port), "--key", key],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -112,15 +118,25 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.1)
             base = f"http://127.0.0.1:{port}/v1"
-            idle = json.loads(subprocess.run([sys.executable, "-c", BASELINE], env=env,
-                                             capture_output=True, text=True,
-                                             check=True).stdout)
+            idle = json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", BASELINE],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
             rows = []
             for _ in range(args.runs):
                 for mode in ("naive", "streaming"):
-                    done = subprocess.run([sys.executable, "-c", CHILD, mode, str(wav), base,
-                                           key], env=env, capture_output=True, text=True,
-                                          check=True)
+                    done = subprocess.run(
+                        [sys.executable, "-c", CHILD, mode, str(wav), base, key],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         finally:
             emu.terminate()
@@ -136,7 +152,8 @@ def main() -> None:
     stream = [r for r in rows if r["mode"] == "streaming"]
     if naive and stream:
         ratio = (naive[-1]["peak_rss_mb"] - idle["peak_rss_mb"]) / max(
-            1.0, stream[-1]["peak_rss_mb"] - idle["peak_rss_mb"])
+            1.0, stream[-1]["peak_rss_mb"] - idle["peak_rss_mb"]
+        )
         print(f"memory above imports, naive / streaming: {ratio:.0f}x  (file {size_mb:.0f} MB)")
 
 

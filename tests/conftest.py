@@ -23,12 +23,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
-                       monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own config/data/cache dirs and no key from the real environment."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("STEPFUN_ASR_CONFIG", str(home / "config" / "stepfun-asr" / "config.toml"))
     for var in ("STEPFUN_API_KEY", "STEPFUN_BASE_URL", "STEPFUN_REGION"):
@@ -69,8 +74,14 @@ def fake_key() -> str:
     return "test-" + secrets.token_hex(12)
 
 
-def write_tone_wav(path: Path, seconds: float, *, rate: int = 16000, freq: float = 220.0,
-                   gaps: tuple[tuple[float, float], ...] = ()) -> Path:
+def write_tone_wav(
+    path: Path,
+    seconds: float,
+    *,
+    rate: int = 16000,
+    freq: float = 220.0,
+    gaps: tuple[tuple[float, float], ...] = (),
+) -> Path:
     """A 16-bit mono WAV: a tone with optional silent (start, end) gaps, made with stdlib."""
     frames = int(seconds * rate)
     silent = [(int(a * rate), int(b * rate)) for a, b in gaps]

@@ -13,8 +13,9 @@ import pytest
 
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.testing import emulator_settings, screen_text, wait_until
-from tui.jobs.store import JobState, Store
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.records import JobState
+from tui.store.store import Store
 from tui.transcript.formats import render
 
 SIZE = (120, 36)
@@ -22,20 +23,28 @@ SIZE = (120, 36)
 
 def _app(tmp_path: Path, emulator: Emulator, folder: Path, **kwargs: object) -> WorkbenchApp:
     settings = emulator_settings(emulator, concurrency=1)
-    return make_app(settings, folder, db_path=tmp_path / "jobs.sqlite3",
-                    config_path=tmp_path / "config.toml", **kwargs)  # type: ignore[arg-type]
+    return make_app(
+        settings,
+        folder,
+        db_path=tmp_path / "jobs.sqlite3",
+        config_path=tmp_path / "config.toml",
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def _sentences(n: int) -> str:
     """Fresh words each run: what comes back must be what the audio "says"."""
     words = [secrets.token_hex(3) for _ in range(n * 4)]
-    return " ".join(" ".join(words[i:i + 4]).capitalize() + "." for i in range(0, len(words), 4))
+    return " ".join(" ".join(words[i : i + 4]).capitalize() + "." for i in range(0, len(words), 4))
 
 
 async def _highlight(pilot: object, app: WorkbenchApp, name: str) -> None:
     tree = app.main.files
-    await wait_until(pilot, lambda: any(str(c.label) == name for c in tree.root.children),  # type: ignore[arg-type]
-                     what=f"{name} in the file browser")
+    await wait_until(
+        pilot,
+        lambda: any(str(c.label) == name for c in tree.root.children),  # type: ignore[arg-type]
+        what=f"{name} in the file browser",
+    )
     for _ in range(len(tree.root.children) + 1):
         path = tree.highlighted_path()
         if path is not None and path.name == name:
@@ -57,12 +66,17 @@ async def test_transcribe_highlighted_file_streams_text_with_timestamps(tmp_path
             pane = app.main.pane
             first_word = text.split()[0]
             # Mid-stream: the job is still running and its first words are already shown.
-            await wait_until(pilot, lambda: first_word in pane.text
-                             and app.store.list_jobs()[0].state is JobState.RUNNING,
-                             what="streamed text while running")
+            await wait_until(
+                pilot,
+                lambda: (
+                    first_word in pane.text and app.store.list_jobs()[0].state is JobState.RUNNING
+                ),
+                what="streamed text while running",
+            )
             job_id = app.store.list_jobs()[0].id
-            await wait_until(pilot, lambda: app.store.require_job(job_id).state is JobState.DONE,
-                             what="job done")
+            await wait_until(
+                pilot, lambda: app.store.require_job(job_id).state is JobState.DONE, what="job done"
+            )
             await pilot.pause()
             result = app.store.get_result(job_id)
             assert result is not None and result.text == text
@@ -84,15 +98,21 @@ async def test_failure_lands_in_errors_panel_verbatim(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await _highlight(pilot, app, "broken.wav")
             await pilot.press("t")
-            await wait_until(pilot, lambda: bool(app.store.list_jobs())
-                             and app.store.list_jobs()[0].state is JobState.FAILED,
-                             what="job failed")
+            await wait_until(
+                pilot,
+                lambda: (
+                    bool(app.store.list_jobs())
+                    and app.store.list_jobs()[0].state is JobState.FAILED
+                ),
+                what="job failed",
+            )
             await pilot.pause()
             job = app.store.list_jobs()[0]
             assert job.error_message
             errors = app.main.errors
             assert [p.message for p in errors.problems if p.severity == "error"] == [
-                job.error_message]
+                job.error_message
+            ]
             # The selected job's panel shows the same sentence.
             usage = str(errors.query_one("#job-usage").render())
             assert job.error_message[:40] in usage.replace("\n", " ")
@@ -108,15 +128,22 @@ async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:
         app = _app(tmp_path, emu, folder, watch=True)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: bool(app.watching()), what="watching")
-            await wait_until(pilot, lambda: "watching ./" in screen_text(app),
-                             what="header shows the watched folder")
+            await wait_until(
+                pilot,
+                lambda: "watching ./" in screen_text(app),
+                what="header shows the watched folder",
+            )
             write_directive_wav(staging / "memo.wav", 3, text=text)
             mv = await asyncio.create_subprocess_exec(
-                "mv", str(staging / "memo.wav"), str(folder / "memo.wav"))
+                "mv", str(staging / "memo.wav"), str(folder / "memo.wav")
+            )
             assert await mv.wait() == 0
-            await wait_until(pilot, lambda: any(j.state is JobState.DONE
-                                                for j in app.store.list_jobs()),
-                             deadline_s=30, what="dropped file transcribed")
+            await wait_until(
+                pilot,
+                lambda: any(j.state is JobState.DONE for j in app.store.list_jobs()),
+                deadline_s=30,
+                what="dropped file transcribed",
+            )
             job = app.store.list_jobs()[0]
             assert job.source == folder / "memo.wav" and job.origin == "watch"
             assert job.id in app.main.table.job_ids
@@ -126,9 +153,11 @@ async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:
             assert result is not None and txt.read_text(encoding="utf-8") == render(result, "txt")
             assert result.text == text
             tree = app.main.files
-            await wait_until(pilot, lambda: any(str(c.label) == "memo.wav"
-                                                for c in tree.root.children),
-                             what="file browser shows the new file")
+            await wait_until(
+                pilot,
+                lambda: any(str(c.label) == "memo.wav" for c in tree.root.children),
+                what="file browser shows the new file",
+            )
 
 
 async def test_quitting_mid_job_leaves_it_queued(tmp_path: Path) -> None:
@@ -170,9 +199,16 @@ async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> No
             await pilot.press("t")
             await _highlight(pilot, app, bad)
             await pilot.press("t")
-            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2 and all(
-                j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()),
-                what="both jobs ended")
+            await wait_until(
+                pilot,
+                lambda: (
+                    len(app.store.list_jobs()) == 2
+                    and all(
+                        j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()
+                    )
+                ),
+                what="both jobs ended",
+            )
             await pilot.press("k")  # select the first job
             await pilot.pause()
             await pilot.press("c")  # copy: a toast
@@ -180,8 +216,9 @@ async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> No
             await pilot.pause()
             assert good in screen_text(app)
             await pilot.press("ctrl+s")  # export next to the audio: a toast with the name
-            await wait_until(pilot, lambda: (folder / good).with_suffix(".txt").exists(),
-                             what="export written")
+            await wait_until(
+                pilot, lambda: (folder / good).with_suffix(".txt").exists(), what="export written"
+            )
             await pilot.pause()
             await pilot.pause()
             shown = screen_text(app)
@@ -201,8 +238,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_tui_command_rejects_a_missing_folder(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_tui_command_rejects_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = _parser().parse_args(["tui", str(tmp_path / "missing"), "--watch"])
     assert args.func(args) == 2
     assert "is not a folder" in capsys.readouterr().err
@@ -211,12 +249,20 @@ def test_tui_command_rejects_a_missing_folder(tmp_path: Path,
 def test_registering_the_commands_does_not_import_textual() -> None:
     from tests.conftest import PYTHON, subprocess_env
 
-    code = ("import argparse, sys\n"
-            "from tui.commands import tui_cmd\n"
-            "p = argparse.ArgumentParser(); tui_cmd.register(p.add_subparsers())\n"
-            "p.parse_args(['demo', '--rtf', '0.2']); p.parse_args(['tui', '.', '--watch'])\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
-            "print(bad); raise SystemExit(1 if bad else 0)\n")
-    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=60, check=False)
+    code = (
+        "import argparse, sys\n"
+        "from tui.commands import tui_cmd\n"
+        "p = argparse.ArgumentParser(); tui_cmd.register(p.add_subparsers())\n"
+        "p.parse_args(['demo', '--rtf', '0.2']); p.parse_args(['tui', '.', '--watch'])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "print(bad); raise SystemExit(1 if bad else 0)\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

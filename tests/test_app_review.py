@@ -14,8 +14,8 @@ from textual.widgets import Input, SelectionList
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.screens.export_screen import ExportScreen
 from tui.app.testing import emulator_settings, wait_until
-from tui.jobs.store import FINISHED, JobState
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.records import FINISHED, JobState
 from tui.transcript.formats import render
 
 SIZE = (120, 36)
@@ -30,14 +30,19 @@ def _texts(n: int, needle: str) -> list[str]:
     return out
 
 
-async def _finished_app(tmp_path: Path, emu: Emulator, texts: list[str]
-                        ) -> tuple[WorkbenchApp, Path]:
+async def _finished_app(
+    tmp_path: Path, emu: Emulator, texts: list[str]
+) -> tuple[WorkbenchApp, Path]:
     folder = tmp_path / "rec"
     folder.mkdir()
     for i, text in enumerate(texts):
         write_directive_wav(folder / f"clip{i + 1}.wav", 3, text=text, tone_hz=200 + 10 * i)
-    app = make_app(emulator_settings(emu, concurrency=1), folder,
-                   db_path=tmp_path / "jobs.sqlite3", config_path=tmp_path / "config.toml")
+    app = make_app(
+        emulator_settings(emu, concurrency=1),
+        folder,
+        db_path=tmp_path / "jobs.sqlite3",
+        config_path=tmp_path / "config.toml",
+    )
     return app, folder
 
 
@@ -52,8 +57,9 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
     with Emulator() as emu:
         app, _folder = await _finished_app(tmp_path, emu, texts)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 3,
-                             what="files listed")
+            await wait_until(
+                pilot, lambda: len(app.main.files.root.children) == 3, what="files listed"
+            )
             await pilot.press("t")  # the root folder is highlighted: queue all three
             await wait_until(pilot, lambda: _all_finished(app, 3), what="three jobs done")
             ids = app.main.table.job_ids
@@ -128,14 +134,18 @@ async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
             await pilot.press("ctrl+s")
             job = app.store.list_jobs()[0]
             expected = [out / f"clip1.{ext}" for ext in ("txt", "srt", "vtt", "md")]
-            await wait_until(pilot, lambda: all(p.exists() for p in expected),
-                             what="exported files")
+            await wait_until(
+                pilot, lambda: all(p.exists() for p in expected), what="exported files"
+            )
             result = app.store.get_result(job.id)
             assert result is not None
             for path in expected:
                 assert path.read_text(encoding="utf-8") == render(result, path.suffix[1:])
-            await wait_until(pilot, lambda: set(expected) <= set(app.store.require_job(
-                job.id).outputs), what="outputs recorded")
+            await wait_until(
+                pilot,
+                lambda: set(expected) <= set(app.store.require_job(job.id).outputs),
+                what="outputs recorded",
+            )
             assert not (folder / "clip1.txt").exists()
 
 
@@ -143,17 +153,20 @@ async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
     with Emulator() as emu:
         app, _folder = await _finished_app(tmp_path, emu, _texts(1, "palette"))
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
-                             what="file listed")
+            await wait_until(
+                pilot, lambda: len(app.main.files.root.children) == 1, what="file listed"
+            )
             await pilot.press("ctrl+p")
             await pilot.pause()
             await pilot.press(*"Transcribe")
             await pilot.pause(0.3)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 1,
-                             what="job queued from the palette")
-            await wait_until(pilot, lambda: app.store.list_jobs()[0].state is JobState.DONE,
-                             what="job done")
+            await wait_until(
+                pilot, lambda: len(app.store.list_jobs()) == 1, what="job queued from the palette"
+            )
+            await wait_until(
+                pilot, lambda: app.store.list_jobs()[0].state is JobState.DONE, what="job done"
+            )
 
 
 async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
@@ -161,25 +174,37 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
     with Emulator(rtf=1.0) as emu:
         app, _folder = await _finished_app(tmp_path, emu, texts)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 1,
-                             what="file listed")
+            await wait_until(
+                pilot, lambda: len(app.main.files.root.children) == 1, what="file listed"
+            )
             await pilot.press("t")
             await wait_until(pilot, lambda: bool(app.main.pane.text), what="streaming")
             job_id = app.store.list_jobs()[0].id
             await pilot.press("x")
-            await wait_until(pilot, lambda: app.store.require_job(job_id).state
-                             is JobState.CANCELED, what="canceled")
+            await wait_until(
+                pilot,
+                lambda: app.store.require_job(job_id).state is JobState.CANCELED,
+                what="canceled",
+            )
             emu.rtf = 0.0
             await pilot.press("r")
-            await wait_until(pilot, lambda: app.store.require_job(job_id).state
-                             is JobState.DONE, what="retried to the end")
+            await wait_until(
+                pilot,
+                lambda: app.store.require_job(job_id).state is JobState.DONE,
+                what="retried to the end",
+            )
             result = app.store.get_result(job_id)
             assert result is not None and result.text == texts[0]
             sse_before = sum(r.endpoint == "sse" for r in emu.requests)
             session = app.session_totals()
             await pilot.press("v")  # cross-check the stored transcript with step-asr-1.1
-            await wait_until(pilot, lambda: (r := app.store.get_result(job_id)) is not None
-                             and r.cross_check is not None, what="cross-check stored")
+            await wait_until(
+                pilot,
+                lambda: (
+                    (r := app.store.get_result(job_id)) is not None and r.cross_check is not None
+                ),
+                what="cross-check stored",
+            )
             assert len(app.store.list_jobs()) == 1  # no new job: the same one, checked
             assert sum(r.endpoint == "sse" for r in emu.requests) == sse_before
             assert sum(r.endpoint == "legacy" for r in emu.requests) == 1
@@ -187,14 +212,23 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
             assert checked is not None and checked.cross_check is not None
             assert checked.text == texts[0] and checked.cross_check.similarity == 1.0
             assert app.store.require_job(job_id).state is JobState.DONE
-            await wait_until(pilot, lambda: f"cross-check with {checked.cross_check.model}"
-                             in str(app.main.errors.query_one("#job-usage").render()),
-                             what="check shown for the selected job")
-            assert any(p.message == "cross-checking with step-asr-1.1"
-                       for p in app.main.errors.problems)
+            await wait_until(
+                pilot,
+                lambda: (
+                    f"cross-check with {checked.cross_check.model}"
+                    in str(app.main.errors.query_one("#job-usage").render())
+                ),
+                what="check shown for the selected job",
+            )
+            assert any(
+                p.message == "cross-checking with step-asr-1.1" for p in app.main.errors.problems
+            )
             # The session counts the check's cost, not the same recording a second time.
-            await wait_until(pilot, lambda: app.session_totals().cost != session.cost,
-                             what="session cost updated")
+            await wait_until(
+                pilot,
+                lambda: app.session_totals().cost != session.cost,
+                what="session cost updated",
+            )
             totals = app.session_totals()
             assert (totals.jobs, totals.audio_s) == (session.jobs, session.audio_s)
             added = totals.cost["CNY"] - session.cost["CNY"]
@@ -207,8 +241,12 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
     write_directive_wav(folder / "a-fine.wav", 3, text="Fine words for a check.")
     write_directive_wav(folder / "b-broken.wav", 3, fault="status", code=402)
     with Emulator() as emu:
-        app = make_app(emulator_settings(emu, concurrency=1), folder,
-                       db_path=tmp_path / "jobs.sqlite3", config_path=tmp_path / "config.toml")
+        app = make_app(
+            emulator_settings(emu, concurrency=1),
+            folder,
+            db_path=tmp_path / "jobs.sqlite3",
+            config_path=tmp_path / "config.toml",
+        )
         notes: list[tuple[str, bool]] = []
         notify = app.notify
 
@@ -218,17 +256,26 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
 
         app.notify = recording  # type: ignore[method-assign]
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: len(app.main.files.root.children) == 2,
-                             what="files listed")
+            await wait_until(
+                pilot, lambda: len(app.main.files.root.children) == 2, what="files listed"
+            )
             await pilot.press("t")
-            await wait_until(pilot, lambda: len(app.store.list_jobs()) == 2 and all(
-                j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()),
-                what="both jobs ended")
+            await wait_until(
+                pilot,
+                lambda: (
+                    len(app.store.list_jobs()) == 2
+                    and all(
+                        j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()
+                    )
+                ),
+                what="both jobs ended",
+            )
             fine, broken = sorted(app.store.list_jobs(), key=lambda j: j.name)
             assert broken.state is JobState.FAILED
             app.main.table.select_job(broken.id)
-            await wait_until(pilot, lambda: app.main.selected_job == broken.id,
-                             what="failed job selected")
+            await wait_until(
+                pilot, lambda: app.main.selected_job == broken.id, what="failed job selected"
+            )
             await pilot.press("v")
             await pilot.pause()
             message, markup = notes[-1]
@@ -240,21 +287,27 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
             assert before is not None
             emu.inject("status", code=500, count=10, retry_after=0)
             app.main.table.select_job(fine.id)
-            await wait_until(pilot, lambda: app.main.selected_job == fine.id,
-                             what="finished job selected")
+            await wait_until(
+                pilot, lambda: app.main.selected_job == fine.id, what="finished job selected"
+            )
             await pilot.press("v")
-            await wait_until(pilot, lambda: any("cross-check not done" in p.message
-                                                for p in app.main.errors.problems),
-                             what="check failure in the errors panel")
-            problem = next(p for p in app.main.errors.problems
-                           if "cross-check not done" in p.message)
+            await wait_until(
+                pilot,
+                lambda: any("cross-check not done" in p.message for p in app.main.errors.problems),
+                what="check failure in the errors panel",
+            )
+            problem = next(
+                p for p in app.main.errors.problems if "cross-check not done" in p.message
+            )
             assert problem.severity == "error" and f"job {fine.id}" in problem.where
             assert app.store.require_job(fine.id).state is JobState.DONE
             after = app.store.get_result(fine.id)
             assert after is not None and after.to_json() == before.to_json()
-            await wait_until(pilot, lambda: str(app.main.table.get_cell(str(fine.id),
-                                                                    "progress")) == "finished",
-                             what="the row back to its finished summary")
+            await wait_until(
+                pilot,
+                lambda: str(app.main.table.get_cell(str(fine.id), "progress")) == "finished",
+                what="the row back to its finished summary",
+            )
             assert app.is_running
 
 
@@ -269,9 +322,11 @@ async def test_a_failing_worker_lands_in_the_errors_panel(tmp_path: Path) -> Non
             folder_input.focus()
             folder_input.insert_text_at_cursor(str(blocker / "sub"))
             await pilot.press("ctrl+s")
-            await wait_until(pilot, lambda: any(p.where == "export"
-                                                for p in app.main.errors.problems),
-                             what="export failure reported")
+            await wait_until(
+                pilot,
+                lambda: any(p.where == "export" for p in app.main.errors.problems),
+                what="export failure reported",
+            )
             problem = next(p for p in app.main.errors.problems if p.where == "export")
             assert problem.severity == "error" and "not-a-folder.txt" in problem.message
             assert app.is_running  # the app carries on

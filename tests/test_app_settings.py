@@ -16,9 +16,9 @@ from tui.app.screens.key_screen import KeyScreen
 from tui.app.screens.settings_screen import SettingsScreen
 from tui.app.testing import emulator_settings, screen_text, wait_until
 from tui.config import Settings
-from tui.jobs.store import JobState
 from tui.secrets import Secret, mask_key
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.records import JobState
 
 SIZE = (120, 40)
 
@@ -36,8 +36,9 @@ async def test_settings_screen_saves_values_and_a_masked_key(tmp_path: Path) -> 
         emu.add_key(new_key)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("s")
-            await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen),
-                             what="settings screen")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings screen"
+            )
             screen = app.screen
             assert mask_key(emu.demo_key) in screen_text(app)
             assert emu.demo_key not in screen_text(app)
@@ -55,32 +56,41 @@ async def test_settings_screen_saves_values_and_a_masked_key(tmp_path: Path) -> 
             await pilot.pause()
             assert new_key not in screen_text(app)  # masked while typed
             await pilot.press("ctrl+s")
-            await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen),
-                             what="settings closed")
+            await wait_until(
+                pilot, lambda: not isinstance(app.screen, SettingsScreen), what="settings closed"
+            )
             assert cfg.exists() and _mode(cfg) == 0o600
             saved = config.load(cfg, env={})
             assert saved.api_key == Secret(new_key)
             assert (saved.language, saved.hotwords, saved.concurrency) == (
-                "en", ["Kubernetes", "gRPC"], 3)
+                "en",
+                ["Kubernetes", "gRPC"],
+                3,
+            )
             # The running app uses the new values; the runner restarted with the new key.
             assert app.settings.api_key == Secret(new_key) and app.runner.concurrency == 3
             folder = tmp_path
             write_directive_wav(folder / "after.wav", 2, text="Saved and working.")
             app.transcribe_path(folder / "after.wav")
-            await wait_until(pilot, lambda: app.store.list_jobs()[0].state is JobState.DONE,
-                             what="job with the new key")
+            await wait_until(
+                pilot,
+                lambda: app.store.list_jobs()[0].state is JobState.DONE,
+                what="job with the new key",
+            )
             assert emu.requests[-1].key_kind == "normal"
 
 
 async def test_settings_screen_refuses_bad_values(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     with Emulator() as emu:
-        app = make_app(emulator_settings(emu), tmp_path, db_path=tmp_path / "j.sqlite3",
-                       config_path=cfg)
+        app = make_app(
+            emulator_settings(emu), tmp_path, db_path=tmp_path / "j.sqlite3", config_path=cfg
+        )
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("s")
-            await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen),
-                             what="settings screen")
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings screen"
+            )
             conc = app.screen.query_one("#set-concurrency", Input)
             conc.focus()
             await pilot.press("backspace", "backspace", "0", "ctrl+s")
@@ -89,8 +99,11 @@ async def test_settings_screen_refuses_bad_values(tmp_path: Path) -> None:
             assert "1 to 16" in screen_text(app)
             assert not cfg.exists()
             await pilot.press("escape")
-            await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen),
-                             what="closed without saving")
+            await wait_until(
+                pilot,
+                lambda: not isinstance(app.screen, SettingsScreen),
+                what="closed without saving",
+            )
 
 
 async def test_first_run_asks_for_a_key_and_saves_it(tmp_path: Path) -> None:
@@ -98,8 +111,11 @@ async def test_first_run_asks_for_a_key_and_saves_it(tmp_path: Path) -> None:
     key = "test-" + secrets.token_hex(12)
     app = make_app(Settings(), tmp_path, db_path=tmp_path / "j.sqlite3", config_path=cfg)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, KeyScreen)
-                         and "platform" in screen_text(app), what="key modal")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, KeyScreen) and "platform" in screen_text(app),
+            what="key modal",
+        )
         shown = screen_text(app)
         for hint in ("platform.stepfun.com", "platform.stepfun.ai", "cn-plan", "intl-plan"):
             assert hint in shown
@@ -107,8 +123,7 @@ async def test_first_run_asks_for_a_key_and_saves_it(tmp_path: Path) -> None:
         await pilot.press(*key)
         assert key not in screen_text(app)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not isinstance(app.screen, KeyScreen),
-                         what="modal closed")
+        await wait_until(pilot, lambda: not isinstance(app.screen, KeyScreen), what="modal closed")
         assert _mode(cfg) == 0o600
         saved = config.load(cfg, env={})
         assert saved.api_key == Secret(key) and saved.region == "intl-plan"
@@ -120,8 +135,11 @@ async def test_first_run_rejects_an_empty_key_and_can_quit(tmp_path: Path) -> No
     cfg = tmp_path / "config.toml"
     app = make_app(Settings(), tmp_path, db_path=tmp_path / "j.sqlite3", config_path=cfg)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, KeyScreen)
-                         and app.screen.query("#key-input"), what="key modal")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, KeyScreen) and app.screen.query("#key-input"),
+            what="key modal",
+        )
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, KeyScreen)
@@ -134,8 +152,9 @@ async def test_first_run_rejects_an_empty_key_and_can_quit(tmp_path: Path) -> No
 async def test_keymap_remaps_a_binding_and_help_lists_it(tmp_path: Path) -> None:
     with Emulator() as emu:
         settings = emulator_settings(emu, keymap={"help": "f2", "mark-reviewed": "ctrl+r"})
-        app = make_app(settings, tmp_path, db_path=tmp_path / "j.sqlite3",
-                       config_path=tmp_path / "c.toml")
+        app = make_app(
+            settings, tmp_path, db_path=tmp_path / "j.sqlite3", config_path=tmp_path / "c.toml"
+        )
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
             await pilot.pause()
@@ -145,5 +164,6 @@ async def test_keymap_remaps_a_binding_and_help_lists_it(tmp_path: Path) -> None
             shown = screen_text(app)
             assert "f2" in shown and "mark-reviewed" in shown and "^r" in shown
             await pilot.press("escape")
-            await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen),
-                             what="help closed")
+            await wait_until(
+                pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed"
+            )

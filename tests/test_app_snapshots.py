@@ -20,17 +20,27 @@ from tui.app.screens.export_screen import ExportScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.settings_screen import SettingsScreen
 from tui.app.testing import emulator_settings, wait_until
-from tui.jobs.store import ENDED
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.records import ENDED
 
 SIZE = (120, 36)
 FILES = (
-    ("interview.wav", 12, {"text": (
-        "Thanks for joining us today. Could you start by describing your role? Sure. I lead "
-        "the field recordings team, and we archive about forty hours of interviews a month. "
-        "Most of it is in two languages.")}),
-    ("loop [take 2].wav", 20, {"text": "Again and again, the same line.", "fault": "repeat",
-                               "factor": 4.0}),
+    (
+        "interview.wav",
+        12,
+        {
+            "text": (
+                "Thanks for joining us today. Could you start by describing your role? Sure. I lead "
+                "the field recordings team, and we archive about forty hours of interviews a month. "
+                "Most of it is in two languages."
+            )
+        },
+    ),
+    (
+        "loop [take 2].wav",
+        20,
+        {"text": "Again and again, the same line.", "fault": "repeat", "factor": 4.0},
+    ),
     ("voicemail.wav", 4, {"fault": "error_event"}),
 )
 
@@ -48,12 +58,23 @@ def _app(tmp_path: Path, emu: Emulator) -> WorkbenchApp:
     folder.mkdir()
     for i, (name, seconds, directive) in enumerate(FILES):
         params = dict(directive)
-        write_directive_wav(folder / name, seconds, text=params.pop("text", None),
-                            fault=params.pop("fault", None), tone_hz=300 + 25 * i, **params)
+        write_directive_wav(
+            folder / name,
+            seconds,
+            text=params.pop("text", None),
+            fault=params.pop("fault", None),
+            tone_hz=300 + 25 * i,
+            **params,
+        )
     settings = emulator_settings(emu, concurrency=1, formats=["txt", "srt"])
-    return make_app(settings, folder, db_path=tmp_path / "jobs.sqlite3",
-                    config_path=tmp_path / "config.toml", show_elapsed=False,
-                    root_label="recordings")
+    return make_app(
+        settings,
+        folder,
+        db_path=tmp_path / "jobs.sqlite3",
+        config_path=tmp_path / "config.toml",
+        show_elapsed=False,
+        root_label="recordings",
+    )
 
 
 def _state(app: WorkbenchApp) -> Callable[[], str]:
@@ -61,23 +82,36 @@ def _state(app: WorkbenchApp) -> Callable[[], str]:
         jobs = [(j.id, j.state.value, j.attempts) for j in app.store.list_jobs()]
         problems = [(p.severity, p.where, p.message[:60]) for p in app.main.errors.problems]
         return f"jobs={jobs} problems={problems}"
+
     return describe
 
 
 def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Awaitable[None]]:
     async def run_before(pilot: Any) -> None:
         app: WorkbenchApp = pilot.app
-        await wait_until(pilot, lambda: len(app.main.files.root.children) == len(FILES),
-                         what="files listed")
+        await wait_until(
+            pilot, lambda: len(app.main.files.root.children) == len(FILES), what="files listed"
+        )
         for name, _s, _d in FILES:  # one by one, so ids and the panel's order are fixed
             app.transcribe_path(app.root / name)
-        await wait_until(pilot, lambda: all(j.state in ENDED for j in app.store.list_jobs()),
-                         what="jobs ended", state=_state(app))
+        await wait_until(
+            pilot,
+            lambda: all(j.state in ENDED for j in app.store.list_jobs()),
+            what="jobs ended",
+            state=_state(app),
+        )
         log = app.main.errors.query_one(RichLog)
         # One warning (the loop) and one error (the voicemail), and the log scrolled to them.
-        await wait_until(pilot, lambda: len(app.main.errors.problems) == 2 and log.lines
-                         and log.scroll_y == log.max_scroll_y, what="problems shown",
-                         state=_state(app))
+        await wait_until(
+            pilot,
+            lambda: (
+                len(app.main.errors.problems) == 2
+                and log.lines
+                and log.scroll_y == log.max_scroll_y
+            ),
+            what="problems shown",
+            state=_state(app),
+        )
         await pilot.press("k", "k", "k")  # back to the first job
         await pilot.pause()
         await wait_until(pilot, lambda: log.scroll_y == log.max_scroll_y, what="log settled")
@@ -85,31 +119,39 @@ def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Await
         if screen is not None:
             await wait_until(pilot, lambda: isinstance(app.screen, screen), what="screen")
         await pilot.pause()
+
     return run_before
 
 
-def test_main_screen_after_a_session(tmp_path: Path, emulator: Emulator,
-                                     snap_compare: Any) -> None:
-    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
-                        run_before=_after_jobs())
+def test_main_screen_after_a_session(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE, run_before=_after_jobs())
 
 
-def test_main_screen_needs_review_selected(tmp_path: Path, emulator: Emulator,
-                                           snap_compare: Any) -> None:
-    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
-                        run_before=_after_jobs("j"))
+def test_main_screen_needs_review_selected(
+    tmp_path: Path, emulator: Emulator, snap_compare: Any
+) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE, run_before=_after_jobs("j"))
 
 
 def test_help_screen(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
-    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
-                        run_before=_after_jobs("question_mark", screen=HelpScreen))
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SIZE,
+        run_before=_after_jobs("question_mark", screen=HelpScreen),
+    )
 
 
 def test_settings_screen(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
-    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
-                        run_before=_after_jobs("s", screen=SettingsScreen))
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SIZE,
+        run_before=_after_jobs("s", screen=SettingsScreen),
+    )
 
 
 def test_export_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
-    assert snap_compare(_app(tmp_path, emulator), terminal_size=SIZE,
-                        run_before=_after_jobs("e", screen=ExportScreen))
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SIZE,
+        run_before=_after_jobs("e", screen=ExportScreen),
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tui.audio import ffmpeg as ff
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.errors import AsrError, ErrorKind
 
 
 @pytest.fixture
@@ -48,8 +48,7 @@ def test_missing_ffmpeg_says_how_to_get_it() -> None:
         ff.require_ffmpeg(None, "talk.flac (flac must be converted first)")
     err = info.value
     assert err.kind == ErrorKind.BAD_INPUT
-    for hint in ("apt install ffmpeg", "brew install ffmpeg", "stepfun-asr[ffmpeg]",
-                 "talk.flac"):
+    for hint in ("apt install ffmpeg", "brew install ffmpeg", "stepfun-asr[ffmpeg]", "talk.flac"):
         assert hint in str(err)
 
 
@@ -65,10 +64,13 @@ async def test_run_reports_failure_without_raising(tmp_path: Path) -> None:
 
 
 def test_reason_from_strips_prefixes() -> None:
-    stderr = ("[mp3 @ 0x55e2] Failed to read frame size: Could not seek to 6023.\n"
-              "/tmp/x/junk.mp3: Invalid argument\n")
-    assert ff.reason_from(stderr) == ("Failed to read frame size: Could not seek to 6023.; "
-                                      "Invalid argument")
+    stderr = (
+        "[mp3 @ 0x55e2] Failed to read frame size: Could not seek to 6023.\n"
+        "/tmp/x/junk.mp3: Invalid argument\n"
+    )
+    assert ff.reason_from(stderr) == (
+        "Failed to read frame size: Could not seek to 6023.; Invalid argument"
+    )
 
 
 def _children_named(name: str) -> list[int]:
@@ -82,8 +84,8 @@ def _children_named(name: str) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
         state, ppid = fields[0], int(fields[1])
         if ppid == me and comm == name and state != "Z":
             out.append(int(entry.name))

@@ -36,19 +36,46 @@ RECIPES: dict[str, tuple[str, list[str], float]] = {
     "faststart.m4a": ("m4a", ["-c:a", "aac", "-movflags", "+faststart"], 0.03),
     "cbr.mp3": ("mp3", ["-c:a", "libmp3lame", "-b:a", "64k", "-write_xing", "0"], 0.1),
     "vbr_xing.mp3": ("mp3", ["-c:a", "libmp3lame", "-q:a", "5"], 0.1),
-    "id3.mp3": ("mp3", ["-c:a", "libmp3lame", "-b:a", "32k", "-id3v2_version", "3",
-                        "-metadata", "title=" + "x" * 3000], 0.1),
+    "id3.mp3": (
+        "mp3",
+        [
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "32k",
+            "-id3v2_version",
+            "3",
+            "-metadata",
+            "title=" + "x" * 3000,
+        ],
+        0.1,
+    ),
 }
 
 
 def ffprobe(path: Path) -> dict[str, float]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=sample_rate,channels",
-         "-of", "json", str(path)], check=True, capture_output=True, text=True).stdout
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=sample_rate,channels",
+            "-of",
+            "json",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     data = json.loads(out)
     stream = data["streams"][0]
-    return {"duration": float(data["format"]["duration"]),
-            "rate": float(stream["sample_rate"]), "channels": float(stream["channels"])}
+    return {
+        "duration": float(data["format"]["duration"]),
+        "rate": float(stream["sample_rate"]),
+        "channels": float(stream["channels"]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +83,27 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("media")
     src = root / "src.wav"
     # A chirp with some noise so the lossy encoders have something to chew on.
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(src), "synth",
-                    str(SECONDS), "sine", "200-2000", "synth", "pinknoise", "mix"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(src),
+            "synth",
+            str(SECONDS),
+            "sine",
+            "200-2000",
+            "synth",
+            "pinknoise",
+            "mix",
+        ],
+        check=True,
+    )
     files = {}
     for name, (_fmt, args, _tol) in RECIPES.items():
         out = root / name
@@ -67,8 +113,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             subprocess.run([*FF, "-i", str(src), *args, str(out)], check=True)
         files[name] = out
     # A streaming writer (ffmpeg to a pipe) leaves the RIFF and data sizes at 0xFFFFFFFF.
-    piped = subprocess.run([*FF, "-i", str(src), "-f", "wav", "-"], check=True,
-                           capture_output=True).stdout
+    piped = subprocess.run(
+        [*FF, "-i", str(src), "-f", "wav", "-"], check=True, capture_output=True
+    ).stdout
     files["piped.wav"] = root / "piped.wav"
     files["piped.wav"].write_bytes(piped)
     return files
@@ -108,8 +155,9 @@ def test_wav_with_zero_data_size_uses_file_size(media: dict[str, Path], tmp_path
     assert info.codec == "pcm_s16le" and info.bits == 16
 
 
-@pytest.mark.parametrize("name", ["opus.ogg", "moov_end.m4a", "faststart.m4a", "cbr.mp3",
-                                  "a.flac", "s24_stereo.wav"])
+@pytest.mark.parametrize(
+    "name", ["opus.ogg", "moov_end.m4a", "faststart.m4a", "cbr.mp3", "a.flac", "s24_stereo.wav"]
+)
 def test_head_and_tail_buffers_agree_with_file(media: dict[str, Path], name: str) -> None:
     data = media[name].read_bytes()
     whole = header_info_from_bytes(data, len(data))

@@ -11,17 +11,22 @@ import pytest
 
 from tests.conftest import write_tone_wav
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.probe import ffmpeg_probe, probe
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat
+from tui.errors import AsrError, ErrorKind
 
 FFMPEG = ff.find_ffmpeg()
 
 
 def run_ffmpeg(*args: str) -> None:
     assert FFMPEG is not None
-    subprocess.run([FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-                   check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +35,41 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("media")
     wav = write_tone_wav(d / "tone.wav", 3.0)
     files = {"wav": wav}
-    for name, codec in (("m4a", ["-c:a", "aac"]), ("flac", []),
-                        ("webm", ["-c:a", "libopus"]), ("mp3", ["-c:a", "libmp3lame"])):
+    for name, codec in (
+        ("m4a", ["-c:a", "aac"]),
+        ("flac", []),
+        ("webm", ["-c:a", "libopus"]),
+        ("mp3", ["-c:a", "libmp3lame"]),
+    ):
         out = d / f"tone.{name}"
         run_ffmpeg("-i", str(wav), *codec, str(out))
         files[name] = out
     video = d / "clip.mp4"
-    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=3", "-i", str(wav),
-               "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(video))
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=96x64:rate=5:duration=3",
+        "-i",
+        str(wav),
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(video),
+    )
     files["video"] = video
     silent_video = d / "silent.mp4"
-    run_ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=2", "-c:v", "mpeg4",
-               str(silent_video))
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=96x64:rate=5:duration=2",
+        "-c:v",
+        "mpeg4",
+        str(silent_video),
+    )
     files["silent_video"] = silent_video
     (d / "empty.wav").write_bytes(b"")
     files["empty"] = d / "empty.wav"
@@ -90,9 +118,25 @@ def write_live_webm(src: Path, out: Path) -> Path:
     """Like a browser recording: written to a pipe, so the container records no duration."""
     assert FFMPEG is not None
     with out.open("wb") as fh:
-        subprocess.run([FFMPEG, "-nostdin", "-loglevel", "error", "-i", str(src),
-                        "-c:a", "libopus", "-f", "webm", "-"], stdout=fh,
-                       stdin=subprocess.DEVNULL, check=True, timeout=60)
+        subprocess.run(
+            [
+                FFMPEG,
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-i",
+                str(src),
+                "-c:a",
+                "libopus",
+                "-f",
+                "webm",
+                "-",
+            ],
+            stdout=fh,
+            stdin=subprocess.DEVNULL,
+            check=True,
+            timeout=60,
+        )
     return out
 
 
@@ -106,13 +150,16 @@ async def test_webm_without_duration_is_decoded(tmp_path: Path, media: dict[str,
     assert via_probe.duration_s == pytest.approx(3.0, abs=0.1)
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("empty", "empty.wav: the file is empty (0 bytes)"),
-    ("text", "notes.mp3: not readable as audio"),
-    ("truncated", "cut.m4a: not readable as audio"),
-    ("silent_video", "silent.mp4: contains no audio stream"),
-    ("no_samples", "nothing.wav: contains no audio samples"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("empty", "empty.wav: the file is empty (0 bytes)"),
+        ("text", "notes.mp3: not readable as audio"),
+        ("truncated", "cut.m4a: not readable as audio"),
+        ("silent_video", "silent.mp4: contains no audio stream"),
+        ("no_samples", "nothing.wav: contains no audio samples"),
+    ],
+)
 async def test_bad_files(media: dict[str, Path], name: str, message: str) -> None:
     with pytest.raises(AsrError) as info:
         await probe(media[name], ffmpeg=FFMPEG)
@@ -135,7 +182,8 @@ async def test_raw_pcm_duration_from_layout(tmp_path: Path) -> None:
 
 
 async def test_without_ffmpeg_native_headers_still_work(
-        media: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    media: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -161,22 +209,72 @@ def loud_then_soft(d: Path) -> Path:
     loud = d / "loud.wav"
     soft = d / "soft.wav"
     both = d / "both.wav"
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(loud), "synth", "4",
-                    "whitenoise", "vol", "0.8"], check=True, capture_output=True, timeout=60)
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(soft), "synth", "26",
-                    "sine", "220", "vol", "0.3"], check=True, capture_output=True, timeout=60)
-    subprocess.run(["sox", str(loud), str(soft), str(both)], check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(loud),
+            "synth",
+            "4",
+            "whitenoise",
+            "vol",
+            "0.8",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(soft),
+            "synth",
+            "26",
+            "sine",
+            "220",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        ["sox", str(loud), str(soft), str(both)], check=True, capture_output=True, timeout=60
+    )
     return both
 
 
-async def test_vbr_mp3_without_frame_count_is_decoded(tmp_path: Path,
-                                                      media: dict[str, Path]) -> None:
+async def test_vbr_mp3_without_frame_count_is_decoded(
+    tmp_path: Path, media: dict[str, Path]
+) -> None:
     from tui.audio.headers import read_header_info
 
     vbr = tmp_path / "vbr.mp3"
-    run_ffmpeg("-i", str(loud_then_soft(tmp_path)), "-c:a", "libmp3lame", "-q:a", "4",
-               "-write_xing", "0", str(vbr))
+    run_ffmpeg(
+        "-i",
+        str(loud_then_soft(tmp_path)),
+        "-c:a",
+        "libmp3lame",
+        "-q:a",
+        "4",
+        "-write_xing",
+        "0",
+        str(vbr),
+    )
     estimate = read_header_info(vbr)
     assert estimate is not None and estimate.duration_s is not None
     assert estimate.duration_s < 20  # the header alone is far off

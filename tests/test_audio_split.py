@@ -25,14 +25,36 @@ from tui.audio.split import (
 needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
 
 
-def make_long_file(path: Path, *, tone_s: float = 50, pause_s: float = 10, repeats: int = 31,
-                   rate: int = 8000) -> Path:
+def make_long_file(
+    path: Path, *, tone_s: float = 50, pause_s: float = 10, repeats: int = 31, rate: int = 8000
+) -> Path:
     """tone + pause, repeated: 31 minutes at 8 kHz in well under a second with sox."""
     subprocess.run(
-        ["sox", "-n", "-r", str(rate), "-c", "1", "-b", "16", str(path),
-         "synth", str(tone_s), "sine", "300", "vol", "0.5",
-         "pad", "0", str(pause_s), "repeat", str(repeats - 1)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "sox",
+            "-n",
+            "-r",
+            str(rate),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            str(tone_s),
+            "sine",
+            "300",
+            "vol",
+            "0.5",
+            "pad",
+            "0",
+            str(pause_s),
+            "repeat",
+            str(repeats - 1),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return path
 
@@ -53,7 +75,10 @@ def test_parse_silences() -> None:
         "[silencedetect @ 0x5581] silence_start: 118\n"
     )
     assert parse_silences(stderr, 120.0) == [
-        Silence(49.9, 60.02), Silence(0.0, 1.5), Silence(118.0, 120.0)]
+        Silence(49.9, 60.02),
+        Silence(0.0, 1.5),
+        Silence(118.0, 120.0),
+    ]
 
 
 def test_no_split_when_it_fits() -> None:
@@ -68,7 +93,9 @@ def test_cut_at_the_longest_pause_near_the_aim() -> None:
     assert cuts == [960.0]  # the 4 s pause; the 10 s one at 1:45 is far from the aim
     parts = plan_parts(1860.0, cuts)
     assert [(p.index, p.count, p.offset_s, p.duration_s) for p in parts] == [
-        (1, 2, 0.0, 960.0), (2, 2, 960.0, 900.0)]
+        (1, 2, 0.0, 960.0),
+        (2, 2, 960.0, 900.0),
+    ]
 
 
 def test_hard_cut_without_pauses_and_limits_hold() -> None:

@@ -8,19 +8,24 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_tone_wav
+from tui.audio.encoding import AudioFormat
 from tui.audio.ffmpeg import find_ffmpeg
 from tui.audio.headers import read_header_info
 from tui.audio.transcode import to_opus
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat
+from tui.errors import AsrError, ErrorKind
 
 FFMPEG = find_ffmpeg()
 
 
 def ffmpeg(*args: str) -> None:
     assert FFMPEG is not None
-    subprocess.run([FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-                   check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +49,18 @@ def check_opus(path: Path, seconds: float, smaller_than: Path | None = None) -> 
     # The OpusHead records the input rate; ffprobe confirms 16 kHz went in.
     head = path.read_bytes()[:200]
     i = head.index(b"OpusHead")
-    assert int.from_bytes(head[i + 12:i + 16], "little") == 16000
+    assert int.from_bytes(head[i + 12 : i + 16], "little") == 16000
 
 
 @pytest.mark.parametrize("kind", ["m4a", "flac", "webm", "wma", "mkv"])
 async def test_containers_to_opus(tmp_path: Path, stereo_wav: Path, kind: str) -> None:
     assert FFMPEG is not None
     src = tmp_path / f"in.{kind}"
-    codec = {"webm": ["-c:a", "libopus"], "mkv": ["-c:a", "libvorbis"],
-             "wma": ["-c:a", "wmav2"]}.get(kind, [])
+    codec = {
+        "webm": ["-c:a", "libopus"],
+        "mkv": ["-c:a", "libvorbis"],
+        "wma": ["-c:a", "wmav2"],
+    }.get(kind, [])
     ffmpeg("-i", str(stereo_wav), *codec, str(src))
     out = await to_opus(FFMPEG, src, tmp_path / "out.ogg")
     # Far smaller than the 16-bit stereo source.
@@ -62,8 +70,20 @@ async def test_containers_to_opus(tmp_path: Path, stereo_wav: Path, kind: str) -
 async def test_video_keeps_only_audio(tmp_path: Path, stereo_wav: Path) -> None:
     assert FFMPEG is not None
     video = tmp_path / "clip.mov"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=4", "-i",
-           str(stereo_wav), "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(video))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=10:duration=4",
+        "-i",
+        str(stereo_wav),
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(video),
+    )
     out = await to_opus(FFMPEG, video, tmp_path / "out.ogg")
     check_opus(out, 4.0)
     assert b"theora" not in out.read_bytes().lower()
@@ -74,16 +94,16 @@ async def test_raw_pcm_input(tmp_path: Path) -> None:
     wav = write_tone_wav(tmp_path / "t.wav", 2.0, rate=8000)
     raw = tmp_path / "t.pcm"
     raw.write_bytes(wav.read_bytes()[44:])
-    out = await to_opus(FFMPEG, raw, tmp_path / "out.ogg",
-                        pcm=AudioFormat("pcm", rate=8000, bits=16, channel=1))
+    out = await to_opus(
+        FFMPEG, raw, tmp_path / "out.ogg", pcm=AudioFormat("pcm", rate=8000, bits=16, channel=1)
+    )
     check_opus(out, 2.0)
 
 
 async def test_video_without_sound(tmp_path: Path) -> None:
     assert FFMPEG is not None
     video = tmp_path / "mute.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=2", "-c:v", "mpeg4",
-           str(video))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=2", "-c:v", "mpeg4", str(video))
     with pytest.raises(AsrError) as info:
         await to_opus(FFMPEG, video, tmp_path / "out.ogg")
     assert info.value.kind == ErrorKind.BAD_INPUT

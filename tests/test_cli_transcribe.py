@@ -18,8 +18,14 @@ def run_cli(*args: str, emu=None, key: str | None = None, **env: str):
     if emu is not None:
         env.setdefault("STEPFUN_BASE_URL", emu.base_url)
         env.setdefault("STEPFUN_API_KEY", key or emu.demo_key)
-    return subprocess.run([PYTHON, "-m", "tui", "transcribe", *args], capture_output=True,
-                          text=True, env=subprocess_env(**env), timeout=120, check=False)
+    return subprocess.run(
+        [PYTHON, "-m", "tui", "transcribe", *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -45,8 +51,18 @@ def test_json_has_every_documented_field(emu, speech):
     done = run_cli("--json", "--language", "en", str(speech), emu=emu)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    for name in ("file", "text", "segments", "usage", "elapsed_s", "model", "language",
-                 "warnings", "duration_s", "cost"):
+    for name in (
+        "file",
+        "text",
+        "segments",
+        "usage",
+        "elapsed_s",
+        "model",
+        "language",
+        "warnings",
+        "duration_s",
+        "cost",
+    ):
         assert name in data, name
     assert data["text"] == TEXT and data["model"] == "stepaudio-2.5-asr"
     assert data["language"] == "en" and data["warnings"] == []
@@ -59,15 +75,26 @@ def test_json_has_every_documented_field(emu, speech):
 def test_each_file_fails_on_its_own_and_the_run_goes_on(emu, tmp_path, speech):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    blocked = write_directive_wav(tmp_path / "blocked.wav", 4.0, text="x y z",
-                                  fault="error_event")
+    blocked = write_directive_wav(tmp_path / "blocked.wav", 4.0, text="x y z", fault="error_event")
     second = write_tone_wav(tmp_path / "tone.wav", 3.0)
-    done = run_cli("--json", str(empty), str(speech), str(blocked), str(second),
-                   str(tmp_path / "missing.wav"), emu=emu)
+    done = run_cli(
+        "--json",
+        str(empty),
+        str(speech),
+        str(blocked),
+        str(second),
+        str(tmp_path / "missing.wav"),
+        emu=emu,
+    )
     assert done.returncode == 1
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [Path(r["file"]).name for r in rows] == ["empty.wav", "talk.wav", "blocked.wav",
-                                                    "tone.wav", "missing.wav"]
+    assert [Path(r["file"]).name for r in rows] == [
+        "empty.wav",
+        "talk.wav",
+        "blocked.wav",
+        "tone.wav",
+        "missing.wav",
+    ]
     assert [("error" in r) for r in rows] == [True, False, True, False, True]
     assert "empty" in rows[0]["error"]
     assert rows[2]["error_kind"] == "moderated"
@@ -78,8 +105,12 @@ def test_output_files_written_atomically(emu, tmp_path, speech):
     out = tmp_path / "out"
     done = run_cli("-o", "txt,srt,vtt,json", "--out-dir", str(out), str(speech), emu=emu)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt",
-                                                     "talk.vtt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "talk.json",
+        "talk.srt",
+        "talk.txt",
+        "talk.vtt",
+    ]
     assert (out / "talk.txt").read_text(encoding="utf-8").strip() == TEXT
     assert (out / "talk.srt").read_text(encoding="utf-8").startswith("1\n00:00:0")
     assert (out / "talk.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
@@ -89,9 +120,16 @@ def test_output_files_written_atomically(emu, tmp_path, speech):
     assert (speech.parent / "talk.srt").exists()
 
 
-@pytest.mark.parametrize("args", [["-o", "docx"], ["--format", "pcm"], ["--rate", "16000"],
-                                  ["--base-url", "http://api.example.com/v1"],
-                                  ["--region", "mars"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-o", "docx"],
+        ["--format", "pcm"],
+        ["--rate", "16000"],
+        ["--base-url", "http://api.example.com/v1"],
+        ["--region", "mars"],
+    ],
+)
 def test_usage_errors_exit_2(emu, speech, args):
     done = run_cli(*args, str(speech), emu=emu)
     assert done.returncode == 2, done.stderr
@@ -116,8 +154,9 @@ def test_pcm_flags(emu, tmp_path):
     wav = write_tone_wav(tmp_path / "t.wav", 3.0)
     raw = tmp_path / "t.pcm"
     raw.write_bytes(wav.read_bytes()[44:])
-    done = run_cli("--format", "pcm", "--rate", "16000", "--bits", "16", "--channel", "1",
-                   str(raw), emu=emu)
+    done = run_cli(
+        "--format", "pcm", "--rate", "16000", "--bits", "16", "--channel", "1", str(raw), emu=emu
+    )
     assert done.returncode == 0, done.stderr
     assert emu.requests[-1].format_type == "pcm"
 

@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from tests.conftest import write_tone_wav
+from tui.audio.encoding import AudioFormat
+from tui.errors import AsrError, ErrorKind
 from tui.stepfun.client import AsrClient
-from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived, UploadProgressed
-from tui.stepfun.options import AudioFormat, AudioInput, TranscriptionOptions
+from tui.stepfun.options import AudioInput, TranscriptionOptions
 
 OPTS = TranscriptionOptions()
 
@@ -41,8 +42,7 @@ def client_for(emu, *, key: str | None = None, base: str | None = None, **kw) ->
 async def test_success_returns_done_text_segments_and_usage(emu, wav):
     events: list[object] = []
     async with client_for(emu) as client:
-        text, segments, usage, attempts = await client.transcribe(wav, OPTS,
-                                                                  on_event=events.append)
+        text, segments, usage, attempts = await client.transcribe(wav, OPTS, on_event=events.append)
     assert text and attempts == 1 and usage
     deltas = [e for e in events if isinstance(e, DeltaReceived)]
     assert "".join(d.text for d in deltas).strip() == text.strip()
@@ -57,13 +57,18 @@ async def test_success_returns_done_text_segments_and_usage(emu, wav):
 
 
 async def test_request_carries_options(emu, wav):
-    opts = TranscriptionOptions(language="en", hotwords=("StepFun", "Textual"),
-                                enable_itn=False, enable_timestamp=False)
+    opts = TranscriptionOptions(
+        language="en", hotwords=("StepFun", "Textual"), enable_itn=False, enable_timestamp=False
+    )
     async with client_for(emu) as client:
         _text, segments, _usage, _ = await client.transcribe(wav, opts)
     record = emu.requests[-1]
     assert (record.model, record.language, record.hotwords, record.enable_timestamp) == (
-        "stepaudio-2.5-asr", "en", ["StepFun", "Textual"], False)
+        "stepaudio-2.5-asr",
+        "en",
+        ["StepFun", "Textual"],
+        False,
+    )
     assert all(s.start_ms == 0 and s.end_ms == 0 for s in segments)
 
 
@@ -76,8 +81,7 @@ async def test_request_carries_options(emu, wav):
         (400, ErrorKind.BAD_REQUEST, "400"),
     ],
 )
-async def test_non_retryable_statuses_fail_once_with_a_sentence(emu, wav, code, kind,
-                                                                 phrase):
+async def test_non_retryable_statuses_fail_once_with_a_sentence(emu, wav, code, kind, phrase):
     emu.inject("status", code=code)
     sleeps = Sleeps()
     async with client_for(emu, sleep=sleeps) as client:
@@ -101,8 +105,7 @@ async def test_plan_key_on_normal_base_explains_the_mismatch(emu, wav):
             await client.transcribe(wav, OPTS)
     assert info.value.kind is ErrorKind.KEY_BASE_MISMATCH
     assert "cn-plan" in str(info.value) and "404" in str(info.value)
-    async with client_for(emu, key=emu.plan_key,
-                          base=emu.plan_base_url) as client:
+    async with client_for(emu, key=emu.plan_key, base=emu.plan_base_url) as client:
         text, *_ = await client.transcribe(wav, OPTS)
     assert text
 
@@ -121,8 +124,9 @@ async def test_legacy_endpoint_model_not_supported_means_wrong_endpoint(emu, wav
             await client.legacy_transcribe(Path(wav.path), model="stepaudio-2.5-asr")
         assert info.value.kind is ErrorKind.WRONG_ENDPOINT
         assert "wrong endpoint" in str(info.value)
-        assert await client.legacy_transcribe(Path(wav.path), model="step-asr-1.1",
-                                              hotwords=("StepFun",))
+        assert await client.legacy_transcribe(
+            Path(wav.path), model="step-asr-1.1", hotwords=("StepFun",)
+        )
 
 
 async def test_429_honours_retry_after_then_succeeds(emu, wav):
@@ -152,8 +156,7 @@ async def test_truncated_stream_is_retried_and_never_delivered(emu, wav):
     emu.inject("truncate", count=1, after=2)
     events: list[object] = []
     async with client_for(emu) as client:
-        text, segments, _u, attempts = await client.transcribe(wav, OPTS,
-                                                               on_event=events.append)
+        text, segments, _u, attempts = await client.transcribe(wav, OPTS, on_event=events.append)
     assert attempts == 2
     restart = next(i for i, e in enumerate(events) if isinstance(e, AttemptRestarted))
     assert sum(isinstance(e, DeltaReceived) for e in events[:restart]) == 2
@@ -167,8 +170,10 @@ async def test_truncated_stream_is_retried_and_never_delivered(emu, wav):
     assert info.value.kind is ErrorKind.TRUNCATED
 
 
-@pytest.mark.parametrize(("fault", "kind"), [("error_event", ErrorKind.MODERATED),
-                                             ("internal_error", ErrorKind.STREAM_ERROR)])
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [("error_event", ErrorKind.MODERATED), ("internal_error", ErrorKind.STREAM_ERROR)],
+)
 async def test_mid_stream_error_event_fails_without_retry(emu, wav, fault, kind):
     emu.inject(fault, after=2)
     async with client_for(emu) as client:
@@ -224,8 +229,15 @@ async def test_wire_variants_all_parse_to_the_same_text(emu, wav):
     opts = TranscriptionOptions(language="zh")
     async with client_for(emu) as client:
         reference, *_ = await client.transcribe(wav, opts)
-        for fault in ("crlf", "noise", "done_sentinel", "split_utf8", "latin1_charset",
-                      "multiline_data", "no_trailing_blank"):
+        for fault in (
+            "crlf",
+            "noise",
+            "done_sentinel",
+            "split_utf8",
+            "latin1_charset",
+            "multiline_data",
+            "no_trailing_blank",
+        ):
             emu.inject(fault)
             text, _s, _u, attempts = await client.transcribe(wav, opts)
             assert (fault, text, attempts) == (fault, reference, 1)
@@ -247,8 +259,9 @@ async def test_connection_refused_is_a_connection_error(wav):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with AsrClient("test-key", f"http://127.0.0.1:{port}/v1", max_retries=1,
-                         sleep=Sleeps()) as client:
+    async with AsrClient(
+        "test-key", f"http://127.0.0.1:{port}/v1", max_retries=1, sleep=Sleeps()
+    ) as client:
         with pytest.raises(AsrError) as info:
             await client.transcribe(wav, OPTS)
     assert info.value.kind is ErrorKind.CONNECTION and "127.0.0.1" in str(info.value)
@@ -265,8 +278,9 @@ async def test_bad_inputs_fail_before_sending(emu, tmp_path):
         with pytest.raises(AsrError, match="--rate"):
             await client.transcribe(AudioInput(str(raw), AudioFormat("pcm")), OPTS)
         with pytest.raises(AsrError, match="Cannot read"):
-            await client.transcribe(AudioInput(str(tmp_path / "nope.wav"), AudioFormat("wav")),
-                                    OPTS)
+            await client.transcribe(
+                AudioInput(str(tmp_path / "nope.wav"), AudioFormat("wav")), OPTS
+            )
     assert emu.requests == []
 
 

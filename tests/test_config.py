@@ -50,15 +50,23 @@ def test_regions_map_to_documented_base_urls(region, url):
     assert settings.resolved_base_url == url
 
 
-@pytest.mark.parametrize("url", ["http://api.stepfun.com/v1", "http://10.0.0.5/v1",
-                                 "ftp://127.0.0.1/v1"])
+@pytest.mark.parametrize(
+    "url", ["http://api.stepfun.com/v1", "http://10.0.0.5/v1", "ftp://127.0.0.1/v1"]
+)
 def test_plain_http_only_for_loopback(url):
     with pytest.raises(ConfigError):
         config.validate_base_url(url)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/v1", "http://[::1]:9/v1",
-                                 "http://localhost/v1/", "https://example.org/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8765/v1",
+        "http://[::1]:9/v1",
+        "http://localhost/v1/",
+        "https://example.org/v1",
+    ],
+)
 def test_loopback_http_and_any_https_are_fine(url):
     assert config.validate_base_url(url) == url.rstrip("/")
 
@@ -79,8 +87,15 @@ def test_config_file_in_xdg_config_home(monkeypatch, tmp_path):
 
 
 def _cli(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "tui", *args], input=stdin, capture_output=True,
-                          text=True, env=subprocess_env(**env), timeout=60, check=False)
+    return subprocess.run(
+        [PYTHON, "-m", "tui", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(**env),
+        timeout=60,
+        check=False,
+    )
 
 
 def test_config_commands_end_to_end(fake_key):

@@ -17,20 +17,23 @@ import pytest
 
 from tests.conftest import until
 from tui.config import Settings
-from tui.jobs import events as ev
-from tui.jobs.events import EventBus
-from tui.jobs.exports import ExportSpec
-from tui.jobs.pipeline import Preparing, cross_check_file, transcribe_file
-from tui.jobs.runner import Runner
-from tui.jobs.store import JobOptions, JobState, JobStateError, Store
+from tui.engine import events as ev
+from tui.engine.events import EventBus
+from tui.engine.runner import Runner
+from tui.errors import AsrError, ErrorKind
+from tui.pipeline.transcription import Preparing, cross_check_file, transcribe_file
 from tui.secrets import Secret
 from tui.stepfun.client import AsrClient
 from tui.stepfun.emulator import Emulator, write_directive_wav
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.store.records import JobOptions, JobState, JobStateError
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 from tui.transcript.model import Segment, TranscriptionResult
 
-TEXT = ("Good morning everyone. Today we review the audio pipeline, the subtitles and the "
-        "cost report. Questions come at the end.")
+TEXT = (
+    "Good morning everyone. Today we review the audio pipeline, the subtitles and the "
+    "cost report. Questions come at the end."
+)
 # Repetitive in the audio itself (a chorus): both engines return it.
 CHORUS = " ".join(["We will rock you, we will rock you."] * 8)
 MAIN, CHECK = 0.15, 2.2  # list prices per audio hour (CNY): stepaudio-2.5-asr, step-asr-1.1
@@ -54,7 +57,8 @@ def codes(result: TranscriptionResult) -> dict[str, bool]:
 
 
 async def test_cross_check_file_catches_a_hallucination_with_one_legacy_request(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = looped_wav(tmp_path / "loop.wav")
     first = await transcribe_file(wav, Settings(), client)
     assert codes(first) == {"repetition": True} and first.cross_check is None
@@ -74,13 +78,13 @@ async def test_cross_check_file_catches_a_hallucination_with_one_legacy_request(
     assert checked.cost is not None
     assert checked.cost.amount == pytest.approx((MAIN + CHECK) * 30 / 3600, rel=1e-3)
     assert "includes cross-check" in checked.cost.basis
-    assert any(isinstance(e, Preparing) and e.what.startswith("cross-checking")
-               for e in events)
+    assert any(isinstance(e, Preparing) and e.what.startswith("cross-checking") for e in events)
     assert first.to_json() == before  # the given result is left as it was
 
 
 async def test_agreeing_check_clears_a_chorus_for_review(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = write_directive_wav(tmp_path / "chorus.wav", 30.0, text=CHORUS)
     first = await transcribe_file(wav, Settings(), client)
     assert codes(first) == {"repetition": True}
@@ -91,7 +95,8 @@ async def test_agreeing_check_clears_a_chorus_for_review(
 
 
 async def test_same_outcome_as_transcribing_with_the_check_for_a_long_file(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     """Six parts with a loop in part 1: the part-level checks are redone from the stored
     segments, exactly as ``transcribe_file(cross_check=True)`` does them."""
     gaps = tuple((t + 9.0, t + 10.0) for t in range(0, 165, 10))
@@ -115,7 +120,8 @@ async def test_same_outcome_as_transcribing_with_the_check_for_a_long_file(
 
 
 async def test_without_timestamps_part_warnings_are_kept(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     gaps = tuple((t + 9.0, t + 10.0) for t in range(0, 165, 10))
     wav = write_directive_wav(tmp_path / "long.wav", 165.0, silence_gaps=gaps)
     s = Settings(chunk_minutes=0.5, chunk_parallelism=1, timestamps=False, compress=False)
@@ -129,8 +135,9 @@ async def test_without_timestamps_part_warnings_are_kept(
     assert checked.needs_review
 
 
-async def test_a_changed_file_is_not_cross_checked(tmp_path: Path, emu: Emulator,
-                                                   client: AsrClient) -> None:
+async def test_a_changed_file_is_not_cross_checked(
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = write_directive_wav(tmp_path / "m.wav", 5.0, text=TEXT)
     first = await transcribe_file(wav, Settings(), client)
     write_directive_wav(wav, 9.0, text="Something else entirely.")
@@ -143,11 +150,15 @@ async def test_a_changed_file_is_not_cross_checked(tmp_path: Path, emu: Emulator
 
 def test_texts_by_time_rebuilds_each_part() -> None:
     from tui.audio.split import PartPlan
-    from tui.jobs.parts import texts_by_time
+    from tui.pipeline.parts import texts_by_time
 
     plans = [PartPlan(1, 3, 0.0, 10.0), PartPlan(2, 3, 10.0, 10.0), PartPlan(3, 3, 20.0, 5.0)]
-    segs = [Segment(0, 400, "Hello"), Segment(500, 900, " there."), Segment(10_000, 10_300,
-            "Second"), Segment(24_000, 24_500, "Third.")]
+    segs = [
+        Segment(0, 400, "Hello"),
+        Segment(500, 900, " there."),
+        Segment(10_000, 10_300, "Second"),
+        Segment(24_000, 24_500, "Third."),
+    ]
     assert texts_by_time(segs, plans) == ["Hello there.", "Second", "Third."]
     assert texts_by_time([Segment(0, 0, "a"), Segment(0, 0, "b")], plans) is None
 
@@ -155,8 +166,7 @@ def test_texts_by_time_rebuilds_each_part() -> None:
 # ------------------------------------------------------------------------------ runner
 
 
-def make_runner(tmp_path: Path, emu: Emulator, **kw: Any
-                ) -> tuple[Store, Runner, list[ev.Event]]:
+def make_runner(tmp_path: Path, emu: Emulator, **kw: Any) -> tuple[Store, Runner, list[ev.Event]]:
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(tmp_path / "jobs.sqlite3")
     bus = EventBus()
@@ -167,7 +177,8 @@ def make_runner(tmp_path: Path, emu: Emulator, **kw: Any
 
 
 async def test_runner_cross_checks_a_finished_job_and_rewrites_its_files(
-        tmp_path: Path, emu: Emulator) -> None:
+    tmp_path: Path, emu: Emulator
+) -> None:
     wav = looped_wav(tmp_path / "loop.wav")
     store, runner, seen = make_runner(tmp_path, emu)
     job = runner.enqueue(wav, JobOptions(export=ExportSpec(formats=("txt", "json"))))
@@ -210,8 +221,9 @@ async def test_runner_cross_checks_a_finished_job_and_rewrites_its_files(
     assert any(isinstance(e, ev.ExportWritten) and e.job_id == job.id for e in seen)
 
 
-async def test_runner_check_that_agrees_moves_the_job_to_done(tmp_path: Path,
-                                                              emu: Emulator) -> None:
+async def test_runner_check_that_agrees_moves_the_job_to_done(
+    tmp_path: Path, emu: Emulator
+) -> None:
     clean = write_directive_wav(tmp_path / "clean.wav", 5.0, text=TEXT)
     chorus = write_directive_wav(tmp_path / "chorus.wav", 30.0, text=CHORUS)
     store, runner, _ = make_runner(tmp_path, emu, concurrency=2)
@@ -292,8 +304,7 @@ async def test_a_check_shares_the_slots_and_can_be_canceled(tmp_path: Path) -> N
     bus = EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    runner = Runner(store, bus, transcribe, cross_check=check, concurrency=1,
-                    requests_per_minute=0)
+    runner = Runner(store, bus, transcribe, cross_check=check, concurrency=1, requests_per_minute=0)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     ja = runner.enqueue(a)
     await runner.drain()
@@ -315,8 +326,13 @@ async def test_a_check_shares_the_slots_and_can_be_canceled(tmp_path: Path) -> N
         await until(lambda: calls.count("check a.wav") == 2, what="second check running")
         runner.rerun(ja.id)  # one slot: the rerun waits for the check
         gate.set()
-        await until(lambda: len([e for e in seen if isinstance(e, ev.CrossCheckFailed)]) == 2
-                    and store.require_job(ja.id).state is JobState.DONE, what="settled")
+        await until(
+            lambda: (
+                len([e for e in seen if isinstance(e, ev.CrossCheckFailed)]) == 2
+                and store.require_job(ja.id).state is JobState.DONE
+            ),
+            what="settled",
+        )
         last = [e for e in seen if isinstance(e, ev.CrossCheckFailed)][-1]
         assert last.kind == "changed" and "run again" in last.message
     finally:
@@ -324,10 +340,10 @@ async def test_a_check_shares_the_slots_and_can_be_canceled(tmp_path: Path) -> N
         await serving
 
 
-async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path,
-                                                        fake_key: str) -> None:
+async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path, fake_key: str) -> None:
     """An unexpected exception quoting the key fails the check; its message is shown (daemon
     lines, the errors panel), so the key is taken out of it, as for a failed job."""
+
     async def transcribe(path: Path, **_: Any) -> TranscriptionResult:
         return TranscriptionResult(file=str(path), text="hello", duration_s=1.0)
 
@@ -338,8 +354,14 @@ async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path,
     bus = EventBus()
     seen: list[ev.Event] = []
     bus.subscribe(seen.append)
-    runner = Runner(store, bus, transcribe, cross_check=check, requests_per_minute=0,
-                    settings=Settings(api_key=Secret(fake_key)))
+    runner = Runner(
+        store,
+        bus,
+        transcribe,
+        cross_check=check,
+        requests_per_minute=0,
+        settings=Settings(api_key=Secret(fake_key)),
+    )
     job = runner.enqueue(tmp_path / "a.wav")
     await runner.drain()
     runner.cross_check(job.id)
@@ -352,12 +374,21 @@ async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path,
 # ------------------------------------------------------------------------------ CLI
 
 
-def cli(emu: Emulator, db: Path, *args: str, key: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, STEPFUN_BASE_URL=emu.base_url,
-               STEPFUN_API_KEY=emu.demo_key if key is None else key)
-    return subprocess.run([sys.executable, "-m", "tui", *args, "--db", str(db)], env=env,
-                          capture_output=True, text=True, timeout=120)
+def cli(
+    emu: Emulator, db: Path, *args: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        STEPFUN_BASE_URL=emu.base_url,
+        STEPFUN_API_KEY=emu.demo_key if key is None else key,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args, "--db", str(db)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def finished_job(tmp_path: Path, emu: Emulator, wav: Path) -> int:
@@ -401,11 +432,25 @@ async def test_a_process_killed_mid_check_loses_nothing(tmp_path: Path, emu: Emu
     emu.inject("status", code=503, count=100, retry_after=60)
     env = dict(os.environ, STEPFUN_BASE_URL=emu.base_url, STEPFUN_API_KEY=emu.demo_key)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui", "cross-check", str(job_id), "--db", str(db), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "tui",
+        "cross-check",
+        str(job_id),
+        "--db",
+        str(db),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
-        await until(lambda: any(r.endpoint == "legacy" and r.finished for r in emu.requests)
-                    or proc.returncode is not None, what="the check's first legacy request")
+        await until(
+            lambda: (
+                any(r.endpoint == "legacy" and r.finished for r in emu.requests)
+                or proc.returncode is not None
+            ),
+            what="the check's first legacy request",
+        )
         assert proc.returncode is None
     finally:
         proc.send_signal(signal.SIGKILL)

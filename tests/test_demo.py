@@ -13,8 +13,9 @@ import pytest
 from tui import demo, locations
 from tui.app.app import WorkbenchApp
 from tui.app.testing import wait_until
-from tui.jobs.store import ENDED, JobState, Store
 from tui.stepfun.emulator import read_directive
+from tui.store.records import ENDED, JobState
+from tui.store.store import Store
 
 
 def test_samples_have_the_promised_lengths_and_directives(tmp_path: Path) -> None:
@@ -42,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_demo_command_shows_every_part_without_a_key(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Runs `stepfun-asr demo` itself, with no key and no ffmpeg on PATH; only the terminal is
     replaced by Textual's headless driver, with a pilot that waits for the sample jobs and
     then quits like a user."""
@@ -52,13 +53,25 @@ def test_demo_command_shows_every_part_without_a_key(
 
     async def pilot_script(pilot: Any) -> None:
         app: WorkbenchApp = pilot.app
-        await wait_until(pilot, lambda: len(app.store.list_jobs()) == len(demo.SAMPLES)
-                         and all(j.state in ENDED for j in app.store.list_jobs()),
-                         deadline_s=90, what="every demo job ended")
+        await wait_until(
+            pilot,
+            lambda: (
+                len(app.store.list_jobs()) == len(demo.SAMPLES)
+                and all(j.state in ENDED for j in app.store.list_jobs())
+            ),
+            deadline_s=90,
+            what="every demo job ended",
+        )
         folder = app.root
-        await wait_until(pilot, lambda: all(
-            (folder / f"{Path(s.name).stem}.txt").exists() for s in demo.SAMPLES
-            if s.directive.get("fault") != "error_event"), what="transcripts written")
+        await wait_until(
+            pilot,
+            lambda: all(
+                (folder / f"{Path(s.name).stem}.txt").exists()
+                for s in demo.SAMPLES
+                if s.directive.get("fault") != "error_event"
+            ),
+            what="transcripts written",
+        )
         seen["jobs"] = {j.name: j for j in app.store.list_jobs()}
         seen["problems"] = list(app.main.errors.problems)
         seen["watching"] = app.watching()
@@ -82,9 +95,12 @@ def test_demo_command_shows_every_part_without_a_key(
     jobs = seen["jobs"]
     states = {name: job.state for name, job in jobs.items()}
     assert states == {
-        "01 welcome.wav": JobState.DONE, "02 standup meeting.wav": JobState.DONE,
-        "03 lecture.wav": JobState.DONE, "04 chorus.wav": JobState.NEEDS_REVIEW,
-        "05 silence.wav": JobState.NEEDS_REVIEW, "06 [draft] phone memo.wav": JobState.FAILED,
+        "01 welcome.wav": JobState.DONE,
+        "02 standup meeting.wav": JobState.DONE,
+        "03 lecture.wav": JobState.DONE,
+        "04 chorus.wav": JobState.NEEDS_REVIEW,
+        "05 silence.wav": JobState.NEEDS_REVIEW,
+        "06 [draft] phone memo.wav": JobState.FAILED,
     }
     failed = jobs["06 [draft] phone memo.wav"]
     errors = [p for p in seen["problems"] if p.severity == "error"]

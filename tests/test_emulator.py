@@ -46,16 +46,27 @@ def body(audio: bytes, fmt: str = "wav", *, model: str = MODEL, **tr: Any) -> di
     fmt_obj: dict[str, Any] = {"type": fmt}
     if fmt == "pcm":
         fmt_obj.update(codec="pcm_s16le", rate=16000, bits=16, channel=1)
-    return {"audio": {"data": base64.b64encode(audio).decode(),
-                      "input": {"transcription": {"model": model, **tr}, "format": fmt_obj}}}
+    return {
+        "audio": {
+            "data": base64.b64encode(audio).decode(),
+            "input": {"transcription": {"model": model, **tr}, "format": fmt_obj},
+        }
+    }
 
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def post(emu: Emulator, payload: Any, *, key: str | None = None, base: str | None = None,
-         path: str = SSE, **kw: Any) -> httpx.Response:
+def post(
+    emu: Emulator,
+    payload: Any,
+    *,
+    key: str | None = None,
+    base: str | None = None,
+    path: str = SSE,
+    **kw: Any,
+) -> httpx.Response:
     headers = auth(emu.demo_key if key is None else key) if key != "" else {}
     kw.setdefault("timeout", 20)
     return HTTP.post((base or emu.base_url) + path, json=payload, headers=headers, **kw)
@@ -71,7 +82,8 @@ def events(resp: httpx.Response) -> list[dict[str, Any]]:
 
 def stream(emu: Emulator, payload: Any, **kw: Any) -> tuple[httpx.Response, list[dict[str, Any]]]:
     with HTTP.stream(
-            "POST", emu.base_url + SSE, json=payload, headers=auth(emu.demo_key), **kw) as r:
+        "POST", emu.base_url + SSE, json=payload, headers=auth(emu.demo_key), **kw
+    ) as r:
         r.read()
         return r, events(r)
 
@@ -94,8 +106,15 @@ def test_success_stream_shape(emu: Emulator, speech: bytes) -> None:
     assert done is not None and evs[-1] is done
     assert len(deltas) >= 5
     for d in deltas:
-        assert set(d) == {"type", "meta", "delta", "item_id", "content_index", "start_time",
-                          "end_time"}
+        assert set(d) == {
+            "type",
+            "meta",
+            "delta",
+            "item_id",
+            "content_index",
+            "start_time",
+            "end_time",
+        }
         assert d["meta"]["session_id"].startswith("sse_") and d["content_index"] == 0
         assert 0 <= d["start_time"] <= d["end_time"] <= 4000
     assert [d["start_time"] for d in deltas] == sorted(d["start_time"] for d in deltas)
@@ -108,8 +127,9 @@ def test_success_stream_shape(emu: Emulator, speech: bytes) -> None:
     assert rec.content_length_sent and not rec.chunked and rec.body_bytes == len(r.request.content)
 
 
-def test_same_audio_same_text_and_other_audio_differs(emu: Emulator, tmp_path: Path,
-                                                       speech: bytes) -> None:
+def test_same_audio_same_text_and_other_audio_differs(
+    emu: Emulator, tmp_path: Path, speech: bytes
+) -> None:
     other = write_directive_wav(tmp_path / "o.wav", 4.0, tone_hz=330).read_bytes()
     texts = [split(stream(emu, body(a))[1])[1] for a in (speech, speech, other)]
     assert texts[0] is not None and texts[1] is not None and texts[2] is not None
@@ -173,12 +193,15 @@ def test_pcm_format_and_missing_params(emu: Emulator, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs ffmpeg")
-def test_compressed_format_spreads_words_and_wrong_type_is_empty(emu: Emulator,
-                                                                 tmp_path: Path) -> None:
+def test_compressed_format_spreads_words_and_wrong_type_is_empty(
+    emu: Emulator, tmp_path: Path
+) -> None:
     src = write_directive_wav(tmp_path / "c.wav", 5.0, silence_gaps=[(1, 3)])
     mp3 = tmp_path / "c.mp3"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(src), "-b:a", "32k",
-                    str(mp3)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(src), "-b:a", "32k", str(mp3)],
+        check=True,
+    )
     deltas, done = split(stream(emu, body(mp3.read_bytes(), "mp3", enable_timestamp=True))[1])
     assert done is not None and done["text"]
     assert deltas[0]["start_time"] < 1000 and deltas[-1]["end_time"] >= 4500  # whole file
@@ -221,20 +244,30 @@ def test_custom_keys() -> None:
         Emulator(keys={key: "gold"})
 
 
-@pytest.mark.parametrize(("mutate", "status", "needle"), [
-    (lambda b: b["audio"].update(data="data:audio/wav;base64," + b["audio"]["data"]), 400,
-     "base64"),
-    (lambda b: b["audio"].update(data="@@not base64@@"), 400, "base64"),
-    (lambda b: b["audio"].update(data=b["audio"]["data"][:-1]), 400, "base64"),
-    (lambda b: b["audio"]["input"]["transcription"].update(model="whisper-9"), 400,
-     "model whisper-9 does not exist or no permission"),
-    (lambda b: b["audio"]["input"]["transcription"].pop("model"), 400, "model"),
-    (lambda b: b["audio"]["input"]["format"].update(type="flac"), 400, "format.type"),
-    (lambda b: b["audio"]["input"]["transcription"].update(hotwords='["a"]'), 400, "hotwords"),
-    (lambda b: b["audio"].pop("input"), 400, "audio.input"),
-])
-def test_body_validation(emu: Emulator, speech: bytes, mutate: Any, status: int,
-                         needle: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "status", "needle"),
+    [
+        (
+            lambda b: b["audio"].update(data="data:audio/wav;base64," + b["audio"]["data"]),
+            400,
+            "base64",
+        ),
+        (lambda b: b["audio"].update(data="@@not base64@@"), 400, "base64"),
+        (lambda b: b["audio"].update(data=b["audio"]["data"][:-1]), 400, "base64"),
+        (
+            lambda b: b["audio"]["input"]["transcription"].update(model="whisper-9"),
+            400,
+            "model whisper-9 does not exist or no permission",
+        ),
+        (lambda b: b["audio"]["input"]["transcription"].pop("model"), 400, "model"),
+        (lambda b: b["audio"]["input"]["format"].update(type="flac"), 400, "format.type"),
+        (lambda b: b["audio"]["input"]["transcription"].update(hotwords='["a"]'), 400, "hotwords"),
+        (lambda b: b["audio"].pop("input"), 400, "audio.input"),
+    ],
+)
+def test_body_validation(
+    emu: Emulator, speech: bytes, mutate: Any, status: int, needle: str
+) -> None:
     payload = body(speech)
     mutate(payload)
     r = post(emu, payload)
@@ -246,8 +279,11 @@ def test_body_validation(emu: Emulator, speech: bytes, mutate: Any, status: int,
 def test_invalid_json_and_other_routes(emu: Emulator) -> None:
     r = HTTP.post(emu.base_url + SSE, content=b"{not json", headers=auth(emu.demo_key))
     assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
-    for method, url in (("POST", emu.base_url + "/chat/completions"),
-                        ("GET", emu.base_url + SSE), ("POST", emu.root_url + "/audio/asr/sse")):
+    for method, url in (
+        ("POST", emu.base_url + "/chat/completions"),
+        ("GET", emu.base_url + SSE),
+        ("POST", emu.root_url + "/audio/asr/sse"),
+    ):
         r = HTTP.request(method, url, headers=auth(emu.demo_key))
         assert (r.status_code, r.text) == (404, "404 page not found\n")
 
@@ -277,9 +313,12 @@ def test_sixty_megabyte_body(emu: Emulator) -> None:
     audio = wav_bytes(b"\0" * 45_000_000)  # ~23 minutes of silence, 60 MB as base64
     payload = json.dumps(body(audio), separators=(",", ":")).encode()
     assert len(payload) > 60_000_000
-    r = HTTP.post(emu.base_url + SSE, content=payload,
-                   headers={**auth(emu.demo_key), "Content-Type": "application/json"},
-                   timeout=120)
+    r = HTTP.post(
+        emu.base_url + SSE,
+        content=payload,
+        headers={**auth(emu.demo_key), "Content-Type": "application/json"},
+        timeout=120,
+    )
     assert r.status_code == 200
     done = split(events(r))[1]
     assert done is not None and done["text"] == ""
@@ -360,9 +399,11 @@ def test_echo_key_fault_puts_the_header_in_the_message(emu: Emulator, speech: by
 
 def test_stall_fault_ends_when_the_client_gives_up(emu: Emulator, speech: bytes) -> None:
     emu.inject("stall", after=1, seconds=120)
-    with pytest.raises(httpx.ReadTimeout), httpx.Client(
-            timeout=httpx.Timeout(5, read=0.5)) as c, c.stream(
-            "POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)) as r:
+    with (
+        pytest.raises(httpx.ReadTimeout),
+        httpx.Client(timeout=httpx.Timeout(5, read=0.5)) as c,
+        c.stream("POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)) as r,
+    ):
         assert r.status_code == 200
         for _ in r.iter_raw():
             pass
@@ -380,7 +421,8 @@ def test_short_stall_then_close_without_done(emu: Emulator, speech: bytes) -> No
 def test_hold_open_fault_keeps_the_connection_after_done(emu: Emulator, speech: bytes) -> None:
     emu.inject("hold_open", seconds=120)
     with HTTP.stream(
-            "POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)) as r:
+        "POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)
+    ) as r:
         assert r.headers["connection"] == "keep-alive"
         it = httpx_sse.EventSource(r).iter_sse()  # held, so the connection stays open
         types: list[str] = []
@@ -407,8 +449,17 @@ def test_repeat_fault_multiplies_the_text(emu: Emulator, speech: bytes) -> None:
     assert deltas[-1]["end_time"] <= 4000  # squeezed into the same audio
 
 
-@pytest.mark.parametrize("variant", ["crlf", "noise", "done_sentinel", "latin1_charset",
-                                     "multiline_data", "crlf+noise+multiline_data"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "crlf",
+        "noise",
+        "done_sentinel",
+        "latin1_charset",
+        "multiline_data",
+        "crlf+noise+multiline_data",
+    ],
+)
 def test_wire_variants_still_parse(emu: Emulator, speech: bytes, variant: str) -> None:
     emu.inject(variant)
     r, evs = stream(emu, body(speech))
@@ -440,7 +491,8 @@ def test_split_utf8_fault_writes_tiny_pieces(emu: Emulator, speech: bytes) -> No
     emu.inject("split_utf8")
     pieces: list[bytes] = []
     with HTTP.stream(
-            "POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)) as r:
+        "POST", emu.base_url + SSE, json=body(speech), headers=auth(emu.demo_key)
+    ) as r:
         pieces = list(r.iter_raw())
     assert max(len(p) for p in pieces) <= 7
 
@@ -482,8 +534,12 @@ def test_fault_queue_counts_order_and_clear(emu: Emulator, speech: bytes) -> Non
 
 
 def test_inject_rejects_unknown_faults(emu: Emulator) -> None:
-    for name, params in (("explode", {}), ("status", {"code": 418}), ("truncate+stall", {}),
-                         ("repeat", {"factor": 0.5})):
+    for name, params in (
+        ("explode", {}),
+        ("status", {"code": 418}),
+        ("truncate+stall", {}),
+        ("repeat", {"factor": 0.5}),
+    ):
         with pytest.raises(ValueError):
             emu.inject(name, **params)
     assert "truncate" in FAULTS and "no_trailing_blank" in FAULTS
@@ -504,8 +560,9 @@ def test_directive_text_is_emitted_exactly(emu: Emulator, tmp_path: Path) -> Non
 
 
 def test_directive_fault_with_times(emu: Emulator, tmp_path: Path) -> None:
-    audio = write_directive_wav(tmp_path / "f.wav", 3.0, fault="status", code=503,
-                                times=1).read_bytes()
+    audio = write_directive_wav(
+        tmp_path / "f.wav", 3.0, fault="status", code=503, times=1
+    ).read_bytes()
     assert [post(emu, body(audio)).status_code for _ in range(2)] == [503, 200]
     cut = write_directive_wav(tmp_path / "c.wav", 3.0, fault="truncate", after=1).read_bytes()
     for _ in range(2):  # no `times`: every request with this audio
@@ -516,17 +573,24 @@ def test_directive_fault_with_times(emu: Emulator, tmp_path: Path) -> None:
 # -------------------------------------------------------------------------------- legacy
 
 
-def legacy(emu: Emulator, audio: bytes, model: str = "step-asr-1.1",
-           **fields: str) -> httpx.Response:
-    return HTTP.post(emu.base_url + LEGACY, headers=auth(emu.demo_key), timeout=20,
-                      data={"model": model, **fields}, files={"file": ("a.wav", audio)})
+def legacy(
+    emu: Emulator, audio: bytes, model: str = "step-asr-1.1", **fields: str
+) -> httpx.Response:
+    return HTTP.post(
+        emu.base_url + LEGACY,
+        headers=auth(emu.demo_key),
+        timeout=20,
+        data={"model": model, **fields},
+        files={"file": ("a.wav", audio)},
+    )
 
 
 def test_legacy_endpoint(emu: Emulator, tmp_path: Path, speech: bytes) -> None:
     r = legacy(emu, speech)
     assert r.status_code == 200 and r.json()["text"]
-    r2 = legacy(emu, speech, model="step-asr", response_format="text",
-                hotwords=json.dumps(["Zorblax"]))
+    r2 = legacy(
+        emu, speech, model="step-asr", response_format="text", hotwords=json.dumps(["Zorblax"])
+    )
     assert r2.status_code == 200 and r2.headers["content-type"].startswith("text/plain")
     assert "Zorblax" in r2.text
     r = legacy(emu, speech, hotwords="Zorblax")  # not JSON-encoded
@@ -539,14 +603,16 @@ def test_legacy_endpoint(emu: Emulator, tmp_path: Path, speech: bytes) -> None:
 def test_legacy_endpoint_rejects_the_sse_model(emu: Emulator, speech: bytes) -> None:
     r = legacy(emu, speech, model=MODEL)
     assert r.status_code == 400
-    assert r.json() == {"error": {"message": f"model {MODEL} not supported",
-                                  "type": "request_params_invalid"}}
+    assert r.json() == {
+        "error": {"message": f"model {MODEL} not supported", "type": "request_params_invalid"}
+    }
 
 
 def test_legacy_gets_repetitive_audio_right(emu: Emulator, tmp_path: Path) -> None:
     text = "the same phrase again."
-    audio = write_directive_wav(tmp_path / "r.wav", 6.0, text=text, fault="repeat",
-                                factor=4).read_bytes()
+    audio = write_directive_wav(
+        tmp_path / "r.wav", 6.0, text=text, fault="repeat", factor=4
+    ).read_bytes()
     _, done = split(stream(emu, body(audio))[1])
     assert done is not None and done["text"].count("same phrase") == 4
     assert legacy(emu, audio).json()["text"] == text
@@ -568,9 +634,16 @@ def test_rtf_paces_deltas_in_order(tmp_path: Path) -> None:
 def test_rtf_streams_incrementally(tmp_path: Path) -> None:
     audio = write_directive_wav(tmp_path / "p.wav", 10.0).read_bytes()
     # Real time: the last words are ~8 s away when the first two arrive.
-    with Emulator(rtf=1.0) as e, httpx.Client(timeout=20) as c, c.stream(
-            "POST", e.base_url + SSE, json=body(audio, enable_timestamp=True),
-            headers=auth(e.demo_key)) as r:
+    with (
+        Emulator(rtf=1.0) as e,
+        httpx.Client(timeout=20) as c,
+        c.stream(
+            "POST",
+            e.base_url + SSE,
+            json=body(audio, enable_timestamp=True),
+            headers=auth(e.demo_key),
+        ) as r,
+    ):
         it = httpx_sse.EventSource(r).iter_sse()
         first, second = json.loads(next(it).data), json.loads(next(it).data)
         assert first["type"] == second["type"] == "transcript.text.delta"
@@ -581,11 +654,11 @@ def test_rtf_streams_incrementally(tmp_path: Path) -> None:
 
 
 def test_control_endpoints(emu: Emulator, speech: bytes) -> None:
-    r = HTTP.post(emu.root_url + "/_emulator/faults", json={"fault": "status", "code": 429,
-                                                            "count": 2})
+    r = HTTP.post(
+        emu.root_url + "/_emulator/faults", json={"fault": "status", "code": 429, "count": 2}
+    )
     assert r.status_code == 200 and r.json()["pending"] == [["status", 2]]
-    assert HTTP.post(emu.root_url + "/_emulator/faults", json={"fault": "nope"}).status_code \
-        == 400
+    assert HTTP.post(emu.root_url + "/_emulator/faults", json={"fault": "nope"}).status_code == 400
     assert [post(emu, body(speech)).status_code for _ in range(3)] == [429, 429, 200]
     recs = HTTP.get(emu.root_url + "/_emulator/requests").json()
     assert [(x["status"], x["fault"]) for x in recs] == [(429, "status")] * 2 + [(200, None)]
@@ -624,12 +697,17 @@ def test_stop_does_not_hang_on_a_stalled_stream(tmp_path: Path) -> None:
 
 def test_emulator_command_serves_until_signalled(tmp_path: Path) -> None:
     key = "test-" + secrets.token_hex(8)
-    code = ("import argparse, sys; from tui.commands import emulator_cmd; "
-            "p = argparse.ArgumentParser(); s = p.add_subparsers(); emulator_cmd.register(s); "
-            "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
-    proc = subprocess.Popen([sys.executable, "-c", code, "emulator", "--port", "0", "--key", key],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ,
-                                                                    "PYTHONUNBUFFERED": "1"})
+    code = (
+        "import argparse, sys; from tui.commands import emulator_cmd; "
+        "p = argparse.ArgumentParser(); s = p.add_subparsers(); emulator_cmd.register(s); "
+        "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "emulator", "--port", "0", "--key", key],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

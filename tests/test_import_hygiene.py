@@ -8,9 +8,16 @@ import subprocess
 import tui
 from tests.conftest import PYTHON, subprocess_env
 
-CORE_PACKAGES = ("tui.stepfun", "tui.audio", "tui.jobs", "tui.transcript")
-HEADLESS_EXTRA = ("tui.config", "tui.locations", "tui.cli", "tui.commands.transcribe_cmd",
-                  "tui.commands.watch_cmd", "tui.commands.jobs_cmd", "tui.commands.config_cmd")
+CORE_PACKAGES = ("tui.stepfun", "tui.audio", "tui.store", "tui.engine", "tui.pipeline", "tui.transcript")
+HEADLESS_EXTRA = (
+    "tui.config",
+    "tui.locations",
+    "tui.cli",
+    "tui.commands.transcribe_cmd",
+    "tui.commands.watch_cmd",
+    "tui.commands.jobs_cmd",
+    "tui.commands.config_cmd",
+)
 
 
 def _core_modules() -> list[str]:
@@ -25,13 +32,21 @@ def _core_modules() -> list[str]:
 def test_core_and_headless_commands_do_not_import_textual():
     modules = _core_modules() + list(HEADLESS_EXTRA)
     assert "tui.stepfun.client" in modules and len(modules) > 10
-    code = ("import importlib, sys\n"
-            f"for name in {modules!r}: importlib.import_module(name)\n"
-            "import tui.cli; tui.cli.build_parser()\n"
-            "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-            "print(bad); raise SystemExit(1 if bad else 0)\n")
-    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=60, check=False)
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "import tui.cli; tui.cli.build_parser()\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(bad); raise SystemExit(1 if bad else 0)\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -11,24 +11,31 @@ from typing import Any
 import pytest
 
 from tui import locations
+from tui.audio.encoding import AudioFormat
 from tui.audio.ffmpeg import find_ffmpeg
 from tui.config import Settings
-from tui.jobs.pipeline import PartStarted, Preparing, Probed, transcribe_file
+from tui.errors import AsrError, ErrorKind
+from tui.pipeline.transcription import PartStarted, Preparing, Probed, transcribe_file
 from tui.stepfun.client import AsrClient
 from tui.stepfun.emulator import Emulator, write_directive_wav
-from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived, TranscriptDone
-from tui.stepfun.options import AudioFormat
 
 FFMPEG = find_ffmpeg()
-TEXT = ("Good morning everyone. Today we review the audio pipeline, the subtitles and the "
-        "cost report. Questions come at the end.")
+TEXT = (
+    "Good morning everyone. Today we review the audio pipeline, the subtitles and the "
+    "cost report. Questions come at the end."
+)
 
 
 def ffmpeg(*args: str) -> None:
     assert FFMPEG is not None
-    subprocess.run([FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
-                   check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -46,8 +53,9 @@ def work_dirs() -> list[Path]:
     return list(root.iterdir()) if root.exists() else []
 
 
-async def test_native_wav_sent_as_is(tmp_path: Path, emu: Emulator, client: AsrClient,
-                                     settings: Settings) -> None:
+async def test_native_wav_sent_as_is(
+    tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings
+) -> None:
     wav = write_directive_wav(tmp_path / "talk.wav", 8.0, text=TEXT)
     events = Events()
     result = await transcribe_file(wav, settings, client, on_event=events.append)
@@ -69,15 +77,23 @@ async def test_native_wav_sent_as_is(tmp_path: Path, emu: Emulator, client: AsrC
     assert work_dirs() == []
 
 
-async def test_options_come_from_settings(tmp_path: Path, emu: Emulator,
-                                          client: AsrClient) -> None:
+async def test_options_come_from_settings(tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
     wav = write_directive_wav(tmp_path / "a.wav", 2.0, text="你好，世界。")
-    s = Settings(model="stepaudio-3-asr-max", language="zh", hotwords=["蕾格"],
-                 timestamps=False, region="intl")
+    s = Settings(
+        model="stepaudio-3-asr-max",
+        language="zh",
+        hotwords=["蕾格"],
+        timestamps=False,
+        region="intl",
+    )
     result = await transcribe_file(wav, s, client)
     (req,) = emu.requests
     assert (req.model, req.language, req.hotwords, req.enable_timestamp) == (
-        "stepaudio-3-asr-max", "zh", ["蕾格"], False)
+        "stepaudio-3-asr-max",
+        "zh",
+        ["蕾格"],
+        False,
+    )
     assert all(seg.start_ms == seg.end_ms == 0 for seg in result.segments)
     assert result.cost is not None
     assert (result.cost.currency, result.cost.amount) == ("USD", round(0.40 * 2 / 3600, 6))
@@ -85,12 +101,25 @@ async def test_options_come_from_settings(tmp_path: Path, emu: Emulator,
 
 @pytest.mark.parametrize("kind", ["m4a", "flac", "webm", "mp4"])
 async def test_other_formats_are_transcoded_to_opus(
-        tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings, kind: str) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings, kind: str
+) -> None:
     wav = write_directive_wav(tmp_path / "src.wav", 4.0)
     src = tmp_path / f"in.{kind}"
     if kind == "mp4":  # a video: only its audio stream is sent
-        ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=4", "-i", str(wav),
-               "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(src))
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x64:rate=5:duration=4",
+            "-i",
+            str(wav),
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(src),
+        )
     else:
         ffmpeg("-i", str(wav), *(["-c:a", "libopus"] if kind == "webm" else []), str(src))
     events = Events()
@@ -103,8 +132,9 @@ async def test_other_formats_are_transcoded_to_opus(
     assert work_dirs() == []  # the temporary Opus file is gone
 
 
-async def test_big_wav_compressed_unless_disabled(tmp_path: Path, emu: Emulator,
-                                                  client: AsrClient) -> None:
+async def test_big_wav_compressed_unless_disabled(
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = write_directive_wav(tmp_path / "big.wav", 6.0)  # 192 kB
     s = Settings(compress_threshold_mb=0.1)
     events = Events()
@@ -119,8 +149,9 @@ async def test_big_wav_compressed_unless_disabled(tmp_path: Path, emu: Emulator,
     assert third.format_type == "wav"
 
 
-async def test_raw_pcm_needs_and_uses_override(tmp_path: Path, emu: Emulator,
-                                               client: AsrClient, settings: Settings) -> None:
+async def test_raw_pcm_needs_and_uses_override(
+    tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings
+) -> None:
     wav = write_directive_wav(tmp_path / "x.wav", 3.0)
     raw = tmp_path / "x.pcm"
     raw.write_bytes(wav.read_bytes()[44:])
@@ -134,14 +165,22 @@ async def test_raw_pcm_needs_and_uses_override(tmp_path: Path, emu: Emulator,
     assert req.format_type == "pcm"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty.wav: the file is empty (0 bytes)"),
-    (b"RIFF\x10\x00\x00\x00WAVEjunkjunk", "empty.wav: not readable as audio"),
-    (b"just some text\n" * 100, "empty.wav: not readable as audio"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty.wav: the file is empty (0 bytes)"),
+        (b"RIFF\x10\x00\x00\x00WAVEjunkjunk", "empty.wav: not readable as audio"),
+        (b"just some text\n" * 100, "empty.wav: not readable as audio"),
+    ],
+)
 async def test_bad_files_fail_before_any_request(
-        tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings,
-        content: bytes, message: str) -> None:
+    tmp_path: Path,
+    emu: Emulator,
+    client: AsrClient,
+    settings: Settings,
+    content: bytes,
+    message: str,
+) -> None:
     bad = tmp_path / "empty.wav"
     bad.write_bytes(content)
     with pytest.raises(AsrError) as info:
@@ -161,7 +200,8 @@ def without_ffmpeg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("without_ffmpeg")
 async def test_without_ffmpeg_native_works_rest_fails_helpfully(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     assert find_ffmpeg() is None
     wav = write_directive_wav(tmp_path / "ok.wav", 3.0, text="Still works.")
     result = await transcribe_file(wav, Settings(), client)
@@ -182,8 +222,9 @@ async def test_without_ffmpeg_native_works_rest_fails_helpfully(
     assert len(emu.requests) == 2
 
 
-async def test_empty_and_short_audio_warn(tmp_path: Path, client: AsrClient,
-                                          settings: Settings) -> None:
+async def test_empty_and_short_audio_warn(
+    tmp_path: Path, client: AsrClient, settings: Settings
+) -> None:
     silent = write_directive_wav(tmp_path / "silent.wav", 3.0, amplitude=0.0)
     result = await transcribe_file(silent, settings, client)
     assert result.text == ""
@@ -200,8 +241,9 @@ def long_wav(path: Path, seconds: float) -> Path:
     return write_directive_wav(path, seconds, silence_gaps=gaps)
 
 
-async def test_long_file_split_into_ordered_parts(tmp_path: Path, emu: Emulator,
-                                                  client: AsrClient) -> None:
+async def test_long_file_split_into_ordered_parts(
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = long_wav(tmp_path / "lecture.wav", 75.0)
     s = Settings(chunk_minutes=0.5, chunk_parallelism=2)  # 30 s parts: 3 of them
     events = Events()
@@ -259,8 +301,9 @@ async def test_failed_part_named_in_the_error(tmp_path: Path, emu: Emulator) -> 
     assert work_dirs() == []
 
 
-async def test_cross_check_catches_repetition(tmp_path: Path, emu: Emulator,
-                                              client: AsrClient, settings: Settings) -> None:
+async def test_cross_check_catches_repetition(
+    tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings
+) -> None:
     wav = write_directive_wav(tmp_path / "chorus.wav", 30.0, text=TEXT)
     emu.inject("repeat", count=1, factor=3.5)
     result = await transcribe_file(wav, settings, client, cross_check=True)
@@ -305,14 +348,39 @@ async def test_cancel_mid_stream_cleans_up(tmp_path: Path) -> None:
 
 def make_long_file(path: Path) -> Path:
     """50 s tone + 10 s pause, 31 times, at 8 kHz: generated in well under a second."""
-    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(path), "synth", "50",
-                    "sine", "300", "vol", "0.5", "pad", "0", "10", "repeat", "30"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "synth",
+            "50",
+            "sine",
+            "300",
+            "vol",
+            "0.5",
+            "pad",
+            "0",
+            "10",
+            "repeat",
+            "30",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return path
 
 
-async def test_cancel_while_transcoding_kills_ffmpeg(tmp_path: Path, emu: Emulator,
-                                                     client: AsrClient) -> None:
+async def test_cancel_while_transcoding_kills_ffmpeg(
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     wav = write_directive_wav(tmp_path / "long.wav", 60.0)
     src = tmp_path / "long.flac"
     ffmpeg("-i", str(wav), str(src))
@@ -328,6 +396,7 @@ async def test_cancel_while_transcoding_kills_ffmpeg(tmp_path: Path, emu: Emulat
     assert emu.requests == []
     assert work_dirs() == []
     from tests.test_audio_ffmpeg import _children_named
+
     assert _children_named("ffmpeg") == []
 
 
@@ -349,16 +418,30 @@ async def test_31_minute_recording(tmp_path: Path, emu: Emulator, client: AsrCli
 
 # ---------------------------------------------------------------- pure helpers (no server)
 
-def test_usage_numeric_leaves_are_summed() -> None:
-    from tui.jobs.parts import sum_usage as _sum_usage
 
-    a = {"type": "tokens", "input_tokens": 10, "output_tokens": 3,
-         "input_token_details": {"text_tokens": 10, "audio_tokens": 0}}
-    b = {"type": "tokens", "input_tokens": 7, "output_tokens": 2, "extra": 1.5,
-         "input_token_details": {"text_tokens": 7, "audio_tokens": 1}}
+def test_usage_numeric_leaves_are_summed() -> None:
+    from tui.pipeline.parts import sum_usage as _sum_usage
+
+    a = {
+        "type": "tokens",
+        "input_tokens": 10,
+        "output_tokens": 3,
+        "input_token_details": {"text_tokens": 10, "audio_tokens": 0},
+    }
+    b = {
+        "type": "tokens",
+        "input_tokens": 7,
+        "output_tokens": 2,
+        "extra": 1.5,
+        "input_token_details": {"text_tokens": 7, "audio_tokens": 1},
+    }
     assert _sum_usage([a, b]) == {
-        "type": "tokens", "input_tokens": 17, "output_tokens": 5, "extra": 1.5,
-        "input_token_details": {"text_tokens": 17, "audio_tokens": 1}}
+        "type": "tokens",
+        "input_tokens": 17,
+        "output_tokens": 5,
+        "extra": 1.5,
+        "input_token_details": {"text_tokens": 17, "audio_tokens": 1},
+    }
     assert _sum_usage([a]) == a
 
 
@@ -371,7 +454,7 @@ def test_join_texts() -> None:
 
 
 def test_ordered_events_hold_later_parts_and_replay_on_restart() -> None:
-    from tui.jobs.parts import OrderedEvents as _OrderedEvents
+    from tui.pipeline.parts import OrderedEvents as _OrderedEvents
 
     out: list[Any] = []
     order = _OrderedEvents(out.append, 3)
@@ -398,7 +481,8 @@ def test_ordered_events_hold_later_parts_and_replay_on_restart() -> None:
 
 
 async def test_silent_part_is_expected_and_cross_check_still_runs(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     # 80 s in three parts; the middle one falls inside 30 s of silence. The emulator (like the
     # service) returns nothing for it, and step-asr answers it with 400 "no speech found".
     wav = write_directive_wav(tmp_path / "gap.wav", 80.0, silence_gaps=((25.0, 55.0),))
@@ -414,7 +498,8 @@ async def test_silent_part_is_expected_and_cross_check_still_runs(
 
 
 async def test_loop_in_one_part_of_a_long_file_is_flagged(
-        tmp_path: Path, emu: Emulator, client: AsrClient) -> None:
+    tmp_path: Path, emu: Emulator, client: AsrClient
+) -> None:
     # Six parts, one of them looped 3.5 times: the whole transcript is only ~1.4x too long,
     # within what fast speech can be, so only the part's own rate gives the loop away.
     wav = long_wav(tmp_path / "a.wav", 165.0)
@@ -428,7 +513,7 @@ async def test_loop_in_one_part_of_a_long_file_is_flagged(
 
 
 async def test_similarity_runs_off_the_event_loop(
-        tmp_path: Path, emu: Emulator, client: AsrClient, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, emu: Emulator, client: AsrClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
@@ -440,7 +525,7 @@ async def test_similarity_runs_off_the_event_loop(
         threads.append(threading.current_thread())
         return similarity(a, b)
 
-    monkeypatch.setattr("tui.jobs.pipeline.similarity", recording)
+    monkeypatch.setattr("tui.pipeline.transcription.similarity", recording)
     wav = write_directive_wav(tmp_path / "m.wav", 5.0, text=TEXT)
     result = await transcribe_file(wav, Settings(), client, cross_check=True)
     assert result.cross_check is not None and result.cross_check.similarity == 1.0
@@ -449,13 +534,15 @@ async def test_similarity_runs_off_the_event_loop(
 
 def test_part_warnings_name_a_hole() -> None:
     from tui.audio.split import PartPlan, Silence
-    from tui.jobs.parts import Part, part_warnings
+    from tui.pipeline.parts import Part, part_warnings
     from tui.stepfun.options import AudioInput
 
     audio = AudioInput("x.ogg", AudioFormat("ogg"), 30.0)
-    parts = [Part(PartPlan(1, 3, 0.0, 600.0), audio, text="Hello there."),
-             Part(PartPlan(2, 3, 600.0, 600.0), audio, text=""),
-             Part(PartPlan(3, 3, 1200.0, 600.0), audio, text="Goodbye.")]
+    parts = [
+        Part(PartPlan(1, 3, 0.0, 600.0), audio, text="Hello there."),
+        Part(PartPlan(2, 3, 600.0, 600.0), audio, text=""),
+        Part(PartPlan(3, 3, 1200.0, 600.0), audio, text="Goodbye."),
+    ]
     (hole,) = part_warnings(parts, [Silence(0.0, 5.0)], "en")
     assert (hole.code, hole.serious) == ("empty_part", True)
     assert hole.message.startswith("Part 2 of 3 (00:10:00–00:20:00) came back empty")
@@ -465,20 +552,22 @@ def test_part_warnings_name_a_hole() -> None:
 
 
 def test_part_segments_shift_all_or_nothing() -> None:
-    from tui.jobs.parts import shift_segments
+    from tui.pipeline.parts import shift_segments
     from tui.transcript.model import Segment
 
     timed = [Segment(0, 0, "So,"), Segment(0, 400, " we"), Segment(400, 900, " go.")]
     assert shift_segments(timed, 60_000) == [
-        Segment(60_000, 60_000, "So,"), Segment(60_000, 60_400, " we"),
-        Segment(60_400, 60_900, " go.")]
+        Segment(60_000, 60_000, "So,"),
+        Segment(60_000, 60_400, " we"),
+        Segment(60_400, 60_900, " go."),
+    ]
     untimed = [Segment(0, 0, "So,"), Segment(0, 0, " we")]
     assert shift_segments(untimed, 60_000) == untimed
 
 
-async def test_unwritable_cache_is_a_clear_error(tmp_path: Path, emu: Emulator,
-                                                 client: AsrClient,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unwritable_cache_is_a_clear_error(
+    tmp_path: Path, emu: Emulator, client: AsrClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
@@ -496,7 +585,7 @@ def test_stale_work_folders_from_a_killed_process_are_swept(tmp_path: Path) -> N
     import os
     import time
 
-    from tui.jobs.prepare import STALE_AFTER_S, sweep_stale
+    from tui.pipeline.prepare import STALE_AFTER_S, sweep_stale
 
     old = tmp_path / "old-job"
     (old / "nested").mkdir(parents=True)

@@ -18,15 +18,17 @@ import pytest
 
 from tests.conftest import until
 from tui.config import Settings
-from tui.jobs import events as ev
-from tui.jobs.events import EventBus
-from tui.jobs.exports import ExportSpec, run_hook
-from tui.jobs.ratelimit import RateLimiter
-from tui.jobs.runner import Runner
-from tui.jobs.store import Job, JobOptions, JobState, Store
+from tui.engine import events as ev
+from tui.engine.events import EventBus
+from tui.engine.hooks import run_hook
+from tui.engine.ratelimit import RateLimiter
+from tui.engine.runner import Runner
+from tui.errors import AsrError, ErrorKind
 from tui.secrets import Secret
-from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived, UploadProgressed
+from tui.store.records import Job, JobOptions, JobState
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 from tui.transcript.model import Segment, TranscriptionResult
 
 
@@ -41,8 +43,9 @@ class Fake:
         self.errors: dict[str, BaseException] = {}
         self.started_at: list[float] = []
 
-    async def __call__(self, path: Path, *, settings: Settings, on_event: Any, cancel: Any,
-                       cross_check: bool) -> TranscriptionResult:
+    async def __call__(
+        self, path: Path, *, settings: Settings, on_event: Any, cancel: Any, cross_check: bool
+    ) -> TranscriptionResult:
         self.calls.append(path.name)
         self.started_at.append(time.monotonic())
         self.running += 1
@@ -60,9 +63,11 @@ class Fake:
                 raise err
             on_event(DeltaReceived("world", 400, 900))
             return TranscriptionResult(
-                file=str(path), text=f"hello world ({path.name}, {settings.model})",
+                file=str(path),
+                text=f"hello world ({path.name}, {settings.model})",
                 segments=[Segment(0, 400, "hello "), Segment(400, 900, "world")],
-                duration_s=1.0)
+                duration_s=1.0,
+            )
         finally:
             self.running -= 1
 
@@ -100,13 +105,17 @@ async def test_drain_respects_concurrency_and_reports_progress(tmp_path: Path) -
     assert fake.max_running == 2
     assert all(store.get_job(j.id).state is JobState.DONE for j in jobs)  # type: ignore[union-attr]
     one = jobs[0].id
-    kinds = [type(e).__name__ for e in seen if getattr(e, "job_id", None) == one
-             or (isinstance(e, ev.JobQueued) and e.job.id == one)]
+    kinds = [
+        type(e).__name__
+        for e in seen
+        if getattr(e, "job_id", None) == one or (isinstance(e, ev.JobQueued) and e.job.id == one)
+    ]
     assert kinds[0] == "JobQueued" and kinds[1] == "JobStarted" and kinds[-1] == "JobFinished"
     deltas = [e.text for e in seen if isinstance(e, ev.JobDeltaReceived) and e.job_id == one]
     assert deltas == ["hel", "hello ", "world"]
-    assert any(isinstance(e, ev.JobRestarted) and e.job_id == one and "503" in e.reason
-               for e in seen)
+    assert any(
+        isinstance(e, ev.JobRestarted) and e.job_id == one and "503" in e.reason for e in seen
+    )
     prog = [e for e in seen if isinstance(e, ev.JobProgressed) and e.job_id == one]
     assert prog and prog[0].stage == "probing"
     assert any(p.bytes_sent == 10 and p.bytes_total == 10 for p in prog)
@@ -123,8 +132,12 @@ async def test_one_bad_file_fails_only_its_own_job(tmp_path: Path, fake_key: str
     ids = [runner.enqueue(p).id for p in (a, b, c, d)]
     await runner.drain()
     jobs = [store.get_job(i) for i in ids]
-    assert [j.state for j in jobs] == [JobState.DONE, JobState.FAILED, JobState.FAILED,  # type: ignore[union-attr]
-                                       JobState.FAILED]
+    assert [j.state for j in jobs] == [
+        JobState.DONE,
+        JobState.FAILED,
+        JobState.FAILED,  # type: ignore[union-attr]
+        JobState.FAILED,
+    ]
     assert jobs[1].error_message == "Your StepFun balance is empty (402)."  # type: ignore[union-attr]
     assert jobs[1].error_kind == "no_balance"  # type: ignore[union-attr]
     assert "boom" in jobs[2].error_message and fake_key not in jobs[2].error_message  # type: ignore[union-attr, operator]
@@ -269,13 +282,17 @@ async def test_exports_policies_rerun_and_hooks(tmp_path: Path) -> None:
     a, b, c = files(tmp_path, 3)
     marker = tmp_path / "hook.log"
     script = f"import sys; open({str(marker)!r}, 'a').write(sys.argv[1] + '\\n')"
-    hook = f"{sys.executable} -c \"{script}\""
+    hook = f'{sys.executable} -c "{script}"'
     spec = ExportSpec(formats=("txt", "srt"), on_done=hook)
     (tmp_path / "f1.txt").write_text("mine\n")
     ja = runner.enqueue(a, JobOptions(model="m1", export=spec))
     jb = runner.enqueue(b, JobOptions(export=spec))  # policy skip: f1.txt exists
-    jc = runner.enqueue(c, JobOptions(export=ExportSpec(formats=("txt",), policy="suffix",
-                                                        on_done="/nonexistent/hook")))
+    jc = runner.enqueue(
+        c,
+        JobOptions(
+            export=ExportSpec(formats=("txt",), policy="suffix", on_done="/nonexistent/hook")
+        ),
+    )
     (tmp_path / "f2.txt").write_text("theirs\n")
     await runner.drain()
     assert (tmp_path / "f0.txt").read_text() == "hello world (f0.wav, m1)\n"
@@ -286,8 +303,10 @@ async def test_exports_policies_rerun_and_hooks(tmp_path: Path) -> None:
     assert (tmp_path / "f2.txt").read_text() == "theirs\n"
     assert (tmp_path / "f2.1.txt").exists()
     await until(lambda: marker.exists() and len(marker.read_text().split()) == 2, what="hooks")
-    assert sorted(marker.read_text().split()) == [str(tmp_path / "f0.txt"),
-                                                  str(tmp_path / "f1.srt")]
+    assert sorted(marker.read_text().split()) == [
+        str(tmp_path / "f0.txt"),
+        str(tmp_path / "f1.srt"),
+    ]
     await until(lambda: any(isinstance(e, ev.HookFailed) for e in seen), what="hook failure")
     failed = [e for e in seen if isinstance(e, ev.HookFailed)]
     assert failed[0].job_id == jc.id and "could not start" in failed[0].message
@@ -349,14 +368,14 @@ async def test_real_pipeline_against_the_emulator(tmp_path: Path, emu: Any) -> N
     assert done.cost_currency == "CNY" and done.duration_s == pytest.approx(2.0, abs=0.05)
     failed = store.get_job(jb.id)
     assert failed is not None and failed.state is JobState.FAILED and failed.error_message
-    deltas = "".join(e.text for e in seen if isinstance(e, ev.JobDeltaReceived)
-                     and e.job_id == jg.id)
+    deltas = "".join(
+        e.text for e in seen if isinstance(e, ev.JobDeltaReceived) and e.job_id == jg.id
+    )
     assert deltas.strip() == "The quick brown fox."
     sse = [r for r in emu.requests if r.endpoint == "sse"]
     assert sum(r.done_sent for r in sse) == 1
     blob = db_bytes(tmp_path)
     assert emu.demo_key.encode() not in blob
-
 
 
 async def test_two_runners_in_one_process_keep_to_their_own_jobs(tmp_path: Path) -> None:
@@ -377,8 +396,10 @@ async def test_two_runners_in_one_process_keep_to_their_own_jobs(tmp_path: Path)
     assert store_b.get_job(jb.id).state is JobState.DONE  # type: ignore[union-attr]
     assert store_b.get_job(ja.id).state is JobState.RUNNING  # type: ignore[union-attr]
     fake_a.gates[a.name].set()
-    await until(lambda: store.get_job(ja.id).state is JobState.DONE,  # type: ignore[union-attr]
-                what="a done")
+    await until(
+        lambda: store.get_job(ja.id).state is JobState.DONE,  # type: ignore[union-attr]
+        what="a done",
+    )
     stop.set()
     await task
     assert fake_a.calls == [a.name]
@@ -404,8 +425,9 @@ async def test_a_failure_while_stopping_puts_the_job_back(tmp_path: Path) -> Non
 
 
 async def test_the_key_stays_out_of_failures_and_the_debug_log(
-        tmp_path: Path, fake_key: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="tui.jobs")
+    tmp_path: Path, fake_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tui.engine")
     fake = Fake()
     store, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
     a, b = files(tmp_path, 2)
@@ -424,13 +446,14 @@ async def test_the_key_stays_out_of_failures_and_the_debug_log(
 
 
 async def test_a_hook_that_prints_the_key_does_not_get_it_shown(
-        tmp_path: Path, fake_key: str) -> None:
+    tmp_path: Path, fake_key: str
+) -> None:
     """Hooks inherit the environment (STEPFUN_API_KEY too); what a failing one prints is shown
     by the daemon and the workbench, so the key is taken out of it."""
     fake = Fake()
     _, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
     script = f"import sys; print('the service refused key {fake_key}'); sys.exit(3)"
-    hook = f"{sys.executable} -c \"{script}\""
+    hook = f'{sys.executable} -c "{script}"'
     runner.enqueue(files(tmp_path, 1)[0], JobOptions(export=ExportSpec(on_done=hook)))
     await runner.drain()
     failed = [e for e in seen if isinstance(e, ev.HookFailed)]
@@ -445,7 +468,7 @@ async def test_a_second_stop_cuts_a_slow_hook_short(tmp_path: Path) -> None:
     (a,) = files(tmp_path, 1)
     started = tmp_path / "hook-started"
     script = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(120)"
-    hook = f"{sys.executable} -c \"{script}\""
+    hook = f'{sys.executable} -c "{script}"'
     job = runner.enqueue(a, JobOptions(export=ExportSpec(on_done=hook, hook_timeout_s=300)))
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run_forever(stop))

@@ -12,14 +12,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tui.audio.encoding import AudioFormat
+from tui.errors import AsrError, ErrorKind
 from tui.stepfun.client import AsrClient
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat, AudioInput, TranscriptionOptions
+from tui.stepfun.options import AudioInput, TranscriptionOptions
 
 
 def _stream(text: str, done_text: str, *, sep: str = "\n") -> bytes:
-    events = [{"type": "transcript.text.delta", "delta": piece, "start_time": i * 100,
-               "end_time": i * 100 + 90} for i, piece in enumerate(text.split("|"))]
+    events = [
+        {
+            "type": "transcript.text.delta",
+            "delta": piece,
+            "start_time": i * 100,
+            "end_time": i * 100 + 90,
+        }
+        for i, piece in enumerate(text.split("|"))
+    ]
     events.append({"type": "transcript.text.done", "text": done_text, "usage": {"n": 1}})
     body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}{sep}{sep}" for e in events)
     return body.encode("utf-8")
@@ -28,20 +36,23 @@ def _stream(text: str, done_text: str, *, sep: str = "\n") -> bytes:
 async def _run(payload: bytes, tmp_path: Path, *, piece: int, ctype: str = "text/event-stream"):
     async def chunks():
         for i in range(0, len(payload), piece):
-            yield payload[i:i + piece]
+            yield payload[i : i + piece]
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": ctype}, content=chunks())
 
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"RIFF0000WAVEfmt ")
+
     async def no_sleep(_delay: float) -> None:
         return None
 
-    async with AsrClient("test-key", "http://127.0.0.1:9/v1", sleep=no_sleep,
-                         transport=httpx.MockTransport(handler)) as client:
-        return await client.transcribe(AudioInput(str(audio), AudioFormat("wav")),
-                                       TranscriptionOptions())
+    async with AsrClient(
+        "test-key", "http://127.0.0.1:9/v1", sleep=no_sleep, transport=httpx.MockTransport(handler)
+    ) as client:
+        return await client.transcribe(
+            AudioInput(str(audio), AudioFormat("wav")), TranscriptionOptions()
+        )
 
 
 @pytest.mark.parametrize("piece", [1, 2, 3, 5, 7, 64])
@@ -61,8 +72,7 @@ async def test_done_text_is_authoritative_over_deltas(tmp_path):
 
 async def test_wrong_charset_still_decodes_utf8(tmp_path):
     payload = _stream("日本|語", "日本語")
-    text, *_ = await _run(payload, tmp_path, piece=4,
-                          ctype="text/event-stream; charset=iso-8859-1")
+    text, *_ = await _run(payload, tmp_path, piece=4, ctype="text/event-stream; charset=iso-8859-1")
     assert text == "日本語"
 
 
@@ -87,15 +97,19 @@ async def test_non_finite_or_junk_timestamps_become_zero(tmp_path):
 
 async def test_undecodable_content_encoding_is_a_clear_error(tmp_path):
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream",
-                                            "content-encoding": "gzip"},
-                              content=b"this is not gzip at all")
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+            content=b"this is not gzip at all",
+        )
 
     audio = tmp_path / "a.wav"
     audio.write_bytes(b"RIFF0000WAVEfmt ")
-    async with AsrClient("test-key", "http://127.0.0.1:9/v1",
-                         transport=httpx.MockTransport(handler)) as client:
+    async with AsrClient(
+        "test-key", "http://127.0.0.1:9/v1", transport=httpx.MockTransport(handler)
+    ) as client:
         with pytest.raises(AsrError) as info:
-            await client.transcribe(AudioInput(str(audio), AudioFormat("wav")),
-                                    TranscriptionOptions())
+            await client.transcribe(
+                AudioInput(str(audio), AudioFormat("wav")), TranscriptionOptions()
+            )
     assert info.value.kind is ErrorKind.HTTP_ERROR and "decoded" in str(info.value)

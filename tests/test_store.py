@@ -13,16 +13,11 @@ from pathlib import Path
 import pytest
 
 from tui import locations
-from tui.jobs.exports import ExportSpec
-from tui.jobs.schema import SCHEMA_VERSION, SchemaError
-from tui.jobs.store import (
-    JobOptions,
-    JobState,
-    JobStateError,
-    Store,
-    _start_ticks,
-    process_owner,
-)
+from tui.store.owners import _start_ticks, process_owner
+from tui.store.records import JobOptions, JobState, JobStateError
+from tui.store.schema import SCHEMA_VERSION, SchemaError
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 from tui.transcript.model import (
     CostEstimate,
     CrossCheck,
@@ -34,11 +29,17 @@ from tui.transcript.model import (
 
 def _result(path: Path, text: str = "hello world", *, serious: bool = False) -> TranscriptionResult:
     return TranscriptionResult(
-        file=str(path), text=text,
+        file=str(path),
+        text=text,
         segments=[Segment(0, 500, "hello "), Segment(500, 900, "world")],
-        usage={"input_tokens": 12}, model="stepaudio-2.5-asr", language="en", elapsed_s=0.4,
-        duration_s=3.2, warnings=[TrustWarning("short_audio", "short", serious=serious)],
-        cost=CostEstimate(0.000133, "CNY"), cross_check=CrossCheck("step-asr-1.1", "hello", 0.8),
+        usage={"input_tokens": 12},
+        model="stepaudio-2.5-asr",
+        language="en",
+        elapsed_s=0.4,
+        duration_s=3.2,
+        warnings=[TrustWarning("short_audio", "short", serious=serious)],
+        cost=CostEstimate(0.000133, "CNY"),
+        cross_check=CrossCheck("step-asr-1.1", "hello", 0.8),
         attempts=2,
     )
 
@@ -73,12 +74,19 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 def test_job_round_trip_and_lifecycle(store: Store, tmp_path: Path) -> None:
     src = tmp_path / "talk.wav"
-    spec = ExportSpec(formats=("txt", "srt"), out_dir=str(tmp_path / "out"), policy="suffix",
-                      on_done="echo hi")
-    opts = JobOptions(model="stepaudio-3-asr-max", language="zh", hotwords=("术语",),
-                      cross_check=True, export=spec)
-    job = store.add_job(src, opts, "watch", watch_id="w1", size=10, mtime=1.5,
-                        content_hash="ab" * 32)
+    spec = ExportSpec(
+        formats=("txt", "srt"), out_dir=str(tmp_path / "out"), policy="suffix", on_done="echo hi"
+    )
+    opts = JobOptions(
+        model="stepaudio-3-asr-max",
+        language="zh",
+        hotwords=("术语",),
+        cross_check=True,
+        export=spec,
+    )
+    job = store.add_job(
+        src, opts, "watch", watch_id="w1", size=10, mtime=1.5, content_hash="ab" * 32
+    )
     assert job.state is JobState.QUEUED and job.options == opts and job.origin == "watch"
     assert store.get_job(job.id) == job
 
@@ -142,11 +150,16 @@ def test_list_filters_and_order(store: Store, tmp_path: Path) -> None:
 
 
 def test_recover_running_takes_only_dead_owners(store: Store, tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_owner = f"{os.uname().nodename}:{int(dead.stdout)}:12345"
-    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                            stdin=subprocess.PIPE)
+    live = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
     try:
         live_owner = f"{process_owner().rsplit(':', 2)[0]}:{live.pid}:{_start_ticks(live.pid)}"
         a = store.add_job(tmp_path / "a.wav")
@@ -166,6 +179,7 @@ def test_recover_running_takes_only_dead_owners(store: Store, tmp_path: Path) ->
 def test_threads_and_a_second_connection_never_claim_twice(tmp_path: Path) -> None:
     db = tmp_path / "jobs.sqlite3"
     with Store(db) as one, Store(db) as two:
+
         def add(n: int) -> None:
             for i in range(25):
                 one.add_job(tmp_path / f"{n}-{i}.wav")
@@ -188,8 +202,10 @@ def test_threads_and_a_second_connection_never_claim_twice(tmp_path: Path) -> No
                 with lock:
                     claimed.append(job.id)
 
-        workers = [threading.Thread(target=claim, args=(s, f"w{i}"))
-                   for i, s in enumerate([one, two, one, two])]
+        workers = [
+            threading.Thread(target=claim, args=(s, f"w{i}"))
+            for i, s in enumerate([one, two, one, two])
+        ]
         for t in workers:
             t.start()
         for t in workers:
@@ -200,30 +216,41 @@ def test_threads_and_a_second_connection_never_claim_twice(tmp_path: Path) -> No
 def test_admit_file_is_exactly_once(store: Store, tmp_path: Path) -> None:
     opts = JobOptions(export=ExportSpec())
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
-    first = store.admit_file(a, size=5, mtime_ns=1, content_hash="h1", options=opts,
-                             watch_id="w")
+    first = store.ledger.admit_file(
+        a, size=5, mtime_ns=1, content_hash="h1", options=opts, watch_id="w"
+    )
     assert first.kind == "new"
     # Restart or touch: same path, same bytes.
-    again = store.admit_file(a, size=5, mtime_ns=2, content_hash="h1", options=opts,
-                             watch_id="w")
+    again = store.ledger.admit_file(
+        a, size=5, mtime_ns=2, content_hash="h1", options=opts, watch_id="w"
+    )
     assert again.kind == "known" and again.job.id == first.job.id
     # The same bytes under another name: a copy, not a new job.
-    copy = store.admit_file(b, size=5, mtime_ns=3, content_hash="h1", options=opts,
-                            watch_id="w")
+    copy = store.ledger.admit_file(
+        b, size=5, mtime_ns=3, content_hash="h1", options=opts, watch_id="w"
+    )
     assert copy.kind == "copy" and copy.job.id == first.job.id
-    assert [s.path for s in store.unexported_copies(first.job.id)] == [b]
-    store.mark_exported(b, first.job.id)
-    assert store.unexported_copies(first.job.id) == []
+    assert [s.path for s in store.ledger.unexported_copies(first.job.id)] == [b]
+    store.ledger.mark_exported(b, first.job.id)
+    assert store.ledger.unexported_copies(first.job.id) == []
     # Unless duplicates are to be sent again.
     c = tmp_path / "c.wav"
-    resent = store.admit_file(c, size=5, mtime_ns=3, content_hash="h1", options=opts,
-                              watch_id="w", skip_duplicate_content=False)
+    resent = store.ledger.admit_file(
+        c,
+        size=5,
+        mtime_ns=3,
+        content_hash="h1",
+        options=opts,
+        watch_id="w",
+        skip_duplicate_content=False,
+    )
     assert resent.kind == "new" and resent.job.id != first.job.id
     # New content at a known path is a new job.
-    changed = store.admit_file(a, size=6, mtime_ns=9, content_hash="h2", options=opts,
-                               watch_id="w")
+    changed = store.ledger.admit_file(
+        a, size=6, mtime_ns=9, content_hash="h2", options=opts, watch_id="w"
+    )
     assert changed.kind == "new"
-    assert store.ledger_entry("h1").first_path == a  # type: ignore[union-attr]
+    assert store.ledger.ledger_entry("h1").first_path == a  # type: ignore[union-attr]
     assert len(store.list_jobs()) == 3
 
 
@@ -235,8 +262,12 @@ def test_the_key_never_reaches_the_database(tmp_path: Path, fake_key: str) -> No
     settings = Settings(api_key=Secret(fake_key), base_url="http://127.0.0.1:9/v1")
     db = tmp_path / "jobs.sqlite3"
     with Store(db) as s:
-        opts = JobOptions(model=settings.model, language=settings.language,
-                          hotwords=tuple(settings.hotwords), export=ExportSpec())
+        opts = JobOptions(
+            model=settings.model,
+            language=settings.language,
+            hotwords=tuple(settings.hotwords),
+            export=ExportSpec(),
+        )
         job = s.add_job(tmp_path / "a.wav", opts)
         s.claim_next("me")
         s.finish_job(job.id, _result(tmp_path / "a.wav"), owner="me")
@@ -251,25 +282,31 @@ def test_a_file_changed_before_its_job_started_is_sent_once(store: Store, tmp_pa
     while the first one's job is still queued, that job takes the new content (one request)."""
     opts = JobOptions(export=ExportSpec())
     a = tmp_path / "a.wav"
-    first = store.admit_file(a, size=5, mtime_ns=1, content_hash="partial", options=opts,
-                             watch_id="w")
-    grown = store.admit_file(a, size=9, mtime_ns=2, content_hash="whole", options=opts,
-                             watch_id="w")
+    first = store.ledger.admit_file(
+        a, size=5, mtime_ns=1, content_hash="partial", options=opts, watch_id="w"
+    )
+    grown = store.ledger.admit_file(
+        a, size=9, mtime_ns=2, content_hash="whole", options=opts, watch_id="w"
+    )
     assert grown.kind == "new" and grown.job.id == first.job.id
     assert grown.job.content_hash == "whole" and grown.job.size == 9
-    assert store.ledger_entry("partial") is None
-    assert store.ledger_entry("whole").job_id == first.job.id  # type: ignore[union-attr]
+    assert store.ledger.ledger_entry("partial") is None
+    assert store.ledger.ledger_entry("whole").job_id == first.job.id  # type: ignore[union-attr]
     assert len(store.list_jobs()) == 1
     # Once it has started, the next version is a job of its own.
     store.claim_next("me")
-    again = store.admit_file(a, size=12, mtime_ns=3, content_hash="longer", options=opts,
-                             watch_id="w")
+    again = store.ledger.admit_file(
+        a, size=12, mtime_ns=3, content_hash="longer", options=opts, watch_id="w"
+    )
     assert again.kind == "new" and again.job.id != first.job.id
     # A queued job that another path shares (a copy) keeps its content for that copy.
     b, c = tmp_path / "b.wav", tmp_path / "c.wav"
-    jb = store.admit_file(b, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w")
-    store.admit_file(c, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w")
-    changed = store.admit_file(b, size=7, mtime_ns=4, content_hash="hb2", options=opts,
-                               watch_id="w")
+    jb = store.ledger.admit_file(
+        b, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w"
+    )
+    store.ledger.admit_file(c, size=5, mtime_ns=1, content_hash="hb", options=opts, watch_id="w")
+    changed = store.ledger.admit_file(
+        b, size=7, mtime_ns=4, content_hash="hb2", options=opts, watch_id="w"
+    )
     assert changed.job.id != jb.job.id
     assert store.get_job(jb.job.id).content_hash == "hb"  # type: ignore[union-attr]

@@ -120,8 +120,7 @@ def reference_build_cues(
                 groups.append(current)
                 current = []
             while current and (
-                seg.end_ms - current[0].start_ms > max_duration_ms
-                or not fits([*current, seg])
+                seg.end_ms - current[0].start_ms > max_duration_ms or not fits([*current, seg])
             ):
                 cut = _last_soft_break(current)
                 groups.append(current[:cut])
@@ -190,8 +189,14 @@ def transcript(rng: random.Random, kind: str, n: int) -> list[Segment]:
 
 
 OPTIONS = [
-    {}, {"max_chars": 10}, {"max_chars": 20}, {"max_chars": 42}, {"max_lines": 1},
-    {"max_lines": 3}, {"max_chars": 16, "max_lines": 3}, {"max_duration_ms": 3000},
+    {},
+    {"max_chars": 10},
+    {"max_chars": 20},
+    {"max_chars": 42},
+    {"max_lines": 1},
+    {"max_lines": 3},
+    {"max_chars": 16, "max_lines": 3},
+    {"max_duration_ms": 3000},
     {"pause_ms": 300, "max_chars": 30},
 ]
 
@@ -211,9 +216,13 @@ def test_same_cues_as_the_plain_algorithm(kind: str) -> None:
 
 def test_words_longer_than_a_line_and_blank_deltas() -> None:
     long_word = "x" * 50
-    segs = [Segment(0, 300, "Start"), Segment(300, 600, " " + long_word),
-            Segment(600, 900, "   "), Segment(900, 1200, " " + long_word + long_word),
-            Segment(1200, 1500, " end.")]
+    segs = [
+        Segment(0, 300, "Start"),
+        Segment(300, 600, " " + long_word),
+        Segment(600, 900, "   "),
+        Segment(900, 1200, " " + long_word + long_word),
+        Segment(1200, 1500, " end."),
+    ]
     for opts in OPTIONS:
         assert build_cues(segs, **opts) == reference_build_cues(segs, **opts)  # type: ignore[arg-type]
 

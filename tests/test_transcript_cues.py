@@ -74,8 +74,12 @@ def test_sentence_punctuation_ends_a_cue() -> None:
 
 
 def test_pause_starts_a_new_cue() -> None:
-    segs = [Segment(0, 300, "one"), Segment(320, 600, " two"),
-            Segment(1500, 1800, " three"), Segment(1820, 2000, " four")]
+    segs = [
+        Segment(0, 300, "one"),
+        Segment(320, 600, " two"),
+        Segment(1500, 1800, " three"),
+        Segment(1820, 2000, " four"),
+    ]
     cues = build_cues(segs)
     assert [c.text for c in cues] == ["one two", "three four"]
     # A short gap (< 0.8 s) does not split.
@@ -111,8 +115,10 @@ def test_cjk_uses_shorter_lines() -> None:
 
 
 def test_soft_break_used_when_cue_is_full() -> None:
-    text = ("Today we talk about audio pipelines, subtitles and the small details "
-            "that make them readable.")
+    text = (
+        "Today we talk about audio pipelines, subtitles and the small details "
+        "that make them readable."
+    )
     cues = build_cues(words_to_segments(text))
     assert cues[0].text == "Today we talk about audio pipelines,"
     assert cues[1].lines == ("subtitles and the small details", "that make them readable.")

@@ -59,8 +59,9 @@ def test_vtt_exact() -> None:
 
 
 def test_vtt_escapes_cue_syntax() -> None:
-    r = TranscriptionResult(file="a.wav", text="a --> b & <c>",
-                            segments=[Segment(0, 900, "a --> b & <c>")])
+    r = TranscriptionResult(
+        file="a.wav", text="a --> b & <c>", segments=[Segment(0, 900, "a --> b & <c>")]
+    )
     assert render(r, "vtt") == (
         "WEBVTT\n\n00:00:00.000 --> 00:00:00.900\na --&gt; b &amp; &lt;c&gt;\n"
     )
@@ -68,8 +69,9 @@ def test_vtt_escapes_cue_syntax() -> None:
 
 def test_no_timestamps_single_cue_spanning_duration() -> None:
     text = "你好，我是蕾格。今天天气很好。"
-    r = TranscriptionResult(file="a.ogg", text=text,
-                            segments=[Segment(0, 0, c) for c in text], duration_s=12.5)
+    r = TranscriptionResult(
+        file="a.ogg", text=text, segments=[Segment(0, 0, c) for c in text], duration_s=12.5
+    )
     assert render(r, "srt") == (
         "1\n00:00:00,000 --> 00:00:12,500\n你好，我是蕾格。\n今天天气很好。\n"
     )
@@ -83,9 +85,12 @@ def test_no_timestamps_single_cue_spanning_duration() -> None:
 
 
 def test_no_timestamps_latin_sentences_one_per_line() -> None:
-    r = TranscriptionResult(file="a.wav", text="Version 3.5 is out. Try it!",
-                            segments=[Segment(0, 0, "Version 3.5 is out. Try it!")],
-                            duration_s=4.0)
+    r = TranscriptionResult(
+        file="a.wav",
+        text="Version 3.5 is out. Try it!",
+        segments=[Segment(0, 0, "Version 3.5 is out. Try it!")],
+        duration_s=4.0,
+    )
     assert render(r, "srt") == "1\n00:00:00,000 --> 00:00:04,000\nVersion 3.5 is out.\nTry it!\n"
 
 
@@ -126,8 +131,11 @@ def test_markdown() -> None:
 
 
 def test_markdown_escapes_and_warnings() -> None:
-    r = TranscriptionResult(file="x_y.wav", text="# not a heading *bold*",
-                            warnings=[TrustWarning("empty", "check *this*", serious=True)])
+    r = TranscriptionResult(
+        file="x_y.wav",
+        text="# not a heading *bold*",
+        warnings=[TrustWarning("empty", "check *this*", serious=True)],
+    )
     md = render(r, "md")
     assert "# Transcript: x\\_y.wav" in md
     assert "\\# not a heading \\*bold\\*" in md
@@ -142,8 +150,7 @@ def test_unknown_format() -> None:
 def test_line_breaks_in_the_text_never_make_a_blank_line_inside_a_cue() -> None:
     # A blank line ends an SRT cue: the rest would be read as garbage (or a broken cue).
     text = "第一段说完了\n\n第二段开始了"
-    r = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 0, text)],
-                            duration_s=5.0)
+    r = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 0, text)], duration_s=5.0)
     assert render(r, "srt") == "1\n00:00:00,000 --> 00:00:05,000\n第一段说完了 第二段开始了\n"
     timed = TranscriptionResult(file="a.wav", text=text, segments=[Segment(0, 900, text)])
     assert "\n\n" not in render(timed, "srt").rstrip("\n")
@@ -151,8 +158,11 @@ def test_line_breaks_in_the_text_never_make_a_blank_line_inside_a_cue() -> None:
 
 def test_markdown_joins_cjk_cues_without_spaces_even_after_digits() -> None:
     # Two cues (a 1 s pause) in one paragraph: "100" then "元" must not become "100 元".
-    r = TranscriptionResult(file="a.wav", text="价格是100元。",
-                            segments=[Segment(0, 500, "价格是100"), Segment(1500, 1900, "元。")])
+    r = TranscriptionResult(
+        file="a.wav",
+        text="价格是100元。",
+        segments=[Segment(0, 500, "价格是100"), Segment(1500, 1900, "元。")],
+    )
     assert "**[00:00:00]** 价格是100元。" in render(r, "md").split("\n")
 
 

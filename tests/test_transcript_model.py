@@ -15,12 +15,18 @@ from tui.transcript.model import (
 
 def _sample() -> TranscriptionResult:
     return TranscriptionResult(
-        file="talk.wav", text="Hello there.", model="stepaudio-2.5-asr", language="en",
+        file="talk.wav",
+        text="Hello there.",
+        model="stepaudio-2.5-asr",
+        language="en",
         segments=[Segment(0, 400, "Hello"), Segment(400, 900, " there.")],
         usage={"type": "tokens", "input_token_details": {"audio_tokens": 0}},
-        elapsed_s=1.5, duration_s=2.0, attempts=2,
+        elapsed_s=1.5,
+        duration_s=2.0,
+        attempts=2,
         warnings=[TrustWarning("repetition", "looped", serious=True)],
-        cost=CostEstimate(0.0001, "CNY"), cross_check=CrossCheck("step-asr-1.1", "Hi.", 0.5),
+        cost=CostEstimate(0.0001, "CNY"),
+        cross_check=CrossCheck("step-asr-1.1", "Hi.", 0.5),
     )
 
 

@@ -35,9 +35,7 @@ CHINESE = (
 )
 CHINESE_S = 60.0
 
-CHORUS = (
-    "Hold on to the night, hold on to the light, we are running home tonight. "
-)
+CHORUS = "Hold on to the night, hold on to the light, we are running home tonight. "
 SONG = (
     "I woke up early in a town I did not know, the streets were quiet and the sky was low. "
     + CHORUS * 5
@@ -49,8 +47,9 @@ def result(text: str, cc: CrossCheck | None = None) -> TranscriptionResult:
     return TranscriptionResult(file="x.wav", text=text, cross_check=cc)
 
 
-def codes(text: str, duration: float | None, language: str | None = None,
-          cc: CrossCheck | None = None) -> dict[str, bool]:
+def codes(
+    text: str, duration: float | None, language: str | None = None, cc: CrossCheck | None = None
+) -> dict[str, bool]:
     return {w.code: w.serious for w in assess(result(text, cc), duration, language)}
 
 
@@ -170,8 +169,9 @@ def test_phrases_repeated_apart_or_a_few_times_are_not_loops() -> None:
     talk = long_talk(3750, seed=11)
     spread = list(talk)
     for k in range(10):  # "at the end of the day" ten times, minutes apart
-        spread[300 * k + 50:300 * k + 50] = ["at", "the", "end", "of", "the", "day"]
+        spread[300 * k + 50 : 300 * k + 50] = ["at", "the", "end", "of", "the", "day"]
     assert codes(" ".join(spread), 1500.0, "en") == {}
-    emphasis = " ".join(talk[:1000]) + " " + "no no we cannot ship this now, " * 4 + " ".join(
-        talk[1000:])
+    emphasis = (
+        " ".join(talk[:1000]) + " " + "no no we cannot ship this now, " * 4 + " ".join(talk[1000:])
+    )
     assert codes(emphasis, 1500.0, "en") == {}

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 
 from tui.config import Settings
-from tui.jobs.store import JobState, Store
-from tui.jobs.watcher import WatchConfig
+from tui.engine.watcher import WatchConfig
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.records import JobState
+from tui.store.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +39,21 @@ def wait_for(pred: Callable[[], bool], timeout: float = 60.0, what: str = "") ->
 
 def cli_env(emu: Emulator, **extra: str) -> dict[str, str]:
     env = dict(os.environ)  # already isolated XDG_* / STEPFUN_ASR_CONFIG (conftest)
-    env.update(STEPFUN_API_KEY=emu.demo_key, STEPFUN_BASE_URL=emu.base_url,
-               PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        STEPFUN_API_KEY=emu.demo_key, STEPFUN_BASE_URL=emu.base_url, PYTHONUNBUFFERED="1", **extra
+    )
     return env
 
 
 class Daemon:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", "watch", *args], env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            [sys.executable, "-m", "tui", "watch", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -87,20 +93,30 @@ def jobs_in(db: Path) -> list[Any]:
 
 
 def mid_flight(emu: Emulator) -> bool:
-    return any(r.endpoint == "sse" and r.deltas_sent > 0 and not r.finished
-               for r in emu.requests)
+    return any(r.endpoint == "sse" and r.deltas_sent > 0 and not r.finished for r in emu.requests)
 
 
 def test_sigkill_mid_job_then_restart_loses_nothing_and_repeats_nothing(
-        tmp_path: Path, daemons: list[Daemon]) -> None:
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
     inbox, db = tmp_path / "inbox", tmp_path / "jobs.sqlite3"
     inbox.mkdir()
     texts = {f"rec{i}": f"Recording number {i} says hello." for i in range(3)}
     for name, text in texts.items():
-        write_directive_wav(inbox / f"{name}.wav", 4.0, text=text, tone_hz=200 + len(name) * 7
-                            + int(name[-1]))
-    args = [str(inbox), "--db", str(db), "--concurrency", "1", "--quiet-period", "0.3",
-            "--formats", "txt,srt"]
+        write_directive_wav(
+            inbox / f"{name}.wav", 4.0, text=text, tone_hz=200 + len(name) * 7 + int(name[-1])
+        )
+    args = [
+        str(inbox),
+        "--db",
+        str(db),
+        "--concurrency",
+        "1",
+        "--quiet-period",
+        "0.3",
+        "--formats",
+        "txt,srt",
+    ]
     with Emulator(rtf=0.5) as emu:  # 4 s of audio streams over ~2 s
         env = cli_env(emu)
         first = Daemon(args, env)
@@ -110,13 +126,17 @@ def test_sigkill_mid_job_then_restart_loses_nothing_and_repeats_nothing(
         first.proc.wait(10)
         killed = [j for j in jobs_in(db) if j.state is JobState.RUNNING]
         assert len(killed) == 1
-        assert all(j.state in (JobState.QUEUED, JobState.RUNNING, JobState.DONE)
-                   for j in jobs_in(db))
+        assert all(
+            j.state in (JobState.QUEUED, JobState.RUNNING, JobState.DONE) for j in jobs_in(db)
+        )
 
         second = Daemon(args, env)
         daemons.append(second)
-        wait_for(lambda: len([j for j in jobs_in(db) if j.state is JobState.DONE]) == 3,
-                 90, "three done jobs after the restart")
+        wait_for(
+            lambda: len([j for j in jobs_in(db) if j.state is JobState.DONE]) == 3,
+            90,
+            "three done jobs after the restart",
+        )
         wait_for(lambda: all((inbox / f"{n}.srt").exists() for n in texts), 10, "exports")
         assert second.stop(signal.SIGINT) == 0
 
@@ -134,7 +154,8 @@ def test_sigkill_mid_job_then_restart_loses_nothing_and_repeats_nothing(
 
 
 def test_sigterm_with_no_grace_requeues_and_sigint_waits_for_the_job(
-        tmp_path: Path, daemons: list[Daemon]) -> None:
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
     inbox, db = tmp_path / "inbox", tmp_path / "jobs.sqlite3"
     inbox.mkdir()
     write_directive_wav(inbox / "long.wav", 6.0, text="A long one.")
@@ -163,13 +184,22 @@ def test_missing_key_exits_2_before_any_request(tmp_path: Path) -> None:
     with Emulator() as emu:
         env = cli_env(emu)
         env.pop("STEPFUN_API_KEY")
-        res = subprocess.run([sys.executable, "-m", "tui", "watch", str(inbox), "--db",
-                              str(tmp_path / "db")], env=env, capture_output=True, text=True,
-                             timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-m", "tui", "watch", str(inbox), "--db", str(tmp_path / "db")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert res.returncode == 2 and "API key" in res.stderr
         assert emu.requests == []
-        bad = subprocess.run([sys.executable, "-m", "tui", "watch", str(tmp_path / "nope")],
-                             env=cli_env(emu), capture_output=True, text=True, timeout=60)
+        bad = subprocess.run(
+            [sys.executable, "-m", "tui", "watch", str(tmp_path / "nope")],
+            env=cli_env(emu),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert bad.returncode == 2 and "none of the folders exists" in bad.stderr
 
 
@@ -177,27 +207,38 @@ def test_jobs_show_and_retry_commands(tmp_path: Path, daemons: list[Daemon]) -> 
     inbox, db = tmp_path / "inbox", tmp_path / "jobs.sqlite3"
     inbox.mkdir()
     write_directive_wav(inbox / "ok.wav", 1.5, text="Fine words.")
-    write_directive_wav(inbox / "flaky.wav", 1.5, text="Second time lucky.", fault="status",
-                        code=400, times=1)
+    write_directive_wav(
+        inbox / "flaky.wav", 1.5, text="Second time lucky.", fault="status", code=400, times=1
+    )
     with Emulator() as emu:
         env = cli_env(emu)
         d = Daemon([str(inbox), "--db", str(db), "--quiet-period", "0.3"], env)
         daemons.append(d)
-        wait_for(lambda: len([j for j in jobs_in(db) if j.state in (
-            JobState.DONE, JobState.FAILED)]) == 2, what="both settled")
+        wait_for(
+            lambda: (
+                len([j for j in jobs_in(db) if j.state in (JobState.DONE, JobState.FAILED)]) == 2
+            ),
+            what="both settled",
+        )
         assert d.stop() == 0
         assert d.saw("FAILED")
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "tui", *args, "--db", str(db)],
-                                  env=env, capture_output=True, text=True, timeout=60)
+            return subprocess.run(
+                [sys.executable, "-m", "tui", *args, "--db", str(db)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
 
         listed = [json.loads(line) for line in cli("jobs", "--json").stdout.splitlines()]
         assert {j["state"] for j in listed} == {"done", "failed"}
         failed = next(j for j in listed if j["state"] == "failed")
         table = cli("jobs", "--state", "failed")
-        assert table.returncode == 0 and "flaky.wav" in table.stdout and "ok.wav" not in \
-            table.stdout
+        assert (
+            table.returncode == 0 and "flaky.wav" in table.stdout and "ok.wav" not in table.stdout
+        )
 
         retried = cli("retry", str(failed["id"]))
         assert retried.returncode == 0, retried.stdout + retried.stderr
@@ -212,7 +253,8 @@ def test_jobs_show_and_retry_commands(tmp_path: Path, daemons: list[Daemon]) -> 
 
 
 async def test_the_daemon_stops_when_its_runner_dies(
-        tmp_path: Path, fake_key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, fake_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A runner stopped by an error (here: another process holds the database's write lock)
     must take the daemon down with it, not leave a watcher queueing files nobody runs."""
     from tui.commands import watch_cmd
@@ -226,7 +268,8 @@ async def test_the_daemon_stops_when_its_runner_dies(
         settings = Settings(base_url="http://127.0.0.1:9/v1", api_key=Secret(fake_key))
         args = argparse.Namespace(concurrency=1, rpm=0, grace=1.0)
         code = await asyncio.wait_for(
-            watch_cmd._daemon(args, settings, WatchConfig(folders=(inbox,)), store), 30)
+            watch_cmd._daemon(args, settings, WatchConfig(folders=(inbox,)), store), 30
+        )
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -241,7 +284,21 @@ def test_a_negative_rpm_is_a_usage_error(tmp_path: Path, fake_key: str) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     env = dict(os.environ, STEPFUN_API_KEY=fake_key, STEPFUN_BASE_URL="http://127.0.0.1:9/v1")
-    res = subprocess.run([sys.executable, "-m", "tui", "watch", str(inbox), "--rpm", "-1",
-                          "--db", str(tmp_path / "db")], env=env, capture_output=True,
-                         text=True, timeout=30)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "watch",
+            str(inbox),
+            "--rpm",
+            "-1",
+            "--db",
+            str(tmp_path / "db"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 2 and "--rpm must be 0" in res.stderr

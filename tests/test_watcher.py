@@ -21,15 +21,17 @@ import pytest
 
 from tests.conftest import until
 from tui.config import Settings
-from tui.jobs import events as ev
-from tui.jobs.events import EventBus
-from tui.jobs.exports import ExportSpec
-from tui.jobs.runner import Runner
-from tui.jobs.store import Job, JobOptions, JobState, Store
-from tui.jobs.watcher import WatchConfig, Watcher, skip_reason
+from tui.engine import events as ev
+from tui.engine.events import EventBus
+from tui.engine.runner import Runner
+from tui.engine.watcher import WatchConfig, Watcher, skip_reason
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.stepfun.emulator.directive import directive_chunk, synth_pcm16, wav_bytes
+from tui.store.ledger import WatchLedger
+from tui.store.records import Job, JobOptions, JobState
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 from tui.transcript.model import TranscriptionResult
 
 PCM = synth_pcm16(1.5)
@@ -65,21 +67,36 @@ class Harness:
 
     async def settled(self, n_jobs: int, what: str = "", limit_s: float = 60.0) -> None:
         """n jobs finished and nothing left settling or running."""
-        await until(lambda: len(self.finished()) >= n_jobs and not self.watcher.settling
-                    and not self.runner.running_ids and not self.store.has_queued(),
-                    limit_s, what or f"{n_jobs} finished jobs")
+        await until(
+            lambda: (
+                len(self.finished()) >= n_jobs
+                and not self.watcher.settling
+                and not self.runner.running_ids
+                and not self.store.has_queued()
+            ),
+            limit_s,
+            what or f"{n_jobs} finished jobs",
+        )
 
 
 @contextlib.asynccontextmanager
-async def watching(folders: list[Path], db: Path, emu: Emulator, **cfg: Any
-                   ) -> AsyncIterator[Harness]:
+async def watching(
+    folders: list[Path], db: Path, emu: Emulator, **cfg: Any
+) -> AsyncIterator[Harness]:
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(db)
     bus = EventBus()
     h_events: list[ev.Event] = []
     bus.subscribe(h_events.append)
-    runner = Runner(store, bus, None, concurrency=cfg.pop("concurrency", 4),
-                    requests_per_minute=0, settings=settings, grace_s=5)
+    runner = Runner(
+        store,
+        bus,
+        None,
+        concurrency=cfg.pop("concurrency", 4),
+        requests_per_minute=0,
+        settings=settings,
+        grace_s=5,
+    )
     cfg.setdefault("quiet_period_s", 0.6)
     cfg.setdefault("stat_interval_s", 0.1)
     cfg.setdefault("recheck_s", 0.3)
@@ -109,14 +126,14 @@ def test_name_filter() -> None:
     assert skip_reason(Path("/in/A.MP3"), root) is None
     assert skip_reason(Path("/in/.a.wav"), root) == "hidden"
     assert skip_reason(Path("/in/.sub/a.wav"), root) == "hidden"
-    for name in ("a.wav.part", "a.mp3.crdownload", "a.download", "a.partial", "a.tmp",
-                 "a.wav~"):
+    for name in ("a.wav.part", "a.mp3.crdownload", "a.download", "a.partial", "a.tmp", "a.wav~"):
         assert skip_reason(Path("/in") / name, root) == "partial download"
     assert skip_reason(Path("/in/a.txt"), root) == "not audio or video"
 
 
 async def test_real_drops_are_each_transcribed_exactly_once(
-        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    dirs: tuple[Path, Path, Path], emu: Emulator
+) -> None:
     inbox, staging, db = dirs
     async with watching([inbox], db, emu, quiet_period_s=1.2) as h:
         # Already there at start: picked up by the initial scan.
@@ -129,12 +146,16 @@ async def test_real_drops_are_each_transcribed_exactly_once(
         os.rename(inbox / "dl.wav.part", inbox / "dl.wav")
         # mv from another folder on the same file system.
         (staging / "moved.wav").write_bytes(wav("moved"))
-        await asyncio.to_thread(subprocess.run, ["mv", str(staging / "moved.wav"),
-                                                 str(inbox / "moved.wav")], check=True)
+        await asyncio.to_thread(
+            subprocess.run, ["mv", str(staging / "moved.wav"), str(inbox / "moved.wav")], check=True
+        )
         # rsync: a hidden temp file, then a rename.
         (staging / "synced.wav").write_bytes(wav("synced"))
-        await asyncio.to_thread(subprocess.run, ["rsync", "-a", str(staging / "synced.wav"),
-                                                 str(inbox) + "/"], check=True)
+        await asyncio.to_thread(
+            subprocess.run,
+            ["rsync", "-a", str(staging / "synced.wav"), str(inbox) + "/"],
+            check=True,
+        )
         # Dotfiles and partials never count.
         (inbox / ".hidden.wav").write_bytes(wav("hidden"))
         (inbox / "never.wav.crdownload").write_bytes(wav("never"))
@@ -142,7 +163,7 @@ async def test_real_drops_are_each_transcribed_exactly_once(
         slow_bytes = wav("slow") + bytes(160_000)
         with (inbox / "slow.wav").open("wb") as fh:
             for i in range(10):
-                fh.write(slow_bytes[i * len(slow_bytes) // 10:(i + 1) * len(slow_bytes) // 10])
+                fh.write(slow_bytes[i * len(slow_bytes) // 10 : (i + 1) * len(slow_bytes) // 10])
                 fh.flush()
                 await asyncio.sleep(0.3)
         await h.settled(6, "six drops")
@@ -152,15 +173,22 @@ async def test_real_drops_are_each_transcribed_exactly_once(
         slow = next(j for j in h.jobs() if j.source.name == "slow.wav")
         assert slow.size == len(slow_bytes)
         assert slow.content_hash == hashlib.sha256(slow_bytes).hexdigest()
-        for name, text in [("copy", "copy"), ("dl", "download"), ("moved", "moved"),
-                           ("synced", "synced"), ("early", "early"), ("slow", "slow")]:
+        for name, text in [
+            ("copy", "copy"),
+            ("dl", "download"),
+            ("moved", "moved"),
+            ("synced", "synced"),
+            ("early", "early"),
+            ("slow", "slow"),
+        ]:
             assert (inbox / f"{name}.txt").read_text() == text + "\n"
         assert not (inbox / ".hidden.txt").exists() and not (inbox / "never.txt").exists()
         assert not any(e.path.name.startswith(".") for e in h.of(ev.FileDetected))
 
 
 async def test_restart_touch_rename_and_copy_are_not_sent_again(
-        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    dirs: tuple[Path, Path, Path], emu: Emulator
+) -> None:
     inbox, _, db = dirs
     (inbox / "talk.wav").write_bytes(wav("talk once"))
     async with watching([inbox], db, emu) as h:
@@ -182,7 +210,8 @@ async def test_restart_touch_rename_and_copy_are_not_sent_again(
 
 
 async def test_copies_are_resent_when_asked_but_renames_are_not(
-        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    dirs: tuple[Path, Path, Path], emu: Emulator
+) -> None:
     inbox, _, db = dirs
     async with watching([inbox], db, emu, skip_duplicate_content=False) as h:
         (inbox / "a.wav").write_bytes(wav("same"))
@@ -195,7 +224,8 @@ async def test_copies_are_resent_when_asked_but_renames_are_not(
 
 
 async def test_a_copy_arriving_while_the_original_runs_gets_its_transcript(
-        dirs: tuple[Path, Path, Path]) -> None:
+    dirs: tuple[Path, Path, Path],
+) -> None:
     inbox, _, db = dirs
     with Emulator(rtf=1.0) as slow_emu:  # 1.5 s of audio takes 1.5 s
         async with watching([inbox], db, slow_emu) as h:
@@ -212,8 +242,12 @@ async def test_existing_transcripts_follow_the_policy(tmp_path: Path, emu: Emula
         inbox = tmp_path / policy
         inbox.mkdir()
         (inbox / "memo.txt").write_text("my own notes\n")
-        async with watching([inbox], tmp_path / f"{policy}.db", emu,
-                            export=ExportSpec(formats=("txt",), policy=policy)) as h:
+        async with watching(
+            [inbox],
+            tmp_path / f"{policy}.db",
+            emu,
+            export=ExportSpec(formats=("txt",), policy=policy),
+        ) as h:
             (inbox / "memo.wav").write_bytes(wav(f"memo {policy}"))
             if policy == "skip":
                 await until(lambda: bool(h.of(ev.FileSkipped)), what="skip reported")
@@ -245,12 +279,18 @@ async def test_two_hundred_files_at_once(dirs: tuple[Path, Path, Path], emu: Emu
 
 
 async def test_recursive_watch_with_an_output_folder_inside(
-        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    dirs: tuple[Path, Path, Path], emu: Emulator
+) -> None:
     inbox, staging, db = dirs
     out = inbox / "transcripts"
     (inbox / "day1").mkdir()
-    async with watching([inbox], db, emu, recursive=True,
-                        export=ExportSpec(formats=("txt", "json"), out_dir=str(out))) as h:
+    async with watching(
+        [inbox],
+        db,
+        emu,
+        recursive=True,
+        export=ExportSpec(formats=("txt", "json"), out_dir=str(out)),
+    ) as h:
         (inbox / "day1" / "a.wav").write_bytes(wav("day one"))
         # A folder moved in with a file already inside.
         (staging / "day2").mkdir()
@@ -269,12 +309,14 @@ async def test_recursive_watch_with_an_output_folder_inside(
 
 
 async def test_an_out_dir_that_is_the_watched_folder_is_still_watched(
-        dirs: tuple[Path, Path, Path], emu: Emulator) -> None:
+    dirs: tuple[Path, Path, Path], emu: Emulator
+) -> None:
     """Only an output folder *inside* a watched folder is left out; `--out-dir` naming the
     watched folder itself must not silently exclude every file in it."""
     inbox, _, db = dirs
-    async with watching([inbox], db, emu,
-                        export=ExportSpec(formats=("txt",), out_dir=str(inbox))) as h:
+    async with watching(
+        [inbox], db, emu, export=ExportSpec(formats=("txt",), out_dir=str(inbox))
+    ) as h:
         (inbox / "memo.wav").write_bytes(wav("same folder"))
         await until(lambda: bool(h.of(ev.FileDetected)), 15, "memo.wav detected")
         await h.settled(1)
@@ -283,15 +325,17 @@ async def test_an_out_dir_that_is_the_watched_folder_is_still_watched(
 
 
 async def test_a_file_renamed_while_queued_is_transcribed_under_its_new_name(
-        dirs: tuple[Path, Path, Path]) -> None:
+    dirs: tuple[Path, Path, Path],
+) -> None:
     inbox, _, db = dirs
     with Emulator(rtf=1.0) as slow_emu:  # the first file keeps the only worker busy
         async with watching([inbox], db, slow_emu, concurrency=1) as h:
             (inbox / "first.wav").write_bytes(wav("first"))
             await until(lambda: bool(h.runner.running_ids), what="first running")
             (inbox / "take1.wav").write_bytes(wav("the renamed one"))
-            await until(lambda: any(j.source.name == "take1.wav" for j in h.jobs()),
-                        what="take1 queued")
+            await until(
+                lambda: any(j.source.name == "take1.wav" for j in h.jobs()), what="take1 queued"
+            )
             os.rename(inbox / "take1.wav", inbox / "final.wav")
             await until((inbox / "final.txt").exists, what="final.txt written")
             await h.settled(2)
@@ -303,7 +347,8 @@ async def test_a_file_renamed_while_queued_is_transcribed_under_its_new_name(
 
 
 async def test_a_copy_admitted_by_another_process_meanwhile_is_not_queued_again(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Two watchers on one folder and database (the workbench and the daemon): a copy must not
     become a second paid job because the other process admitted the original just after this
     one looked at the ledger."""
@@ -316,29 +361,37 @@ async def test_a_copy_admitted_by_another_process_meanwhile_is_not_queued_again(
     db = tmp_path / "jobs.sqlite3"
     other = Store(db)  # the other process's connection
 
-    class RacingStore(Store):
+    class RacingLedger(WatchLedger):
         def ledger_entry(self, content_hash: str) -> Any:
             answer = super().ledger_entry(content_hash)
-            if other.seen_file(inbox / "a.wav") is None:
+            if other.ledger.seen_file(inbox / "a.wav") is None:
                 st = (inbox / "a.wav").stat()
-                other.admit_file(inbox / "a.wav", size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                 content_hash=digest, options=JobOptions(), watch_id=str(inbox))
+                other.ledger.admit_file(
+                    inbox / "a.wav",
+                    size=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                    content_hash=digest,
+                    options=JobOptions(),
+                    watch_id=str(inbox),
+                )
             return answer
 
-    store = RacingStore(db)
+    store = Store(db)
+    store.ledger = RacingLedger(store._db)
     bus = EventBus()
     runner = Runner(store, bus, None, requests_per_minute=0)
     watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
     watcher._admit(inbox / "b.wav", inbox, (inbox / "b.wav").stat(), digest)
     jobs = store.list_jobs()
     assert [j.source.name for j in jobs] == ["a.wav"]
-    assert store.seen_file(inbox / "b.wav").job_id == jobs[0].id  # type: ignore[union-attr]
+    assert store.ledger.seen_file(inbox / "b.wav").job_id == jobs[0].id  # type: ignore[union-attr]
     other.close()
     store.close()
 
 
 async def test_a_job_that_failed_on_a_rename_runs_again_under_the_new_name(
-        tmp_path: Path, emu: Emulator) -> None:
+    tmp_path: Path, emu: Emulator
+) -> None:
     """The runner reached the job between the rename and the watcher seeing the new name: it
     failed as missing. Seeing the same bytes under the new name brings it back."""
     inbox = tmp_path / "inbox"
@@ -352,9 +405,14 @@ async def test_a_job_that_failed_on_a_rename_runs_again_under_the_new_name(
     runner = Runner(store, bus, None, requests_per_minute=0, settings=settings)
     watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
     st = (inbox / "take1.wav").stat()
-    adm = store.admit_file(inbox / "take1.wav", size=st.st_size, mtime_ns=st.st_mtime_ns,
-                           content_hash=digest, options=watcher.job_options(inbox),
-                           watch_id=str(inbox))
+    adm = store.ledger.admit_file(
+        inbox / "take1.wav",
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        content_hash=digest,
+        options=watcher.job_options(inbox),
+        watch_id=str(inbox),
+    )
     os.rename(inbox / "take1.wav", inbox / "final.wav")
     await runner.drain()
     failed = store.get_job(adm.job.id)
@@ -407,7 +465,8 @@ async def test_a_big_folder_is_scanned_without_freezing_the_event_loop(tmp_path:
 
 
 async def test_a_file_renamed_just_as_its_job_started_runs_again_under_the_new_name(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The job was already running when the new name was seen (a copy of a running job); it
     then fails as missing, and runs again from the new name."""
     inbox = tmp_path / "inbox"
@@ -426,8 +485,9 @@ async def test_a_file_renamed_just_as_its_job_started_runs_again_under_the_new_n
     events: list[ev.Event] = []
     bus.subscribe(events.append)
     runner = Runner(store, bus, transcribe, requests_per_minute=0)
-    watcher = Watcher(WatchConfig(folders=(inbox,), quiet_period_s=0.3, stat_interval_s=0.1),
-                      store, runner, bus)
+    watcher = Watcher(
+        WatchConfig(folders=(inbox,), quiet_period_s=0.3, stat_interval_s=0.1), store, runner, bus
+    )
     stop = asyncio.Event()
     tasks = asyncio.gather(runner.run_forever(stop), watcher.run(stop))
     try:
@@ -435,8 +495,12 @@ async def test_a_file_renamed_just_as_its_job_started_runs_again_under_the_new_n
         (inbox / "take1.wav").write_bytes(data)
         await until(lambda: bool(runner.running_ids), what="take1 running")
         os.rename(inbox / "take1.wav", inbox / "final.wav")
-        await until(lambda: any(isinstance(e, ev.FileSkipped) and e.path.name == "final.wav"
-                                for e in events), what="final.wav seen as a copy")
+        await until(
+            lambda: any(
+                isinstance(e, ev.FileSkipped) and e.path.name == "final.wav" for e in events
+            ),
+            what="final.wav seen as a copy",
+        )
         gate.set()
         await until((inbox / "final.txt").exists, what="final.txt written")
     finally:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import until
 from tests.test_watcher import watching, wav
-from tui.jobs import events as ev
+from tui.engine import events as ev
 from tui.stepfun.emulator import Emulator
 
 
@@ -25,12 +25,13 @@ async def test_polling_mode_catches_slow_writes_and_renames(tmp_path: Path) -> N
     inbox.mkdir()
     body = wav("polled") + bytes(200_000)
     with Emulator() as emu:
-        async with watching([inbox], tmp_path / "db", emu, force_polling=True,
-                            quiet_period_s=1.2) as h:
+        async with watching(
+            [inbox], tmp_path / "db", emu, force_polling=True, quiet_period_s=1.2
+        ) as h:
             # Several writes inside one second: polling alone would miss the last (#319).
             with (inbox / "slow.wav").open("wb") as fh:
                 for i in range(8):
-                    fh.write(body[i * len(body) // 8:(i + 1) * len(body) // 8])
+                    fh.write(body[i * len(body) // 8 : (i + 1) * len(body) // 8])
                     fh.flush()
                     await asyncio.sleep(0.15)
             (inbox / "b.wav.part").write_bytes(wav("renamed"))
@@ -50,14 +51,17 @@ async def test_a_missing_folder_does_not_stop_the_others_and_comes_back(tmp_path
     with Emulator() as emu:
         async with watching([a, b], tmp_path / "db", emu) as h:
             shutil.rmtree(a)
-            await until(lambda: any(e.folder == a for e in h.of(ev.FolderMissing)),
-                        what="a reported missing")
+            await until(
+                lambda: any(e.folder == a for e in h.of(ev.FolderMissing)),
+                what="a reported missing",
+            )
             (b / "one.wav").write_bytes(wav("still watching b"))
             await h.settled(1)
             a.mkdir()
             (a / "two.wav").write_bytes(wav("a is back"))
-            await until(lambda: any(e.folder == a for e in h.of(ev.FolderRestored)),
-                        what="a restored")
+            await until(
+                lambda: any(e.folder == a for e in h.of(ev.FolderRestored)), what="a restored"
+            )
             await h.settled(2)
             assert (b / "one.txt").read_text() == "still watching b\n"
             assert (a / "two.txt").read_text() == "a is back\n"
@@ -70,8 +74,10 @@ async def test_an_empty_file_waits_and_is_picked_up_once_written(tmp_path: Path)
     with Emulator() as emu:
         async with watching([inbox], tmp_path / "db", emu, empty_give_up_s=0.8) as h:
             (inbox / "late.wav").touch()
-            await until(lambda: any("empty" in e.reason for e in h.of(ev.FileSkipped)),
-                        what="empty reported")
+            await until(
+                lambda: any("empty" in e.reason for e in h.of(ev.FileSkipped)),
+                what="empty reported",
+            )
             assert h.jobs() == []
             (inbox / "late.wav").write_bytes(wav("filled later"))
             await h.settled(1)
@@ -91,8 +97,10 @@ async def test_a_failed_file_is_not_resent_on_restart(tmp_path: Path) -> None:
         assert len(h.store.list_jobs("failed")) == 1
         sent = len([r for r in emu.requests if r.endpoint == "sse"])
         async with watching([inbox], tmp_path / "db", emu) as h:
-            await until(lambda: any("retry" in e.reason for e in h.of(ev.FileSkipped)),
-                        what="skip with a retry hint")
+            await until(
+                lambda: any("retry" in e.reason for e in h.of(ev.FileSkipped)),
+                what="skip with a retry hint",
+            )
         assert len([r for r in emu.requests if r.endpoint == "sse"]) == sent
         assert len(h.jobs()) == 1
 
@@ -103,11 +111,11 @@ WATCH_CHILD = """
 import asyncio, os, sys
 from pathlib import Path
 from tui.config import Settings
-from tui.jobs import events as ev
-from tui.jobs.events import EventBus
-from tui.jobs.runner import Runner
-from tui.jobs.store import Store
-from tui.jobs.watcher import WatchConfig, Watcher
+from tui.engine import events as ev
+from tui.engine.events import EventBus
+from tui.engine.runner import Runner
+from tui.store.store import Store
+from tui.engine.watcher import WatchConfig, Watcher
 from tui.secrets import Secret
 
 def show(e):
@@ -162,10 +170,22 @@ def test_unreadable_files_are_reported_and_picked_up_once_readable(tmp_path: Pat
     with Emulator() as emu:
         env = dict(os.environ, EMU_URL=emu.base_url, EMU_KEY=emu.demo_key)
         proc = subprocess.Popen(
-            [*without_root_powers(), sys.executable, "-c", WATCH_CHILD, str(inbox),
-             str(tmp_path / "jobs.sqlite3")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, env=env)
+            [
+                *without_root_powers(),
+                sys.executable,
+                "-c",
+                WATCH_CHILD,
+                str(inbox),
+                str(tmp_path / "jobs.sqlite3"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         assert proc.stdout is not None and proc.stdin is not None
+
         def read(out: IO[str]) -> None:
             for line in out:
                 lines.append(line.rstrip())

@@ -15,25 +15,40 @@ def client_options() -> argparse.ArgumentParser:
     """A parent parser: region, base URL, model and recognition options."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("service")
-    group.add_argument("--region", choices=sorted(REGIONS), help="cn (default), cn-plan, "
-                       "intl or intl-plan; a Step Plan key needs a -plan region")
-    group.add_argument("--base-url", help="override the region's base URL (https, or http "
-                       "on loopback), e.g. for the emulator")
+    group.add_argument(
+        "--region",
+        choices=sorted(REGIONS),
+        help="cn (default), cn-plan, intl or intl-plan; a Step Plan key needs a -plan region",
+    )
+    group.add_argument(
+        "--base-url",
+        help="override the region's base URL (https, or http on loopback), e.g. for the emulator",
+    )
     group.add_argument("--model", help="default stepaudio-2.5-asr")
     group.add_argument("--language", help="zh or en; omitted lets the service detect it")
     group.add_argument("--hotwords", help="comma-separated terms to favour")
-    group.add_argument("--no-itn", action="store_true", help="turn off inverse text "
-                       "normalisation (digits stay as words)")
-    group.add_argument("--no-timestamps", action="store_true",
-                       help="do not ask for word timestamps (subtitles need them)")
+    group.add_argument(
+        "--no-itn",
+        action="store_true",
+        help="turn off inverse text normalisation (digits stay as words)",
+    )
+    group.add_argument(
+        "--no-timestamps",
+        action="store_true",
+        help="do not ask for word timestamps (subtitles need them)",
+    )
     return parent
 
 
 def db_option() -> argparse.ArgumentParser:
     """A parent parser: ``--db FILE``, the job database (the commands that read or run jobs)."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--db", type=Path, metavar="FILE", help="job database (default: the "
-                        "user data dir; `stepfun-asr config path` shows it)")
+    parent.add_argument(
+        "--db",
+        type=Path,
+        metavar="FILE",
+        help="job database (default: the user data dir; `stepfun-asr config path` shows it)",
+    )
     return parent
 
 

@@ -148,7 +148,7 @@ def apply(settings: Settings, name: str, value: Any) -> None:
     if name == "concurrency" and coerced < 1:
         raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
     if name == "formats":
-        from tui.jobs.exports import check_formats
+        from tui.transcript.exports import check_formats
 
         try:
             coerced = list(check_formats(coerced))
@@ -159,8 +159,10 @@ def apply(settings: Settings, name: str, value: Any) -> None:
 
         bad = sorted(model for model, price in coerced.items() if not valid_override(price))
         if bad:
-            raise ConfigError(f"[prices] entries for {', '.join(bad)} must look like "
-                              '"model" = [0.15, "CNY"] (amount per audio hour, CNY or USD).')
+            raise ConfigError(
+                f"[prices] entries for {', '.join(bad)} must look like "
+                '"model" = [0.15, "CNY"] (amount per audio hour, CNY or USD).'
+            )
     setattr(settings, name, coerced)
 
 

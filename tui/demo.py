@@ -31,21 +31,43 @@ class Sample:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("01 welcome.wav", 5, {"text": (
-        "Welcome to stepfun-asr. This clip was transcribed by the built-in emulator, so the "
-        "demo needs no key.")}, "a short clip"),
-    Sample("02 standup meeting.wav", 20, {"text": (
-        "Good morning everyone. Yesterday we finished the export dialog and fixed the watch "
-        "folder bug. Today I will review the subtitle timings. The only blocker is the test "
-        "machine, which is still offline. Let us meet again on Thursday to plan the release.")},
-        "a longer meeting with cue timestamps"),
+    Sample(
+        "01 welcome.wav",
+        5,
+        {
+            "text": (
+                "Welcome to stepfun-asr. This clip was transcribed by the built-in emulator, so the "
+                "demo needs no key."
+            )
+        },
+        "a short clip",
+    ),
+    Sample(
+        "02 standup meeting.wav",
+        20,
+        {
+            "text": (
+                "Good morning everyone. Yesterday we finished the export dialog and fixed the watch "
+                "folder bug. Today I will review the subtitle timings. The only blocker is the test "
+                "machine, which is still offline. Let us meet again on Thursday to plan the release."
+            )
+        },
+        "a longer meeting with cue timestamps",
+    ),
     Sample("03 lecture.wav", 60, {}, "a minute of generated words, streamed live"),
-    Sample("04 chorus.wav", 30, {"text": "Sing it again, sing it loud.", "fault": "repeat",
-                                 "factor": 4.0},
-           "a hallucination (repeated text) that needs review"),
+    Sample(
+        "04 chorus.wav",
+        30,
+        {"text": "Sing it again, sing it loud.", "fault": "repeat", "factor": 4.0},
+        "a hallucination (repeated text) that needs review",
+    ),
     Sample("05 silence.wav", 4, {"amplitude": 0.0}, "silence: an empty transcript warning"),
-    Sample("06 [draft] phone memo.wav", 8, {"fault": "error_event"},
-           "a failure, reported with the service's message"),
+    Sample(
+        "06 [draft] phone memo.wav",
+        8,
+        {"fault": "error_event"},
+        "a failure, reported with the service's message",
+    ),
 )
 
 
@@ -59,9 +81,17 @@ def make_samples(folder: Path) -> list[Path]:
         fault = params.pop("fault", None)
         amplitude = float(params.pop("amplitude", 0.3))
         # Distinct tones give distinct audio bytes (and distinct generated words).
-        paths.append(write_directive_wav(folder / sample.name, sample.seconds, text=text,
-                                         fault=fault, amplitude=amplitude,
-                                         tone_hz=200.0 + 20 * i, **params))
+        paths.append(
+            write_directive_wav(
+                folder / sample.name,
+                sample.seconds,
+                text=text,
+                fault=fault,
+                amplitude=amplitude,
+                tone_hz=200.0 + 20 * i,
+                **params,
+            )
+        )
     return paths
 
 
@@ -88,10 +118,12 @@ class DemoSession:
     samples: tuple[Path, ...]
 
     def describe(self) -> str:
-        lines = [f"Demo recordings: {self.folder}",
-                 "Drop more audio files there while the demo runs: watch mode picks them up.",
-                 f"Emulator: {self.emulator.base_url} (no real key, nothing leaves this machine)",
-                 ""]
+        lines = [
+            f"Demo recordings: {self.folder}",
+            "Drop more audio files there while the demo runs: watch mode picks them up.",
+            f"Emulator: {self.emulator.base_url} (no real key, nothing leaves this machine)",
+            "",
+        ]
         for sample in SAMPLES:
             lines.append(f"  {sample.name:30} {sample.shows}")
         return "\n".join(lines)
@@ -109,5 +141,12 @@ def demo_session(workdir: Path | None = None, *, rtf: float = DEFAULT_RTF) -> It
     folder = workdir / "recordings"
     samples = tuple(make_samples(folder))
     with Emulator(rtf=rtf) as emulator:
-        yield DemoSession(emulator, workdir, folder, workdir / "jobs.sqlite3",
-                          workdir / "config.toml", demo_settings(emulator), samples)
+        yield DemoSession(
+            emulator,
+            workdir,
+            folder,
+            workdir / "jobs.sqlite3",
+            workdir / "config.toml",
+            demo_settings(emulator),
+            samples,
+        )

@@ -35,7 +35,7 @@ from tui.app.session import (
     service_label,
 )
 from tui.config import Settings
-from tui.jobs.events import (
+from tui.engine.events import (
     Event,
     EventBus,
     JobDeltaReceived,
@@ -44,11 +44,12 @@ from tui.jobs.events import (
     JobProgressed,
     JobQueued,
 )
-from tui.jobs.exports import write_exports
-from tui.jobs.runner import Runner, TranscribeFn
-from tui.jobs.store import FINISHED, Job, JobOptions, JobStateError, Store, Totals
-from tui.jobs.watcher import WatchConfig, Watcher
+from tui.engine.runner import Runner, TranscribeFn
+from tui.engine.watcher import WatchConfig, Watcher
 from tui.secrets import Secret
+from tui.store.records import FINISHED, Job, JobOptions, JobStateError, Totals
+from tui.store.store import Store
+from tui.transcript.exports import write_exports
 from tui.transcript.model import TranscriptionResult
 
 STOP_TIMEOUT_S = 10.0
@@ -63,9 +64,17 @@ class WorkbenchApp(App[None]):
     TITLE = "stepfun-asr"
 
     def __init__(
-        self, settings: Settings, root: Path, store: Store, *, watch: bool = False,
-        config_path: Path | None = None, transcribe: TranscribeFn | None = None,
-        demo: bool = False, show_elapsed: bool = True, root_label: str | None = None,
+        self,
+        settings: Settings,
+        root: Path,
+        store: Store,
+        *,
+        watch: bool = False,
+        config_path: Path | None = None,
+        transcribe: TranscribeFn | None = None,
+        demo: bool = False,
+        show_elapsed: bool = True,
+        root_label: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -77,9 +86,15 @@ class WorkbenchApp(App[None]):
         self.watch_on_start = watch
         self._transcribe = transcribe
         # grace_s=0: on quit a job in flight is put back in the queue at once.
-        self.runner = Runner(store, self.bus, transcribe, concurrency=max(1, settings.concurrency),
-                             requests_per_minute=settings.requests_per_minute or None,
-                             settings=settings, grace_s=0.0)
+        self.runner = Runner(
+            store,
+            self.bus,
+            transcribe,
+            concurrency=max(1, settings.concurrency),
+            requests_per_minute=settings.requests_per_minute or None,
+            settings=settings,
+            grace_s=0.0,
+        )
         self._root_label = root_label or self.root.name or str(root)
         self._show_elapsed = show_elapsed
         self._main: MainScreen | None = None
@@ -106,8 +121,9 @@ class WorkbenchApp(App[None]):
             self.set_keymap(self.settings.keymap)
         # Pushed rather than returned by get_default_screen: a default screen's on_mount can
         # run before its nested children are mounted (Textual 8.2.8, headless run).
-        self._main = MainScreen(self.root, root_label=self._root_label,
-                                show_elapsed=self._show_elapsed)
+        self._main = MainScreen(
+            self.root, root_label=self._root_label, show_elapsed=self._show_elapsed
+        )
         await self.push_screen(self._main)
 
     async def start_engine(self) -> None:
@@ -128,7 +144,9 @@ class WorkbenchApp(App[None]):
 
     def start_runner(self) -> None:
         if self._runner_worker is not None and self._runner_worker.state in (
-                WorkerState.PENDING, WorkerState.RUNNING):
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        ):
             return
         self._runner_stop = asyncio.Event()
         self.runner.concurrency = max(1, self.settings.concurrency)
@@ -149,8 +167,10 @@ class WorkbenchApp(App[None]):
             await asyncio.wait_for(worker.wait(), STOP_TIMEOUT_S)
 
     def watching(self) -> list[tuple[Path, str]]:
-        return [(folder, ",".join(cfg.export.formats))
-                for folder, (_stop, _worker, cfg) in self._watchers.items()]
+        return [
+            (folder, ",".join(cfg.export.formats))
+            for folder, (_stop, _worker, cfg) in self._watchers.items()
+        ]
 
     async def toggle_watch(self, folder: Path) -> None:
         """Start or stop watching ``folder`` (an absolute path)."""
@@ -219,8 +239,9 @@ class WorkbenchApp(App[None]):
             return
         error = worker.error
         message = f"{type(error).__name__}: {error}" if error else "stopped unexpectedly"
-        where = {"asr": "transcription engine", "watch": "watch",
-                 "export": "export"}.get(worker.group, worker.group)
+        where = {"asr": "transcription engine", "watch": "watch", "export": "export"}.get(
+            worker.group, worker.group
+        )
         if worker.group == "asr":
             message += " — change the settings (s) to start it again"
         self.main.problem("error", where, message)
@@ -244,15 +265,20 @@ class WorkbenchApp(App[None]):
         if self._rendering == job_id:
             self._rendering = None  # the next request lays it out again (it changed)
 
-    def _remember(self, job_id: int, result: TranscriptionResult | None, text: str
-                  ) -> tuple[TranscriptionResult | None, str]:
+    def _remember(
+        self, job_id: int, result: TranscriptionResult | None, text: str
+    ) -> tuple[TranscriptionResult | None, str]:
         while len(self._rendered) >= RENDER_CACHE_SIZE:
             self._rendered.pop(next(iter(self._rendered)))
         self._rendered[job_id] = (result, text)
         return result, text
 
-    @work(exclusive=True, group="transcript", exit_on_error=False,
-          description="Laying out a long transcript")
+    @work(
+        exclusive=True,
+        group="transcript",
+        exit_on_error=False,
+        description="Laying out a long transcript",
+    )
     async def _render_transcript(self, job: Job) -> None:
         result, text = await asyncio.to_thread(layout_transcript, self.store, job.id)
         if self._rendering != job.id:
@@ -282,8 +308,9 @@ class WorkbenchApp(App[None]):
             self.notify(f"No audio or video files in {path}.", severity="warning", markup=False)
             return []
         active = {j.source for j in self.store.list_jobs(["queued", "running"])}
-        queued = [self.runner.enqueue(f, JobOptions(), origin="tui") for f in files
-                  if f not in active]
+        queued = [
+            self.runner.enqueue(f, JobOptions(), origin="tui") for f in files if f not in active
+        ]
         skipped = len(files) - len(queued)
         if skipped:
             self.notify(f"{skipped} file(s) already in the queue.", markup=False)
@@ -292,8 +319,11 @@ class WorkbenchApp(App[None]):
         return queued
 
     def retry(self, job: Job) -> None:
-        self._guard(lambda: self.runner.rerun(job.id) if job.state in FINISHED
-                    else self.runner.retry(job.id))
+        self._guard(
+            lambda: (
+                self.runner.rerun(job.id) if job.state in FINISHED else self.runner.retry(job.id)
+            )
+        )
 
     def cancel(self, job: Job) -> None:
         self._guard(lambda: self.runner.cancel(job.id))
@@ -309,8 +339,11 @@ class WorkbenchApp(App[None]):
         except JobStateError as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
-        self.notify(f"Cross-checking {job.name} with step-asr-1.1 (costs extra; the "
-                    "transcript is kept whatever the outcome).", markup=False)
+        self.notify(
+            f"Cross-checking {job.name} with step-asr-1.1 (costs extra; the "
+            "transcript is kept whatever the outcome).",
+            markup=False,
+        )
 
     def _guard(self, action: Callable[[], object]) -> None:
         try:
@@ -320,32 +353,40 @@ class WorkbenchApp(App[None]):
 
     def export(self, job: Job) -> None:
         if job.state not in FINISHED:
-            self.notify(f"Job {job.id} is {job.state.value}; only finished transcripts can be "
-                        "exported.", severity="warning", markup=False)
+            self.notify(
+                f"Job {job.id} is {job.state.value}; only finished transcripts can be exported.",
+                severity="warning",
+                markup=False,
+            )
             return
 
         def chosen(choice: ExportChoice | None) -> None:
             if choice is not None:
                 self._export(job, choice)
 
-        self.push_screen(ExportScreen(job.name, list(self.settings.formats), job.source.parent),
-                         chosen)
+        self.push_screen(
+            ExportScreen(job.name, list(self.settings.formats), job.source.parent), chosen
+        )
 
     @work(exit_on_error=False, group="export", description="Writing transcript files")
     async def _export(self, job: Job, choice: ExportChoice) -> list[Path]:
         result = self.store.get_result(job.id)
         if result is None:
             raise LookupError(f"job {job.id} has no stored result")
-        paths = await asyncio.to_thread(write_exports, result, job.source, choice.formats,
-                                        choice.out_dir, choice.policy)
+        paths = await asyncio.to_thread(
+            write_exports, result, job.source, choice.formats, choice.out_dir, choice.policy
+        )
         if paths:
             self.store.set_outputs(job.id, paths)
             self.main.problem("info", f"job {job.id}", "wrote " + ", ".join(map(str, paths)))
             self.notify(f"Wrote {len(paths)} file(s) for {job.name}.", markup=False)
             self.main.table.upsert(self.store.require_job(job.id))
         else:
-            self.notify("Nothing written: every file already exists (policy: skip).",
-                        severity="warning", markup=False)
+            self.notify(
+                "Nothing written: every file already exists (policy: skip).",
+                severity="warning",
+                markup=False,
+            )
         return paths
 
     def open_help(self) -> None:
@@ -396,14 +437,20 @@ class WorkbenchApp(App[None]):
             return
         for binding in MAIN_BINDINGS:
             action = getattr(self.main, f"action_{binding.action}")
-            yield SystemCommand(binding.description, binding.tooltip or binding.description,
-                                action)
+            yield SystemCommand(binding.description, binding.tooltip or binding.description, action)
 
 
 def make_app(
-    settings: Settings | None = None, root: Path | None = None, *, db_path: Path | None = None,
-    store: Store | None = None, watch: bool = False, config_path: Path | None = None,
-    transcribe: TranscribeFn | None = None, demo: bool = False, show_elapsed: bool = True,
+    settings: Settings | None = None,
+    root: Path | None = None,
+    *,
+    db_path: Path | None = None,
+    store: Store | None = None,
+    watch: bool = False,
+    config_path: Path | None = None,
+    transcribe: TranscribeFn | None = None,
+    demo: bool = False,
+    show_elapsed: bool = True,
     root_label: str | None = None,
 ) -> WorkbenchApp:
     """The one way to build the workbench (CLI, demo, tests, benchmark).
@@ -414,8 +461,16 @@ def make_app(
     settings = settings if settings is not None else config.load(config_path)
     owns_store = store is None
     store = store if store is not None else Store(db_path)
-    app = WorkbenchApp(settings, (root or Path.cwd()), store, watch=watch,
-                       config_path=config_path, transcribe=transcribe, demo=demo,
-                       show_elapsed=show_elapsed, root_label=root_label)
+    app = WorkbenchApp(
+        settings,
+        (root or Path.cwd()),
+        store,
+        watch=watch,
+        config_path=config_path,
+        transcribe=transcribe,
+        demo=demo,
+        show_elapsed=show_elapsed,
+        root_label=root_label,
+    )
     app._owns_store = owns_store
     return app

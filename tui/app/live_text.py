@@ -53,8 +53,11 @@ class LiveText:
             self.at_line_start = False
         out.append(text)
         self.line_len += len(text)
-        if _SENTENCE_END.search(text) or self.line_len >= HARD_LINE_LIMIT or (
-                self.line_len >= SOFT_LINE_LIMIT and _SOFT_END.search(text)):
+        if (
+            _SENTENCE_END.search(text)
+            or self.line_len >= HARD_LINE_LIMIT
+            or (self.line_len >= SOFT_LINE_LIMIT and _SOFT_END.search(text))
+        ):
             out.append("\n")
             self.line_len = 0
             self.at_line_start = True

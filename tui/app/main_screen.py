@@ -23,7 +23,7 @@ from tui.app.widgets.file_browser import AudioTree
 from tui.app.widgets.queue_table import QueueTable
 from tui.app.widgets.status_bar import StatusBar, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
-from tui.jobs.events import (
+from tui.engine.events import (
     CrossCheckFailed,
     ExportFailed,
     ExportWritten,
@@ -42,7 +42,7 @@ from tui.jobs.events import (
     WatchStarted,
     WatchStopped,
 )
-from tui.jobs.store import FINISHED, Job, JobState
+from tui.store.records import FINISHED, Job, JobState
 
 if TYPE_CHECKING:
     from tui.app.app import WorkbenchApp
@@ -119,8 +119,13 @@ class MainScreen(Screen[None]):
         app = self.workbench
         counts = app.store.counts()
         self.query_one(StatusBar).show(
-            service=app.service_label(), model=app.settings.model, watching=app.watching(),
-            counts=counts, demo=app.demo, display_root=self.root)
+            service=app.service_label(),
+            model=app.settings.model,
+            watching=app.watching(),
+            counts=counts,
+            demo=app.demo,
+            display_root=self.root,
+        )
         self.errors.show_totals(app.session_totals(), counts)
 
     def selected(self) -> Job | None:
@@ -175,8 +180,9 @@ class MainScreen(Screen[None]):
                 self.errors.add("warning", where, warning.message)
             cc = event.result.cross_check
             if cc is not None:
-                self.errors.add("info", where, f"cross-check with {cc.model}: "
-                                f"{cc.similarity:.0%} similar")
+                self.errors.add(
+                    "info", where, f"cross-check with {cc.model}: {cc.similarity:.0%} similar"
+                )
             self.workbench.count_finished(event)
         if self._should_follow(event, job):
             self._select(job)
@@ -194,8 +200,9 @@ class MainScreen(Screen[None]):
         event = message.event
         if isinstance(event, WatchStarted):
             names = ", ".join(shown_path(f, self.root) for f in event.folders)
-            self.errors.add("info", "watch", f"watching {names}"
-                            + (" (polling)" if event.polling else ""))
+            self.errors.add(
+                "info", "watch", f"watching {names}" + (" (polling)" if event.polling else "")
+            )
         elif isinstance(event, WatchStopped):
             pass
         elif isinstance(event, FolderMissing):
@@ -205,8 +212,9 @@ class MainScreen(Screen[None]):
         elif isinstance(event, FileDetected):
             self._reload_folder_later(event.path.parent)
         elif isinstance(event, FileSkipped):
-            self.errors.add("warning" if event.job_id is None else "info", event.path.name,
-                            event.reason)
+            self.errors.add(
+                "warning" if event.job_id is None else "info", event.path.name, event.reason
+            )
         elif isinstance(event, ExportWritten):
             names = ", ".join(p.name for p in event.paths)
             self.errors.add("info", f"job {event.job_id}", f"wrote {names}")
@@ -322,8 +330,11 @@ class MainScreen(Screen[None]):
     def action_copy_transcript(self) -> None:
         text = self.pane.text
         if not text:
-            self.notify("Nothing to copy: the selected job has no transcript yet.",
-                        severity="warning", markup=False)
+            self.notify(
+                "Nothing to copy: the selected job has no transcript yet.",
+                severity="warning",
+                markup=False,
+            )
             return
         self.app.copy_to_clipboard(text)
         self.notify(f"Copied {len(text):,} characters.", markup=False)
@@ -349,8 +360,11 @@ class MainScreen(Screen[None]):
     def _need_job(self) -> Job | None:
         job = self.selected()
         if job is None:
-            self.notify("Select a job in the queue first (j/k or the arrow keys).",
-                        severity="warning", markup=False)
+            self.notify(
+                "Select a job in the queue first (j/k or the arrow keys).",
+                severity="warning",
+                markup=False,
+            )
         return job
 
     def problem(self, severity: str, where: str, message: str) -> None:

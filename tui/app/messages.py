@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.jobs.events import JobEvent, JobProgressed, WatchEvent
+from tui.engine.events import JobEvent, JobProgressed, WatchEvent
 
 
 class JobChanged(Message):

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from tui.app.live_text import format_result
 from tui.audio.sniff import is_audio_path
 from tui.config import Settings
-from tui.jobs.store import Store, Totals
+from tui.store.records import Totals
+from tui.store.store import Store
 from tui.transcript.model import CostEstimate, TranscriptionResult
 
 
@@ -45,8 +46,9 @@ def audio_files(folder: Path) -> list[Path]:
         entries: Iterable[Path] = list(folder.iterdir())
     except OSError:
         return []
-    return sorted(p for p in entries
-                  if p.is_file() and not p.name.startswith(".") and is_audio_path(p))
+    return sorted(
+        p for p in entries if p.is_file() and not p.name.startswith(".") and is_audio_path(p)
+    )
 
 
 def service_label(settings: Settings) -> str:

@@ -22,10 +22,15 @@ class WaitTimeout(AssertionError):
     pass
 
 
-async def wait_until(pilot: Pilot[object], predicate: Callable[[], object], *,
-                     deadline_s: float = 30.0, what: str = "condition",
-                     step: float | None = 0.05,
-                     state: Callable[[], object] | None = None) -> None:
+async def wait_until(
+    pilot: Pilot[object],
+    predicate: Callable[[], object],
+    *,
+    deadline_s: float = 30.0,
+    what: str = "condition",
+    step: float | None = 0.05,
+    state: Callable[[], object] | None = None,
+) -> None:
     """Pause until ``predicate()`` is truthy; fail after ``deadline_s`` seconds (the message
     includes ``state()`` when given, to tell why)."""
     deadline = time.monotonic() + deadline_s
@@ -42,10 +47,19 @@ async def wait_until(pilot: Pilot[object], predicate: Callable[[], object], *,
 def screen_text(app: App[object]) -> str:
     """The current screen as plain text (what a user sees, without colours)."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text()
 
 

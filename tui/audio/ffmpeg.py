@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.errors import AsrError, ErrorKind
 
 FFMPEG_HELP = (
     "ffmpeg is needed for this file but was not found. Install it (`apt install ffmpeg`, "
@@ -63,8 +63,11 @@ def require_ffmpeg(configured: str | None, why: str = "") -> str:
     if exe is None:
         prefix = f"{why}: " if why else ""
         if configured:
-            raise AsrError(ErrorKind.BAD_INPUT, f"{prefix}ffmpeg_path is set to {configured!r}, "
-                           "which is not an executable. Fix the setting or remove it.")
+            raise AsrError(
+                ErrorKind.BAD_INPUT,
+                f"{prefix}ffmpeg_path is set to {configured!r}, "
+                "which is not an executable. Fix the setting or remove it.",
+            )
         raise AsrError(ErrorKind.BAD_INPUT, prefix + FFMPEG_HELP)
     return exe
 
@@ -94,9 +97,20 @@ def reason_from(stderr: str, max_lines: int = 2) -> str:
         line = _LOG_PREFIX.sub("", raw.strip())
         if line.startswith(("/", "file:")) and ": " in line:
             line = line.split(": ", 1)[1]
-        if line and line not in out and not line.startswith(("Input #", "Stream #", "Duration:",
-                                                             "Metadata:", "size=",
-                                                             "At least one output file")):
+        if (
+            line
+            and line not in out
+            and not line.startswith(
+                (
+                    "Input #",
+                    "Stream #",
+                    "Duration:",
+                    "Metadata:",
+                    "size=",
+                    "At least one output file",
+                )
+            )
+        ):
             out.append(line)
     return "; ".join(out[-max_lines:])
 
@@ -145,8 +159,9 @@ async def run(
     return RunResult(proc.returncode or 0, stdout, stderr.decode("utf-8", errors="replace"))
 
 
-async def _reap(proc: asyncio.subprocess.Process, work: asyncio.Future[tuple[bytes, bytes]]
-                ) -> None:
+async def _reap(
+    proc: asyncio.subprocess.Process, work: asyncio.Future[tuple[bytes, bytes]]
+) -> None:
     with contextlib.suppress(Exception):
         await proc.wait()
     if not work.done():

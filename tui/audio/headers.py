@@ -17,8 +17,17 @@ from pathlib import Path
 
 from tui.audio.mpeg_headers import ReadAt, mp3_info, mp4_info, skip_id3v2
 
-__all__ = ["HeaderInfo", "ReadAt", "WavLayout", "header_info_from_bytes", "iter_wav_pcm16",
-           "pcm16_mono", "read_header_info", "wav_layout", "wav_layout_from_bytes"]
+__all__ = [
+    "HeaderInfo",
+    "ReadAt",
+    "WavLayout",
+    "header_info_from_bytes",
+    "iter_wav_pcm16",
+    "pcm16_mono",
+    "read_header_info",
+    "wav_layout",
+    "wav_layout_from_bytes",
+]
 
 _OGG_TAIL = 140_000  # an Ogg page is at most 65 307 bytes; two of them fit
 _WAVE_PCM = 1
@@ -139,8 +148,7 @@ def wav_layout(read_at: ReadAt, size: int) -> WavLayout | None:
             if fmt is None:
                 return None
             tag, channels, rate, byte_rate, align, bits = fmt
-            return WavLayout(tag, channels, rate, byte_rate, align, bits, body, csize,
-                             chunks, fact)
+            return WavLayout(tag, channels, rate, byte_rate, align, bits, body, csize, chunks, fact)
         chunks.append((cid, body, csize))
         if cid == b"fmt ":
             raw = read_at(body, min(csize, 40))
@@ -175,8 +183,10 @@ def _wav_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
         duration = lay.data_size / lay.byte_rate
     else:
         duration = None
-    codec = {_WAVE_PCM: f"pcm_s{lay.bits}le" if lay.bits > 8 else "pcm_u8",
-             _WAVE_FLOAT: f"pcm_f{lay.bits}le"}.get(lay.format_tag, f"wav_0x{lay.format_tag:04x}")
+    codec = {
+        _WAVE_PCM: f"pcm_s{lay.bits}le" if lay.bits > 8 else "pcm_u8",
+        _WAVE_FLOAT: f"pcm_f{lay.bits}le",
+    }.get(lay.format_tag, f"wav_0x{lay.format_tag:04x}")
     return HeaderInfo("wav", duration, lay.sample_rate, lay.channels, lay.bits or None, codec)
 
 
@@ -184,8 +194,9 @@ def wav_layout_from_bytes(buf: bytes) -> WavLayout | None:
     return wav_layout(lambda o, n: buf[o : o + n] if o >= 0 else b"", len(buf))
 
 
-def pcm16_mono(buf: bytes, channels: int = 1, offset: int = 0, size: int | None = None
-               ) -> memoryview:
+def pcm16_mono(
+    buf: bytes, channels: int = 1, offset: int = 0, size: int | None = None
+) -> memoryview:
     """Signed 16-bit samples of the first channel, as a zero-copy view (enough for voice
     detection). Native byte order, i.e. little-endian on every platform this runs on."""
     end = len(buf) if size is None else min(len(buf), offset + size)

@@ -64,8 +64,9 @@ def mp4_info(read_at: ReadAt, size: int) -> Facts | None:
     return "m4a", duration / timescale, rate, channels, bits, codec
 
 
-def _mp4_audio_entry(read_at: ReadAt, moov: tuple[int, int]
-                     ) -> tuple[int | None, int | None, int | None, str | None]:
+def _mp4_audio_entry(
+    read_at: ReadAt, moov: tuple[int, int]
+) -> tuple[int | None, int | None, int | None, str | None]:
     for kind, body, stop in _boxes(read_at, *moov):
         if kind != b"trak":
             continue
@@ -184,4 +185,3 @@ def mp3_info(read_at: ReadAt, size: int, start: int) -> Facts | None:
         end = size - (128 if read_at(size - 128, 3) == b"TAG" else 0)
         duration = max(0, end - audio_start) * 8 / frame.bitrate
     return "mp3", duration, frame.rate, frame.channels, None, "mp3"
-

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.headers import read_header_info
 from tui.audio.mpeg_headers import skip_id3v2
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat
+from tui.errors import AsrError, ErrorKind
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _TIME = re.compile(r"time=\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
@@ -55,8 +55,7 @@ def check_readable(path: Path) -> int:
     if not path.is_file():
         raise bad_input(path, "not a regular file.")
     if st.st_size == 0:
-        raise bad_input(path, "the file is empty (0 bytes); was the recording or copy "
-                        "interrupted?")
+        raise bad_input(path, "the file is empty (0 bytes); was the recording or copy interrupted?")
     try:
         with path.open("rb") as fh:
             fh.read(1)
@@ -67,8 +66,11 @@ def check_readable(path: Path) -> int:
 
 def pcm_duration(size: int, fmt: AudioFormat) -> float:
     if not (fmt.rate and fmt.bits and fmt.channel):
-        raise AsrError(ErrorKind.BAD_INPUT, "Raw PCM needs a sample rate, bit depth and channel "
-                       "count (e.g. --rate 16000 --bits 16 --channels 1).")
+        raise AsrError(
+            ErrorKind.BAD_INPUT,
+            "Raw PCM needs a sample rate, bit depth and channel "
+            "count (e.g. --rate 16000 --bits 16 --channels 1).",
+        )
     return size / (fmt.rate * fmt.bits / 8 * fmt.channel)
 
 
@@ -81,25 +83,44 @@ async def probe(
 ) -> ProbeResult:
     size = check_readable(path)
     if pcm is not None and pcm.type == "pcm":
-        return ProbeResult(pcm_duration(size, pcm), "pcm", pcm.rate, pcm.channel, pcm.bits,
-                           pcm.codec or "pcm_s16le")
+        return ProbeResult(
+            pcm_duration(size, pcm),
+            "pcm",
+            pcm.rate,
+            pcm.channel,
+            pcm.bits,
+            pcm.codec or "pcm_s16le",
+        )
     header = await asyncio.to_thread(read_header_info, path)
     # An MP4 header with no audio codec found may be a video without sound: ask ffmpeg.
     trusted = header is not None and (header.codec is not None or header.format != "m4a")
     if header is not None and trusted and header.duration_s == 0:
         raise bad_input(path, "contains no audio samples (0 s long).")
     if header is not None and trusted and header.duration_s is not None and header.duration_s > 0:
-        if (header.format == "mp3" and ffmpeg is not None
-                and not await asyncio.to_thread(mp3_counts_frames, path)):
+        if (
+            header.format == "mp3"
+            and ffmpeg is not None
+            and not await asyncio.to_thread(mp3_counts_frames, path)
+        ):
             decoded = await decode_duration(ffmpeg, path, cancel)
             if decoded is not None:
-                return ProbeResult(decoded, "decode", header.sample_rate, header.channels,
-                                   None, header.codec)
-        return ProbeResult(header.duration_s, "header", header.sample_rate, header.channels,
-                           header.bits, header.codec)
+                return ProbeResult(
+                    decoded, "decode", header.sample_rate, header.channels, None, header.codec
+                )
+        return ProbeResult(
+            header.duration_s,
+            "header",
+            header.sample_rate,
+            header.channels,
+            header.bits,
+            header.codec,
+        )
     if ffmpeg is None:
-        raise bad_input(path, "no readable WAV/MP3/Ogg/FLAC/M4A header, so it is damaged or "
-                        "in a format that needs ffmpeg. " + ff.FFMPEG_HELP)
+        raise bad_input(
+            path,
+            "no readable WAV/MP3/Ogg/FLAC/M4A header, so it is damaged or "
+            "in a format that needs ffmpeg. " + ff.FFMPEG_HELP,
+        )
     ffprobe = ff.find_ffprobe(ffmpeg)
     if ffprobe is not None:
         found = await _ffprobe(ffprobe, path, cancel)
@@ -110,9 +131,21 @@ async def probe(
 
 async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeResult | None:
     # Warnings on: ffprobe says so when its duration is only a bitrate estimate.
-    res = await ff.run(exe, ["-v", "warning", "-show_entries",
-                             "format=duration:stream=codec_type,codec_name,sample_rate,channels",
-                             "-of", "json", "-i", _arg(path)], cancel=cancel, is_ffmpeg=False)
+    res = await ff.run(
+        exe,
+        [
+            "-v",
+            "warning",
+            "-show_entries",
+            "format=duration:stream=codec_type,codec_name,sample_rate,channels",
+            "-of",
+            "json",
+            "-i",
+            _arg(path),
+        ],
+        cancel=cancel,
+        is_ffmpeg=False,
+    )
     if res.returncode != 0:
         raise bad_input(path, _unreadable(res.reason()))
     try:
@@ -130,12 +163,17 @@ async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeR
     if not duration > 0 or _ESTIMATED in res.stderr:  # NaN too: no duration recorded
         return None  # ffmpeg_probe decodes it
     rate = stream.get("sample_rate")
-    return ProbeResult(duration, "ffprobe", int(rate) if rate else None,
-                       stream.get("channels"), None, stream.get("codec_name"))
+    return ProbeResult(
+        duration,
+        "ffprobe",
+        int(rate) if rate else None,
+        stream.get("channels"),
+        None,
+        stream.get("codec_name"),
+    )
 
 
-async def ffmpeg_probe(exe: str, path: Path, cancel: asyncio.Event | None = None
-                       ) -> ProbeResult:
+async def ffmpeg_probe(exe: str, path: Path, cancel: asyncio.Event | None = None) -> ProbeResult:
     """Duration from ffmpeg alone (the bundled imageio-ffmpeg has no ffprobe)."""
     # Without an output ffmpeg exits 1 by design; the facts are on stderr.
     res = await ff.run(exe, ["-i", _arg(path)], cancel=cancel)
@@ -160,8 +198,9 @@ async def ffmpeg_probe(exe: str, path: Path, cancel: asyncio.Event | None = None
     raise bad_input(path, _unreadable(res.reason()))
 
 
-async def decode_duration(exe: str, path: Path, cancel: asyncio.Event | None = None
-                          ) -> float | None:
+async def decode_duration(
+    exe: str, path: Path, cancel: asyncio.Event | None = None
+) -> float | None:
     """The exact duration, by decoding the audio to nowhere; None if that fails."""
     return _decoded(await ff.run(exe, _decode_args(path), cancel=cancel))
 
@@ -181,6 +220,7 @@ def mp3_counts_frames(path: Path) -> bool:
     """True when the MP3 records its frame count (Xing/Info/VBRI), so its header is exact."""
     try:
         with path.open("rb") as fh:
+
             def read_at(offset: int, n: int) -> bytes:
                 fh.seek(offset)
                 return fh.read(n)
@@ -202,5 +242,7 @@ def _seconds(match: re.Match[str]) -> float:
 
 
 def _unreadable(detail: str) -> str:
-    return (f"not readable as audio ({detail}). The file may be damaged, still being written, "
-            "or not an audio/video file.")
+    return (
+        f"not readable as audio ({detail}). The file may be damaged, still being written, "
+        "or not an audio/video file."
+    )

@@ -7,17 +7,63 @@ from pathlib import Path
 # The API takes these as they are; everything else goes through ffmpeg first.
 NATIVE_TYPES = frozenset({"wav", "mp3", "ogg", "m4a"})
 
-AUDIO_EXTENSIONS = frozenset({
-    ".wav", ".wave", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".m4b", ".aac", ".flac",
-    ".webm", ".wma", ".mov", ".mkv", ".avi", ".amr", ".3gp", ".aiff", ".aif", ".pcm", ".caf",
-    ".mka", ".wmv", ".m4v", ".ts", ".mpeg", ".mpg", ".ac3", ".spx",
-})
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav",
+        ".wave",
+        ".mp3",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".m4a",
+        ".mp4",
+        ".m4b",
+        ".aac",
+        ".flac",
+        ".webm",
+        ".wma",
+        ".mov",
+        ".mkv",
+        ".avi",
+        ".amr",
+        ".3gp",
+        ".aiff",
+        ".aif",
+        ".pcm",
+        ".caf",
+        ".mka",
+        ".wmv",
+        ".m4v",
+        ".ts",
+        ".mpeg",
+        ".mpg",
+        ".ac3",
+        ".spx",
+    }
+)
 
 _EXT_TO_TYPE = {
-    ".wav": "wav", ".wave": "wav", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "ogg",
-    ".m4a": "m4a", ".m4b": "m4a", ".mp4": "mp4", ".aac": "aac", ".flac": "flac",
-    ".webm": "webm", ".mkv": "mkv", ".mka": "mkv", ".wma": "wma", ".wmv": "wma", ".mov": "mov",
-    ".pcm": "pcm", ".amr": "amr", ".aiff": "aiff", ".aif": "aiff",
+    ".wav": "wav",
+    ".wave": "wav",
+    ".mp3": "mp3",
+    ".ogg": "ogg",
+    ".oga": "ogg",
+    ".opus": "ogg",
+    ".m4a": "m4a",
+    ".m4b": "m4a",
+    ".mp4": "mp4",
+    ".aac": "aac",
+    ".flac": "flac",
+    ".webm": "webm",
+    ".mkv": "mkv",
+    ".mka": "mkv",
+    ".wma": "wma",
+    ".wmv": "wma",
+    ".mov": "mov",
+    ".pcm": "pcm",
+    ".amr": "amr",
+    ".aiff": "aiff",
+    ".aif": "aiff",
 }
 
 

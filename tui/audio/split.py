@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input
 from tui.audio.transcode import OPUS_ARGS, WAV_ARGS, convert, input_args, transcode_failure
-from tui.stepfun.options import AudioFormat
 
 HARD_CEILING_MIN = 30.0
 SILENCE_NOISE_DB = -35.0
@@ -92,8 +92,15 @@ async def detect_silences(
     pcm: AudioFormat | None = None,
     cancel: asyncio.Event | None = None,
 ) -> list[Silence]:
-    args = [*input_args(src, pcm), "-vn", "-af",
-            f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_S}", "-f", "null", "-"]
+    args = [
+        *input_args(src, pcm),
+        "-vn",
+        "-af",
+        f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_S}",
+        "-f",
+        "null",
+        "-",
+    ]
     res = await ff.run(ffmpeg, args, cancel=cancel)
     if res.returncode != 0:
         raise bad_input(src, transcode_failure(res.stderr, res.returncode))
@@ -152,8 +159,15 @@ async def cut_part(
     seek = ["-ss", f"{part.offset_s:.3f}"] if part.offset_s > 0 else []
     length = ["-t", f"{part.duration_s:.3f}"] if part.index < part.count else []
     inp = input_args(src, pcm)
-    args = [*inp[:-2], *seek, *inp[-2:], *length, *(OPUS_ARGS if compress else WAV_ARGS),
-            "-f", "ogg" if compress else "wav"]
+    args = [
+        *inp[:-2],
+        *seek,
+        *inp[-2:],
+        *length,
+        *(OPUS_ARGS if compress else WAV_ARGS),
+        "-f",
+        "ogg" if compress else "wav",
+    ]
     return await convert(ffmpeg, src, args, dst, cancel=cancel)
 
 

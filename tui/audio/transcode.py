@@ -10,9 +10,9 @@ import asyncio
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat
+from tui.errors import AsrError, ErrorKind
 
 OPUS_BITRATE = "24k"
 SAMPLE_RATE = 16000
@@ -20,12 +20,39 @@ SAMPLE_RATE = 16000
 # Encoder complexity 5 (default 10) encodes ~1.5x faster at nearly the same size; at 24 kbit/s
 # for speech the quality difference does not matter to recognition (bench_compression.py).
 OPUS_COMPLEXITY = "5"
-OPUS_ARGS = ["-vn", "-sn", "-dn", "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE),
-             "-c:a", "libopus", "-b:a", OPUS_BITRATE, "-application", "voip",
-             "-compression_level", OPUS_COMPLEXITY]
+OPUS_ARGS = [
+    "-vn",
+    "-sn",
+    "-dn",
+    "-map",
+    "0:a:0",
+    "-ac",
+    "1",
+    "-ar",
+    str(SAMPLE_RATE),
+    "-c:a",
+    "libopus",
+    "-b:a",
+    OPUS_BITRATE,
+    "-application",
+    "voip",
+    "-compression_level",
+    OPUS_COMPLEXITY,
+]
 # Used for split parts when compression is off: lossless, still mono 16 kHz to stay small.
-WAV_ARGS = ["-vn", "-sn", "-dn", "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE),
-            "-c:a", "pcm_s16le"]
+WAV_ARGS = [
+    "-vn",
+    "-sn",
+    "-dn",
+    "-map",
+    "0:a:0",
+    "-ac",
+    "1",
+    "-ar",
+    str(SAMPLE_RATE),
+    "-c:a",
+    "pcm_s16le",
+]
 
 _PCM_SAMPLE_FORMATS = {8: "u8", 16: "s16le", 24: "s24le", 32: "s32le"}
 
@@ -36,8 +63,10 @@ def input_args(path: Path, pcm: AudioFormat | None = None) -> list[str]:
     if pcm is not None and pcm.type == "pcm":
         sample_fmt = _PCM_SAMPLE_FORMATS.get(pcm.bits or 16)
         if sample_fmt is None or not pcm.rate or not pcm.channel:
-            raise AsrError(ErrorKind.BAD_INPUT, f"{path.name}: raw PCM needs a rate, 8/16/24/32 "
-                           "bits and a channel count.")
+            raise AsrError(
+                ErrorKind.BAD_INPUT,
+                f"{path.name}: raw PCM needs a rate, 8/16/24/32 bits and a channel count.",
+            )
         args += ["-f", sample_fmt, "-ar", str(pcm.rate), "-ac", str(pcm.channel)]
     return [*args, "-i", str(path.resolve())]
 
@@ -51,12 +80,14 @@ async def to_opus(
     cancel: asyncio.Event | None = None,
 ) -> Path:
     """Transcode ``src`` to ``dst`` (.ogg). BAD_INPUT with ffmpeg's reason when it cannot."""
-    return await convert(ffmpeg, src, [*input_args(src, pcm), *OPUS_ARGS, "-f", "ogg"], dst,
-                         cancel=cancel)
+    return await convert(
+        ffmpeg, src, [*input_args(src, pcm), *OPUS_ARGS, "-f", "ogg"], dst, cancel=cancel
+    )
 
 
-async def convert(ffmpeg: str, src: Path, args: list[str], dst: Path, *,
-                  cancel: asyncio.Event | None = None) -> Path:
+async def convert(
+    ffmpeg: str, src: Path, args: list[str], dst: Path, *, cancel: asyncio.Event | None = None
+) -> Path:
     """One ffmpeg run writing ``dst`` from ``src`` (``args`` hold its input and output options).
 
     BAD_INPUT naming ``src`` with ffmpeg's reason when it fails or writes nothing.
@@ -80,12 +111,18 @@ def transcode_failure(stderr: str, returncode: int) -> str:
         return "contains no audio stream."
     if "No space left on device" in stderr:
         # Not the file's fault: the converted copy goes to the cache folder.
-        return ("could not be converted because the disk holding the cache folder is full. "
-                "Free some space and try again.")
+        return (
+            "could not be converted because the disk holding the cache folder is full. "
+            "Free some space and try again."
+        )
     if "Unknown encoder" in stderr or ("libopus" in stderr and "not found" in stderr.lower()):
-        return ("this ffmpeg has no Opus encoder (libopus); install a full ffmpeg build "
-                "(`apt install ffmpeg`, `brew install ffmpeg`, or `pip install "
-                "'stepfun-asr[ffmpeg]'`).")
+        return (
+            "this ffmpeg has no Opus encoder (libopus); install a full ffmpeg build "
+            "(`apt install ffmpeg`, `brew install ffmpeg`, or `pip install "
+            "'stepfun-asr[ffmpeg]'`)."
+        )
     detail = ff.reason_from(stderr) or f"ffmpeg exit code {returncode}"
-    return (f"ffmpeg could not convert it ({detail}). The file may be damaged or not an "
-            "audio/video file.")
+    return (
+        f"ffmpeg could not convert it ({detail}). The file may be damaged or not an "
+        "audio/video file."
+    )

@@ -15,16 +15,18 @@ from tui.config import ConfigError
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("config", help="show or change settings and the API key")
     actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
-    set_key = actions.add_parser("set-key", help="store the API key (prompted without echo, "
-                                 "or read from stdin) in the config file, mode 0600")
+    set_key = actions.add_parser(
+        "set-key",
+        help="store the API key (prompted without echo, "
+        "or read from stdin) in the config file, mode 0600",
+    )
     set_key.set_defaults(func=run_set_key)
     show = actions.add_parser("show", help="print the settings, key masked")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
     path = actions.add_parser("path", help="print where the config, jobs DB and cache live")
     path.set_defaults(func=run_path)
-    setter = actions.add_parser("set", help="change one setting, e.g. `config set region "
-                                "cn-plan`")
+    setter = actions.add_parser("set", help="change one setting, e.g. `config set region cn-plan`")
     setter.add_argument("name")
     setter.add_argument("value")
     setter.set_defaults(func=run_set)
@@ -54,8 +56,13 @@ def run_show(args: argparse.Namespace) -> int:
         return 2
     data = settings.public_dict()
     path = locations.config_file()
-    data["api_key_source"] = ("STEPFUN_API_KEY" if os.environ.get("STEPFUN_API_KEY")
-                              else str(path) if settings.api_key else "none")
+    data["api_key_source"] = (
+        "STEPFUN_API_KEY"
+        if os.environ.get("STEPFUN_API_KEY")
+        else str(path)
+        if settings.api_key
+        else "none"
+    )
     data["base_url_in_use"] = settings.resolved_base_url
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -63,8 +70,7 @@ def run_show(args: argparse.Namespace) -> int:
         for name, value in data.items():
             print(f"{name:24} {value}")
     if settings.api_key and config.insecure_mode(path):
-        print(f"warning: {path} is readable by other users; run chmod 600 on it.",
-              file=sys.stderr)
+        print(f"warning: {path} is readable by other users; run chmod 600 on it.", file=sys.stderr)
     return 0
 
 
@@ -77,8 +83,11 @@ def run_path(args: argparse.Namespace) -> int:
 
 def run_set(args: argparse.Namespace) -> int:
     if args.name == "api_key":
-        print("stepfun-asr: use `stepfun-asr config set-key` so the key is not in your shell "
-              "history.", file=sys.stderr)
+        print(
+            "stepfun-asr: use `stepfun-asr config set-key` so the key is not in your shell "
+            "history.",
+            file=sys.stderr,
+        )
         return 2
     try:
         path = config.save_values({args.name: args.value})

@@ -15,17 +15,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "emulator",
         help="run a local fake StepFun ASR service (for trying things out without a key)",
         description="Serve a local emulator of the StepFun ASR API on 127.0.0.1 until Ctrl-C. "
-                    "Faults can be queued with POST /_emulator/faults "
-                    '{"fault": NAME, "count": N, ...}; requests are listed at GET '
-                    "/_emulator/requests.",
+        "Faults can be queued with POST /_emulator/faults "
+        '{"fault": NAME, "count": N, ...}; requests are listed at GET '
+        "/_emulator/requests.",
     )
     p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    p.add_argument("--rtf", type=float, default=0.0,
-                   help="wall seconds per audio second when streaming (0.01 = 100x real time)")
-    p.add_argument("--key", action="append", default=[], metavar="K",
-                   help="accept this pay-as-you-go key (repeatable; default: generate one)")
-    p.add_argument("--plan-key", action="append", default=[], metavar="K",
-                   help="accept this Step Plan key (repeatable; default: generate one)")
+    p.add_argument(
+        "--rtf",
+        type=float,
+        default=0.0,
+        help="wall seconds per audio second when streaming (0.01 = 100x real time)",
+    )
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="K",
+        help="accept this pay-as-you-go key (repeatable; default: generate one)",
+    )
+    p.add_argument(
+        "--plan-key",
+        action="append",
+        default=[],
+        metavar="K",
+        help="accept this Step Plan key (repeatable; default: generate one)",
+    )
     p.set_defaults(func=run)
 
 
@@ -42,8 +56,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         emu = Emulator(port=args.port, rtf=args.rtf, keys=keys).start()
     except OSError as exc:
-        print(f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}. "
-              "Pick another port with --port (0 chooses a free one).", file=sys.stderr)
+        print(
+            f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}. "
+            "Pick another port with --port (0 chooses a free one).",
+            file=sys.stderr,
+        )
         return 1
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -51,13 +68,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"StepFun emulator listening on {emu.base_url}", flush=True)
         print(f"  Step Plan base URL: {emu.plan_base_url}")
         print("Point the CLI at it (pay-as-you-go key):")
-        print(f"  STEPFUN_BASE_URL={emu.base_url} STEPFUN_API_KEY={emu.demo_key} "
-              "stepfun-asr transcribe FILE")
+        print(
+            f"  STEPFUN_BASE_URL={emu.base_url} STEPFUN_API_KEY={emu.demo_key} "
+            "stepfun-asr transcribe FILE"
+        )
         print("or with the Step Plan key:")
-        print(f"  STEPFUN_BASE_URL={emu.plan_base_url} STEPFUN_API_KEY={emu.plan_key} "
-              "stepfun-asr transcribe FILE")
-        print(f"Faults: POST {emu.root_url}/_emulator/faults "
-              '{"fault": "truncate", "count": 1}  (names: ' + ", ".join(sorted(FAULTS)) + ")")
+        print(
+            f"  STEPFUN_BASE_URL={emu.plan_base_url} STEPFUN_API_KEY={emu.plan_key} "
+            "stepfun-asr transcribe FILE"
+        )
+        print(
+            f"Faults: POST {emu.root_url}/_emulator/faults "
+            '{"fault": "truncate", "count": 1}  (names: ' + ", ".join(sorted(FAULTS)) + ")"
+        )
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

@@ -15,54 +15,68 @@ from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
 from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
-    from tui.jobs.store import Job, Store
+    from tui.store.records import Job
+    from tui.store.store import Store
 
 STATES = ("queued", "running", "done", "needs_review", "failed", "canceled")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    jobs = sub.add_parser("jobs", parents=[db_option()],
-                          help="list the job history (newest first)",
-                          description="List jobs from the job database, newest first.")
-    jobs.add_argument("--state", choices=STATES, action="append",
-                      help="only jobs in this state (repeatable)")
-    jobs.add_argument("--limit", type=int, default=50, help="at most N jobs (default 50; "
-                      "0 for all)")
+    jobs = sub.add_parser(
+        "jobs",
+        parents=[db_option()],
+        help="list the job history (newest first)",
+        description="List jobs from the job database, newest first.",
+    )
+    jobs.add_argument(
+        "--state", choices=STATES, action="append", help="only jobs in this state (repeatable)"
+    )
+    jobs.add_argument(
+        "--limit", type=int, default=50, help="at most N jobs (default 50; 0 for all)"
+    )
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=run)
 
-    show = sub.add_parser("show", parents=[db_option()],
-                          help="one job in full, with its transcript")
+    show = sub.add_parser(
+        "show", parents=[db_option()], help="one job in full, with its transcript"
+    )
     show.add_argument("job_id", type=int, metavar="ID")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
 
     retry = sub.add_parser(
-        "retry", parents=[client_options(), db_option()],
+        "retry",
+        parents=[client_options(), db_option()],
         help="queue a failed or canceled job again and run it now",
         description="Put a failed or canceled job back in the queue and run it now (or leave "
         "it for a running `watch` with --queue-only). Exit 0: it finished; "
-        "1: it failed again; 2: usage error or missing key.")
+        "1: it failed again; 2: usage error or missing key.",
+    )
     retry.add_argument("job_id", type=int, metavar="ID")
-    retry.add_argument("--queue-only", action="store_true", help="only queue it; a running "
-                       "`stepfun-asr watch` or the workbench will pick it up")
+    retry.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only queue it; a running `stepfun-asr watch` or the workbench will pick it up",
+    )
     retry.set_defaults(func=run_retry)
 
     check = sub.add_parser(
-        "cross-check", parents=[client_options(), db_option()],
+        "cross-check",
+        parents=[client_options(), db_option()],
         help="compare a finished job's transcript with step-asr-1.1 (no new transcription)",
         description="Run a done or needs_review job's audio through step-asr-1.1 and store "
         "its text and similarity beside the transcript; the warnings and the job's state are "
         "worked out again and its transcript files rewritten. The main model is not paid "
         "again (step-asr-1.1 costs about 2.2 CNY per audio hour). Exit 0: cross-checked "
         "(the job may now need review); 1: the check failed or the job cannot be "
-        "cross-checked (its previous result is kept); 2: usage error or missing key.")
+        "cross-checked (its previous result is kept); 2: usage error or missing key.",
+    )
     check.add_argument("job_id", type=int, metavar="ID")
     check.set_defaults(func=run_cross_check)
 
 
 def _open(db: Path | None) -> Store | int:
-    from tui.jobs.store import Store
+    from tui.store.store import Store
 
     try:
         return Store(db)
@@ -73,16 +87,30 @@ def _open(db: Path | None) -> Store | int:
 
 def job_dict(job: Job) -> dict[str, Any]:
     return {
-        "id": job.id, "source": str(job.source), "state": job.state.value,
-        "attempts": job.attempts, "origin": job.origin, "watch_id": job.watch_id,
-        "size": job.size, "content_hash": job.content_hash, "model": job.options.model,
-        "language": job.options.language, "created_at": job.created_at,
-        "started_at": job.started_at, "finished_at": job.finished_at,
-        "duration_s": job.duration_s, "cost": ({"amount": job.cost_amount,
-                                                 "currency": job.cost_currency}
-                                                if job.cost_amount is not None else None),
-        "usage": job.usage, "reviewed": job.reviewed, "error": job.error_message,
-        "error_kind": job.error_kind, "outputs": [str(p) for p in job.outputs],
+        "id": job.id,
+        "source": str(job.source),
+        "state": job.state.value,
+        "attempts": job.attempts,
+        "origin": job.origin,
+        "watch_id": job.watch_id,
+        "size": job.size,
+        "content_hash": job.content_hash,
+        "model": job.options.model,
+        "language": job.options.language,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "duration_s": job.duration_s,
+        "cost": (
+            {"amount": job.cost_amount, "currency": job.cost_currency}
+            if job.cost_amount is not None
+            else None
+        ),
+        "usage": job.usage,
+        "reviewed": job.reviewed,
+        "error": job.error_message,
+        "error_kind": job.error_kind,
+        "outputs": [str(p) for p in job.outputs],
     }
 
 
@@ -111,13 +139,16 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs" + (f" in state {', '.join(args.state)}" if args.state else ""))
         return 0
-    print(f"{'ID':>5}  {'STATE':<12} {'TRIES':>5}  {'CREATED':<16}  {'AUDIO':>8}  "
-          f"{'COST':>8}  SOURCE")
+    print(
+        f"{'ID':>5}  {'STATE':<12} {'TRIES':>5}  {'CREATED':<16}  {'AUDIO':>8}  {'COST':>8}  SOURCE"
+    )
     for job in jobs:
         audio = f"{job.duration_s:.1f}s" if job.duration_s else "-"
         state = job.state.value + ("*" if job.reviewed else "")
-        print(f"{job.id:>5}  {state:<12} {job.attempts:>5}  {_when(job.created_at):<16}  "
-              f"{audio:>8}  {_cost(job):>8}  {job.source}")
+        print(
+            f"{job.id:>5}  {state:<12} {job.attempts:>5}  {_when(job.created_at):<16}  "
+            f"{audio:>8}  {_cost(job):>8}  {job.source}"
+        )
         if job.error_message:
             print(f"{'':>7}{job.error_message}")
     return 0
@@ -141,12 +172,15 @@ def run_show(args: argparse.Namespace) -> int:
     reviewed = " (reviewed)" if job.reviewed else ""
     watch = f" ({job.watch_id})" if job.watch_id else ""
     rows = [
-        ("job", str(job.id)), ("source", str(job.source)),
+        ("job", str(job.id)),
+        ("source", str(job.source)),
         ("state", job.state.value + reviewed),
-        ("attempts", str(job.attempts)), ("origin", job.origin + watch),
+        ("attempts", str(job.attempts)),
+        ("origin", job.origin + watch),
         ("model", job.options.model or "(default)"),
         ("language", job.options.language or "(auto)"),
-        ("created", _when(job.created_at)), ("started", _when(job.started_at)),
+        ("created", _when(job.created_at)),
+        ("started", _when(job.started_at)),
         ("finished", _when(job.finished_at)),
         ("audio", f"{job.duration_s:.1f} s" if job.duration_s else "-"),
         ("cost", _cost(job) + (f" {job.cost_currency} (estimate)" if job.cost_currency else "")),
@@ -171,7 +205,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_retry(args: argparse.Namespace) -> int:
-    from tui.jobs.store import JobState, JobStateError
+    from tui.store.records import JobState, JobStateError
 
     settings = None
     if not args.queue_only:
@@ -214,9 +248,9 @@ def run_cross_check(args: argparse.Namespace) -> int:
 
 
 async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
-    from tui.jobs.events import CrossCheckFailed, Event, EventBus, JobFinished
-    from tui.jobs.runner import Runner
-    from tui.jobs.store import JobStateError
+    from tui.engine.events import CrossCheckFailed, Event, EventBus, JobFinished
+    from tui.engine.runner import Runner
+    from tui.store.records import JobStateError
 
     bus = EventBus()
     bus.subscribe(EventPrinter(store, sys.stdout))
@@ -229,8 +263,14 @@ async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
             outcome.append(False)
 
     bus.subscribe(settled)
-    runner = Runner(store, bus, None, concurrency=1,
-                    requests_per_minute=settings.requests_per_minute, settings=settings)
+    runner = Runner(
+        store,
+        bus,
+        None,
+        concurrency=1,
+        requests_per_minute=settings.requests_per_minute,
+        settings=settings,
+    )
     try:
         runner.cross_check(job_id)
     except JobStateError as exc:
@@ -241,11 +281,17 @@ async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
 
 
 async def _run_one(store: Store, settings: Any, job_id: int) -> None:
-    from tui.jobs.events import EventBus
-    from tui.jobs.runner import Runner
+    from tui.engine.events import EventBus
+    from tui.engine.runner import Runner
 
     bus = EventBus()
     bus.subscribe(EventPrinter(store, sys.stdout))
-    runner = Runner(store, bus, None, concurrency=1,
-                    requests_per_minute=settings.requests_per_minute, settings=settings)
+    runner = Runner(
+        store,
+        bus,
+        None,
+        concurrency=1,
+        requests_per_minute=settings.requests_per_minute,
+        settings=settings,
+    )
     await runner.drain([job_id])

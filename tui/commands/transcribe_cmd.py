@@ -10,37 +10,51 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tui.audio.encoding import FORMAT_TYPES, AudioFormat
 from tui.cli_common import client_options, fail_usage, load_or_exit
 from tui.config import Settings
+from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
-from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, DeltaReceived
-from tui.stepfun.options import FORMAT_TYPES, AudioFormat
 from tui.transcript.formats import FORMATS
 from tui.transcript.model import TranscriptionResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "transcribe", parents=[client_options()], help="transcribe files and print the text",
+        "transcribe",
+        parents=[client_options()],
+        help="transcribe files and print the text",
         description="Transcribe each FILE; text goes to stdout. Each file succeeds or fails "
         "on its own. Exit 0: all succeeded; 1: any failed; 2: usage error or missing key.",
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
-    parser.add_argument("-o", "--output-format", metavar="FMTS",
-                        help=f"write files too: comma-separated from {','.join(FORMATS)}")
-    parser.add_argument("--out-dir", type=Path, help="where -o files go (default: next to "
-                        "each audio file)")
-    parser.add_argument("--format", choices=FORMAT_TYPES, help="declare the format instead "
-                        "of detecting it")
+    parser.add_argument(
+        "-o",
+        "--output-format",
+        metavar="FMTS",
+        help=f"write files too: comma-separated from {','.join(FORMATS)}",
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, help="where -o files go (default: next to each audio file)"
+    )
+    parser.add_argument(
+        "--format", choices=FORMAT_TYPES, help="declare the format instead of detecting it"
+    )
     parser.add_argument("--rate", type=int, help="pcm sample rate, e.g. 16000")
     parser.add_argument("--bits", type=int, help="pcm bits per sample, e.g. 16")
     parser.add_argument("--channel", type=int, help="pcm channel count, e.g. 1")
-    parser.add_argument("--cross-check", action="store_true", help="also run step-asr-1.1 "
-                        "and report how similar the two texts are (costs extra)")
-    parser.add_argument("--no-compress", action="store_true", help="send large WAV/PCM "
-                        "files as they are instead of compressing them to Opus first")
+    parser.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="also run step-asr-1.1 and report how similar the two texts are (costs extra)",
+    )
+    parser.add_argument(
+        "--no-compress",
+        action="store_true",
+        help="send large WAV/PCM files as they are instead of compressing them to Opus first",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,14 +66,15 @@ def _format_override(args: argparse.Namespace) -> AudioFormat | str | None:
     if args.format == "pcm":
         missing = [f"--{n}" for n in ("rate", "bits", "channel") if not getattr(args, n)]
         if missing:
-            return f"--format pcm needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 " \
-                   "--channel 1)"
+            return (
+                f"--format pcm needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 --channel 1)"
+            )
         return AudioFormat("pcm", "pcm_s16le", args.rate, args.bits, args.channel)
     return AudioFormat(args.format)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.jobs.exports import parse_formats
+    from tui.transcript.exports import parse_formats
 
     formats: tuple[str, ...] = ()
     if args.output_format:
@@ -78,12 +93,16 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run_all(args, settings, override, formats))
 
 
-async def _run_all(args: argparse.Namespace, settings: Settings,
-                   override: AudioFormat | None, formats: tuple[str, ...]) -> int:
+async def _run_all(
+    args: argparse.Namespace,
+    settings: Settings,
+    override: AudioFormat | None,
+    formats: tuple[str, ...],
+) -> int:
     # Imported here so that building the CLI parser stays cheap for every other command.
-    from tui.jobs.exports import planned_paths, write_exports
-    from tui.jobs.pipeline import transcribe_file
+    from tui.pipeline.transcription import transcribe_file
     from tui.stepfun.client import AsrClient
+    from tui.transcript.exports import planned_paths, write_exports
 
     live = sys.stderr.isatty() and not args.json
     failed = 0
@@ -93,16 +112,23 @@ async def _run_all(args: argparse.Namespace, settings: Settings,
             started = time.monotonic()
             try:
                 result = await transcribe_file(
-                    path, settings, client, on_event=_live_printer() if live else None,
-                    cross_check=args.cross_check, format_override=override)
+                    path,
+                    settings,
+                    client,
+                    on_event=_live_printer() if live else None,
+                    cross_check=args.cross_check,
+                    format_override=override,
+                )
             except AsrError as exc:
                 failed += 1
                 _report_failure(path, exc, args.json, time.monotonic() - started)
                 continue
             except Exception as exc:  # a bug must fail this file, not the whole run
                 failed += 1
-                err = AsrError(ErrorKind.BAD_INPUT, redact(f"Unexpected {type(exc).__name__}: "
-                                                           f"{exc}", settings.require_key()))
+                err = AsrError(
+                    ErrorKind.BAD_INPUT,
+                    redact(f"Unexpected {type(exc).__name__}: {exc}", settings.require_key()),
+                )
                 _report_failure(path, err, args.json, time.monotonic() - started)
                 continue
             if live:
@@ -113,8 +139,9 @@ async def _run_all(args: argparse.Namespace, settings: Settings,
                     # Overwrite what earlier runs left, but never what this run just wrote
                     # (talk.wav and talk.m4a in one call both map to talk.srt).
                     clash = written_now.intersection(planned_paths(path, formats, args.out_dir))
-                    written = write_exports(result, path, formats, args.out_dir,
-                                            "suffix" if clash else "overwrite")
+                    written = write_exports(
+                        result, path, formats, args.out_dir, "suffix" if clash else "overwrite"
+                    )
                     written_now.update(written)
             except OSError as exc:
                 # The text is still printed: the user paid for it.
@@ -130,8 +157,8 @@ def _live_printer() -> Any:
             sys.stderr.write(event.text)
             sys.stderr.flush()
         elif isinstance(event, AttemptRestarted):
-            sys.stderr.write(f"\n[retry {event.attempt} in {event.delay_s:.1f}s: "
-                             f"{event.reason}]\n")
+            sys.stderr.write(f"\n[retry {event.attempt} in {event.delay_s:.1f}s: {event.reason}]\n")
+
     return on_event
 
 
@@ -151,6 +178,16 @@ def _report_success(result: TranscriptionResult, as_json: bool, written: list[Pa
 
 def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) -> None:
     if as_json:
-        print(json.dumps({"file": str(path), "error": exc.message, "error_kind": exc.kind.value,
-                          "elapsed_s": round(elapsed, 3)}, ensure_ascii=False), flush=True)
+        print(
+            json.dumps(
+                {
+                    "file": str(path),
+                    "error": exc.message,
+                    "error_kind": exc.kind.value,
+                    "elapsed_s": round(elapsed, 3),
+                },
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
     print(f"error: {path}: {exc.message}", file=sys.stderr)

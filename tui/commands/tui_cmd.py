@@ -16,37 +16,59 @@ from tui.config import ConfigError
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "tui", parents=[client_options(), db_option()],
+        "tui",
+        parents=[client_options(), db_option()],
         help="open the workbench (the default command)",
         description="Open the terminal workbench on PATH (default: the current folder). "
         "Without a key it asks for one first.",
     )
-    parser.add_argument("path", nargs="?", type=Path, default=None, metavar="PATH",
-                        help="folder to browse (default: current folder)")
-    parser.add_argument("--watch", action="store_true",
-                        help="start with watch mode on for PATH: new recordings are "
-                        "transcribed and written next to them")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="folder to browse (default: current folder)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="start with watch mode on for PATH: new recordings are "
+        "transcribed and written next to them",
+    )
     parser.set_defaults(func=run_tui)
 
     demo = sub.add_parser(
-        "demo", help="try the workbench without a key, against the built-in emulator",
+        "demo",
+        help="try the workbench without a key, against the built-in emulator",
         description="Start the built-in StepFun emulator, write sample recordings into a new "
         "folder and open the workbench there with watch mode on. Your own config file and job "
         "database are not touched.",
     )
-    demo.add_argument("--folder", type=Path, metavar="DIR",
-                      help="where to put the demo files (default: a new temporary folder)")
-    demo.add_argument("--rtf", type=float, default=None, metavar="X",
-                      help="emulator seconds per audio second (default 0.1: a minute of "
-                      "audio streams in about 6 s)")
+    demo.add_argument(
+        "--folder",
+        type=Path,
+        metavar="DIR",
+        help="where to put the demo files (default: a new temporary folder)",
+    )
+    demo.add_argument(
+        "--rtf",
+        type=float,
+        default=None,
+        metavar="X",
+        help="emulator seconds per audio second (default 0.1: a minute of "
+        "audio streams in about 6 s)",
+    )
     demo.set_defaults(func=run_demo)
 
 
 def run_tui(args: argparse.Namespace) -> int:
     path = (args.path or Path.cwd()).expanduser()
     if not path.is_dir():
-        return fail_usage(f"{path} is not a folder; give the folder to browse "
-                          "(files are picked inside the workbench).")
+        return fail_usage(
+            f"{path} is not a folder; give the folder to browse "
+            "(files are picked inside the workbench)."
+        )
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
@@ -54,7 +76,7 @@ def run_tui(args: argparse.Namespace) -> int:
     import sqlite3
 
     from tui.app.app import make_app
-    from tui.jobs.schema import SchemaError
+    from tui.store.schema import SchemaError
 
     try:
         app = make_app(settings, path, db_path=args.db, watch=args.watch)
@@ -74,9 +96,17 @@ def run_demo(args: argparse.Namespace) -> int:
         print(session.describe(), flush=True)
         from tui.app.app import make_app
 
-        app = make_app(session.settings, session.folder, db_path=session.db_path, watch=True,
-                       config_path=session.config_path, demo=True)
+        app = make_app(
+            session.settings,
+            session.folder,
+            db_path=session.db_path,
+            watch=True,
+            config_path=session.config_path,
+            demo=True,
+        )
         app.run()
-    print(f"\nThe demo files (recordings, transcripts, job database) are in {session.workdir}",
-          file=sys.stderr)
+    print(
+        f"\nThe demo files (recordings, transcripts, job database) are in {session.workdir}",
+        file=sys.stderr,
+    )
     return app.return_code or 0

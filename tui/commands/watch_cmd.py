@@ -23,16 +23,17 @@ from tui.config import Settings
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from collections.abc import Awaitable
 
-    from tui.jobs.events import Event, JobProgressed
-    from tui.jobs.store import Store
-    from tui.jobs.watcher import WatchConfig
+    from tui.engine.events import Event, JobProgressed
+    from tui.engine.watcher import WatchConfig
+    from tui.store.store import Store
 
 GRACE_S = 30.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "watch", parents=[client_options(), db_option()],
+        "watch",
+        parents=[client_options(), db_option()],
         help="watch folders and transcribe new recordings",
         description="Watch DIR(s): each new audio/video file is transcribed once it has stopped "
         "changing, exactly once (a content hash ledger survives restarts, renames and copies), "
@@ -42,41 +43,76 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "error or missing key.",
     )
     parser.add_argument("folders", nargs="+", type=Path, metavar="DIR")
-    parser.add_argument("--out-dir", type=Path, help="write transcripts here, mirroring the "
-                        "folder structure (default: next to each recording)")
-    parser.add_argument("--formats", help="comma-separated from txt,srt,vtt,json,md "
-                        "(default: the `formats` setting, txt)")
-    parser.add_argument("--policy", choices=("skip", "overwrite", "suffix"),
-                        help="when a transcript already exists (default: the "
-                        "`existing_policy` setting, skip)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        help="write transcripts here, mirroring the "
+        "folder structure (default: next to each recording)",
+    )
+    parser.add_argument(
+        "--formats",
+        help="comma-separated from txt,srt,vtt,json,md (default: the `formats` setting, txt)",
+    )
+    parser.add_argument(
+        "--policy",
+        choices=("skip", "overwrite", "suffix"),
+        help="when a transcript already exists (default: the `existing_policy` setting, skip)",
+    )
     parser.add_argument("--recursive", action="store_true", help="watch sub-folders too")
-    parser.add_argument("--poll", action="store_true", help="poll instead of OS events: for "
-                        "network mounts (NFS/SMB), WSL /mnt/*, Docker bind mounts")
-    parser.add_argument("--concurrency", type=int, help="files transcribed at once "
-                        "(default 2; StepFun's lowest tier allows 5)")
-    parser.add_argument("--rpm", type=int, help="requests per minute, 0 for no limit "
-                        "(default 10, StepFun's lowest tier)")
-    parser.add_argument("--quiet-period", type=float, metavar="S", help="seconds a file's "
-                        "size and mtime must stand still before it is queued (default 2)")
-    parser.add_argument("--on-done", metavar="CMD", help="run CMD with the transcript path "
-                        "appended after each file (no shell; failures are logged, not fatal)")
-    parser.add_argument("--resend-duplicates", action="store_true", help="transcribe a "
-                        "second copy of the same audio again instead of reusing the result")
-    parser.add_argument("--grace", type=float, default=GRACE_S, metavar="S", help="on stop, "
-                        f"how long in-flight jobs may finish (default {GRACE_S:g})")
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll instead of OS events: for "
+        "network mounts (NFS/SMB), WSL /mnt/*, Docker bind mounts",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="files transcribed at once (default 2; StepFun's lowest tier allows 5)",
+    )
+    parser.add_argument(
+        "--rpm",
+        type=int,
+        help="requests per minute, 0 for no limit (default 10, StepFun's lowest tier)",
+    )
+    parser.add_argument(
+        "--quiet-period",
+        type=float,
+        metavar="S",
+        help="seconds a file's size and mtime must stand still before it is queued (default 2)",
+    )
+    parser.add_argument(
+        "--on-done",
+        metavar="CMD",
+        help="run CMD with the transcript path "
+        "appended after each file (no shell; failures are logged, not fatal)",
+    )
+    parser.add_argument(
+        "--resend-duplicates",
+        action="store_true",
+        help="transcribe a second copy of the same audio again instead of reusing the result",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=GRACE_S,
+        metavar="S",
+        help=f"on stop, how long in-flight jobs may finish (default {GRACE_S:g})",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.jobs.exports import ExportSpec, parse_formats
-    from tui.jobs.store import JobOptions
-    from tui.jobs.watcher import WatchConfig
+    from tui.engine.watcher import WatchConfig
+    from tui.store.records import JobOptions
+    from tui.transcript.exports import ExportSpec, parse_formats
 
     folders = [Path(f).expanduser().absolute() for f in args.folders]
     files = [f for f in folders if f.exists() and not f.is_dir()]
     if files:
-        return fail_usage(f"{files[0]} is a file, not a folder; `stepfun-asr transcribe` "
-                          "takes files")
+        return fail_usage(
+            f"{files[0]} is a file, not a folder; `stepfun-asr transcribe` takes files"
+        )
     if not any(f.is_dir() for f in folders):
         return fail_usage(f"none of the folders exists: {', '.join(map(str, folders))}")
     for name in ("concurrency", "quiet_period", "grace"):
@@ -89,23 +125,35 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(settings, int):
         return settings
     try:
-        formats = parse_formats(args.formats) if args.formats else parse_formats(
-            ",".join(settings.formats))
+        formats = (
+            parse_formats(args.formats)
+            if args.formats
+            else parse_formats(",".join(settings.formats))
+        )
         out_dir = args.out_dir or (Path(settings.out_dir) if settings.out_dir else None)
         export = ExportSpec(
-            formats=formats, out_dir=str(out_dir.expanduser().absolute()) if out_dir else None,
-            policy=args.policy or settings.existing_policy, on_done=args.on_done)
+            formats=formats,
+            out_dir=str(out_dir.expanduser().absolute()) if out_dir else None,
+            policy=args.policy or settings.existing_policy,
+            on_done=args.on_done,
+        )
     except ValueError as exc:
         return fail_usage(str(exc))
-    options = JobOptions(model=settings.model, language=settings.language,
-                         hotwords=tuple(settings.hotwords))
+    options = JobOptions(
+        model=settings.model, language=settings.language, hotwords=tuple(settings.hotwords)
+    )
     config = WatchConfig.from_settings(
-        settings, folders, recursive=args.recursive, force_polling=args.poll,
-        export=export, options=options,
+        settings,
+        folders,
+        recursive=args.recursive,
+        force_polling=args.poll,
+        export=export,
+        options=options,
         **({"quiet_period_s": args.quiet_period} if args.quiet_period else {}),
-        **({"skip_duplicate_content": False} if args.resend_duplicates else {}))
+        **({"skip_duplicate_content": False} if args.resend_duplicates else {}),
+    )
     try:
-        from tui.jobs.store import Store
+        from tui.store.store import Store
 
         store = Store(args.db)
     except Exception as exc:  # a locked, corrupt or newer database
@@ -117,19 +165,27 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-async def _daemon(args: argparse.Namespace, settings: Settings, config: WatchConfig,
-                  store: Store) -> int:
-    from tui.jobs.events import EventBus
-    from tui.jobs.runner import Runner
-    from tui.jobs.watcher import Watcher
+async def _daemon(
+    args: argparse.Namespace, settings: Settings, config: WatchConfig, store: Store
+) -> int:
+    from tui.engine.events import EventBus
+    from tui.engine.runner import Runner
+    from tui.engine.watcher import Watcher
 
     bus = EventBus()
     printer = EventPrinter(store, sys.stdout)
     bus.subscribe(printer)
     concurrency = args.concurrency or settings.concurrency
     rpm = settings.requests_per_minute if args.rpm is None else args.rpm
-    runner = Runner(store, bus, None, concurrency=concurrency, requests_per_minute=rpm,
-                    settings=settings, grace_s=args.grace)
+    runner = Runner(
+        store,
+        bus,
+        None,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        settings=settings,
+        grace_s=args.grace,
+    )
     watcher = Watcher(config, store, runner, bus)
     stop = asyncio.Event()
     signals = 0
@@ -139,8 +195,10 @@ async def _daemon(args: argparse.Namespace, settings: Settings, config: WatchCon
         signals += 1
         if signals == 1:
             busy = len(runner.running_ids)
-            printer.line(f"stopping ({signame}): {busy} job(s) in flight get up to "
-                         f"{args.grace:g} s, then go back to the queue; signal again to stop now")
+            printer.line(
+                f"stopping ({signame}): {busy} job(s) in flight get up to "
+                f"{args.grace:g} s, then go back to the queue; signal again to stop now"
+            )
             stop.set()
         else:
             runner.stop_now()
@@ -160,8 +218,11 @@ async def _daemon(args: argparse.Namespace, settings: Settings, config: WatchCon
             loop.add_signal_handler(sig, on_signal, sig.name)
             handled.append(sig)
     try:
-        results = await asyncio.gather(until_stopped(runner.run_forever(stop)),
-                                       until_stopped(watcher.run(stop)), return_exceptions=True)
+        results = await asyncio.gather(
+            until_stopped(runner.run_forever(stop)),
+            until_stopped(watcher.run(stop)),
+            return_exceptions=True,
+        )
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -169,8 +230,10 @@ async def _daemon(args: argparse.Namespace, settings: Settings, config: WatchCon
     for err in errors:
         printer.line(f"error: {type(err).__name__}: {err}")
     counts = store.counts()
-    printer.line(f"stopped: {counts['queued']} queued, {counts['done']} done, "
-                 f"{counts['needs_review']} to review, {counts['failed']} failed")
+    printer.line(
+        f"stopped: {counts['queued']} queued, {counts['done']} done, "
+        f"{counts['needs_review']} to review, {counts['failed']} failed"
+    )
     return 1 if errors else 0
 
 
@@ -201,7 +264,7 @@ class EventPrinter:
             self.line(text)
 
     def describe(self, event: Event) -> str | None:
-        from tui.jobs import events as ev
+        from tui.engine import events as ev
 
         match event:
             case ev.JobQueued(job=job):
@@ -219,14 +282,15 @@ class EventPrinter:
                 return f"progress  {self.name(p.job_id)}: {progress_text(p)}"
             case ev.JobRestarted(job_id=jid, reason=reason):
                 return f"retrying  {self.name(jid)}: {reason}"
-            case ev.JobFinished(job_id=jid, state=state, result=result,
-                                cross_check_only=checked):
+            case ev.JobFinished(job_id=jid, state=state, result=result, cross_check_only=checked):
                 self._progress_at.pop(jid, None)
                 word = "done     " if state == "done" else "REVIEW   "
                 extra = "".join(f"; {w.message}" for w in result.warnings if w.serious)
                 if checked and (cc := result.cross_check) is not None:
-                    return (f"{word} {self.name(jid)}: cross-checked with {cc.model}, "
-                            f"{cc.similarity:.0%} similar{extra}")
+                    return (
+                        f"{word} {self.name(jid)}: cross-checked with {cc.model}, "
+                        f"{cc.similarity:.0%} similar{extra}"
+                    )
                 dur = f"{result.duration_s:.1f} s audio, " if result.duration_s else ""
                 return f"{word} {self.name(jid)}: {dur}{len(result.text)} chars{extra}"
             case ev.JobFailed(job_id=jid, message=message, kind=kind):
@@ -239,8 +303,7 @@ class EventPrinter:
             case ev.JobRequeued(job_id=jid, reason=reason):
                 return f"requeued  {self.name(jid)}: {reason}"
             case ev.WatchStarted(folders=folders, polling=polling, recursive=recursive):
-                how = ("polling" if polling else "OS events") + (", recursive" if recursive
-                                                                  else "")
+                how = ("polling" if polling else "OS events") + (", recursive" if recursive else "")
                 return f"watching  {', '.join(map(str, folders))} ({how})"
             case ev.WatchStopped():
                 return "watch stopped"

@@ -15,9 +15,9 @@ import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 from tui import __version__
+from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
 from tui.stepfun import failures
-from tui.stepfun.errors import AsrError, ErrorKind
 from tui.stepfun.events import (
     AttemptRestarted,
     ClientEvent,
@@ -34,8 +34,12 @@ EventCallback = Callable[[ClientEvent], None]
 # long upload and thinking before its first event (stack-notes §2.1), so it is generous.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, write=60.0, read=300.0, pool=10.0)
 MAX_RETRY_AFTER_S = 60.0
-LEGACY_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg",
-               "pcm": "application/octet-stream"}
+LEGACY_MIME = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "pcm": "application/octet-stream",
+}
 
 
 def default_deadline(duration_s: float | None, size_bytes: int) -> float:
@@ -58,8 +62,10 @@ class AsrClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not api_key:
-            raise AsrError(ErrorKind.MISSING_KEY, "No API key: set STEPFUN_API_KEY or run "
-                           "`stepfun-asr config set-key`.")
+            raise AsrError(
+                ErrorKind.MISSING_KEY,
+                "No API key: set STEPFUN_API_KEY or run `stepfun-asr config set-key`.",
+            )
         self._key = api_key
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
@@ -89,8 +95,9 @@ class AsrClient:
         clean = redact(err.message, self._key)
         if clean == err.message:
             return err
-        return AsrError(err.kind, clean, status=err.status, retry_after=err.retry_after,
-                        retryable=err.retryable)
+        return AsrError(
+            err.kind, clean, status=err.status, retry_after=err.retry_after, retryable=err.retryable
+        )
 
     async def transcribe(
         self,
@@ -109,12 +116,12 @@ class AsrClient:
             raise AsrError(ErrorKind.BAD_INPUT, f"Cannot read {path}: {exc.strerror}") from None
         if size == 0:
             raise AsrError(ErrorKind.BAD_INPUT, f"{path.name} is empty (0 bytes).")
-        deadline = deadline_s if deadline_s is not None else default_deadline(
-            audio.duration_s, size)
+        deadline = (
+            deadline_s if deadline_s is not None else default_deadline(audio.duration_s, size)
+        )
         try:
             async with asyncio.timeout(deadline):
-                return await self._with_retries(
-                    lambda: self._attempt(audio, options, emit), emit)
+                return await self._with_retries(lambda: self._attempt(audio, options, emit), emit)
         except TimeoutError:
             raise AsrError(
                 ErrorKind.TIMEOUT,
@@ -137,8 +144,11 @@ class AsrClient:
                 err = self._redacted(raw)
                 if not err.retryable or attempt > self.max_retries:
                     if attempt > 1 and err.retryable:
-                        raise AsrError(err.kind, f"{err.message} (gave up after {attempt} "
-                                       "attempts)", status=err.status) from None
+                        raise AsrError(
+                            err.kind,
+                            f"{err.message} (gave up after {attempt} attempts)",
+                            status=err.status,
+                        ) from None
                     raise err from None
                 delay = self._delay(attempt, err.retry_after)
                 emit(AttemptRestarted(attempt + 1, delay, err.message))
@@ -154,28 +164,41 @@ class AsrClient:
     async def _attempt(
         self, audio: AudioInput, options: TranscriptionOptions, emit: EventCallback
     ) -> tuple[str, list[Segment], dict[str, Any]]:
-        body = StreamedBody(Path(audio.path), options, audio.format,
-                            on_progress=lambda s, t: emit(UploadProgressed(s, t)))
+        body = StreamedBody(
+            Path(audio.path),
+            options,
+            audio.format,
+            on_progress=lambda s, t: emit(UploadProgressed(s, t)),
+        )
         url = f"{self.base_url}/audio/asr/sse"
         headers = self._headers("text/event-stream")
-        headers.update({"Content-Type": "application/json", "Cache-Control": "no-store",
-                        "Content-Length": str(body.content_length)})
+        headers.update(
+            {
+                "Content-Type": "application/json",
+                "Cache-Control": "no-store",
+                "Content-Length": str(body.content_length),
+            }
+        )
         segments: list[Segment] = []
         try:
-            async with self._http.stream("POST", url, content=body.chunks(),
-                                         headers=headers) as response:
+            async with self._http.stream(
+                "POST", url, content=body.chunks(), headers=headers
+            ) as response:
                 await self._check_response(response, url)
                 async for event in _events(response):
                     kind = event.get("type")
                     if kind == "transcript.text.delta":
-                        delta = DeltaReceived(str(event.get("delta") or ""),
-                                              _ms(event.get("start_time")),
-                                              _ms(event.get("end_time")))
+                        delta = DeltaReceived(
+                            str(event.get("delta") or ""),
+                            _ms(event.get("start_time")),
+                            _ms(event.get("end_time")),
+                        )
                         segments.append(Segment(delta.start_ms, delta.end_ms, delta.text))
                         emit(delta)
                     elif kind == "transcript.text.done":
-                        done = TranscriptDone(str(event.get("text") or ""),
-                                              dict(event.get("usage") or {}))
+                        done = TranscriptDone(
+                            str(event.get("text") or ""), dict(event.get("usage") or {})
+                        )
                         emit(done)
                         # Return now: leaving the context closes the connection even if the
                         # server would hold it open after `done`.
@@ -185,12 +208,16 @@ class AsrClient:
         except httpx.TimeoutException as exc:
             raise AsrError(ErrorKind.TIMEOUT, _timeout_message(exc, url)) from None
         except httpx.DecodingError as exc:
-            raise AsrError(ErrorKind.HTTP_ERROR, f"The answer from {urlsplit(url).netloc} could "
-                           f"not be decoded ({exc}); a proxy may be altering it.") from None
+            raise AsrError(
+                ErrorKind.HTTP_ERROR,
+                f"The answer from {urlsplit(url).netloc} could "
+                f"not be decoded ({exc}); a proxy may be altering it.",
+            ) from None
         except httpx.TransportError as exc:
             host = urlsplit(url).netloc
-            raise AsrError(ErrorKind.CONNECTION,
-                           f"Connection to {host} failed: {exc or type(exc).__name__}") from None
+            raise AsrError(
+                ErrorKind.CONNECTION, f"Connection to {host} failed: {exc or type(exc).__name__}"
+            ) from None
         raise AsrError(
             ErrorKind.TRUNCATED,
             f"The stream ended before the final event after {len(segments)} pieces of text; "
@@ -201,26 +228,37 @@ class AsrClient:
         if response.status_code != 200:
             # The body must be read before it can be looked at (ResponseNotRead otherwise).
             body = await response.aread()
-            raise failures.from_status(response.status_code, body, url=url,
-                                       base_url=self.base_url,
-                                       retry_after=response.headers.get("retry-after"))
+            raise failures.from_status(
+                response.status_code,
+                body,
+                url=url,
+                base_url=self.base_url,
+                retry_after=response.headers.get("retry-after"),
+            )
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype.partition(";")[0].lower():
             body = await _read_some(response, 4096)
             raise failures.not_sse(ctype, body, self.base_url)
 
     async def legacy_transcribe(
-        self, path: Path, *, model: str = "step-asr-1.1", hotwords: tuple[str, ...] = (),
+        self,
+        path: Path,
+        *,
+        model: str = "step-asr-1.1",
+        hotwords: tuple[str, ...] = (),
         fmt: str = "wav",
     ) -> str:
         """The older multipart endpoint, used as a second opinion (cross-check)."""
+
         async def attempt() -> tuple[str, list[Segment], dict[str, Any]]:
             return await self._legacy_once(path, model, hotwords, fmt), [], {}
+
         text, *_ = await self._with_retries(attempt, lambda _e: None)
         return text
 
-    async def _legacy_once(self, path: Path, model: str, hotwords: tuple[str, ...],
-                           fmt: str) -> str:
+    async def _legacy_once(
+        self, path: Path, model: str, hotwords: tuple[str, ...], fmt: str
+    ) -> str:
         url = f"{self.base_url}/audio/transcriptions"
         data = {"model": model, "response_format": "json"}
         if hotwords:
@@ -233,22 +271,31 @@ class AsrClient:
             raise AsrError(ErrorKind.BAD_INPUT, f"Cannot read {path}: {exc.strerror}") from None
         files = {"file": (path.name, audio, LEGACY_MIME.get(fmt, "application/octet-stream"))}
         try:
-            response = await self._http.post(url, data=data, files=files,
-                                             headers=self._headers("application/json"))
+            response = await self._http.post(
+                url, data=data, files=files, headers=self._headers("application/json")
+            )
         except httpx.TimeoutException as exc:
             raise AsrError(ErrorKind.TIMEOUT, _timeout_message(exc, url)) from None
         except httpx.TransportError as exc:
             raise AsrError(ErrorKind.CONNECTION, f"Connection failed: {exc}") from None
         if response.status_code != 200:
-            raise failures.from_status(response.status_code, response.content, url=url,
-                                       base_url=self.base_url,
-                                       retry_after=response.headers.get("retry-after"))
+            raise failures.from_status(
+                response.status_code,
+                response.content,
+                url=url,
+                base_url=self.base_url,
+                retry_after=response.headers.get("retry-after"),
+            )
         try:
             return str(json.loads(response.content.decode("utf-8"))["text"])
         except (ValueError, KeyError, TypeError):
             # We asked for JSON: anything else (a proxy's HTML page) is not step-asr's text.
-            raise failures.not_sse(response.headers.get("content-type", ""), response.content,
-                                   self.base_url, expected="a JSON answer") from None
+            raise failures.not_sse(
+                response.headers.get("content-type", ""),
+                response.content,
+                self.base_url,
+                expected="a JSON answer",
+            ) from None
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.errors import AsrError, ErrorKind
 
 _TAGS = re.compile(r"<[^>]+>")
 _MODERATION_WORDS = ("block", "censor", "moderat", "sensitive", "violat", "inappropriate")
@@ -80,8 +80,12 @@ def from_status(
             ErrorKind.BAD_REQUEST, f"The server rejected the request (400){shown}", status=status
         )
     if status == 408:
-        return AsrError(ErrorKind.TIMEOUT, f"The server timed out the request (408){shown}",
-                        status=status, retry_after=parse_retry_after(retry_after))
+        return AsrError(
+            ErrorKind.TIMEOUT,
+            f"The server timed out the request (408){shown}",
+            status=status,
+            retry_after=parse_retry_after(retry_after),
+        )
     if status == 429:
         return AsrError(
             ErrorKind.RATE_LIMITED,
@@ -122,8 +126,9 @@ def from_error_event(message: str) -> AsrError:
     )
 
 
-def not_sse(content_type: str, body: bytes, base_url: str, *,
-            expected: str = "an event stream") -> AsrError:
+def not_sse(
+    content_type: str, body: bytes, base_url: str, *, expected: str = "an event stream"
+) -> AsrError:
     snippet, _ = error_message(body[:2000])
     return AsrError(
         ErrorKind.NOT_SSE,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tui.audio.encoding import AudioFormat
+
 SSE_MODELS = ("stepaudio-2.5-asr", "stepaudio-3-asr-max", "stepaudio-2-asr-pro")
 LEGACY_MODELS = ("step-asr", "step-asr-1.1")
-FORMAT_TYPES = ("mp3", "wav", "ogg", "pcm", "m4a")
 
 
 @dataclass(frozen=True)
@@ -16,24 +17,6 @@ class TranscriptionOptions:
     hotwords: tuple[str, ...] = ()
     enable_itn: bool = True
     enable_timestamp: bool = True
-
-
-@dataclass(frozen=True)
-class AudioFormat:
-    """``format`` of the request body. pcm needs codec, rate, bits and channel."""
-
-    type: str
-    codec: str | None = None
-    rate: int | None = None
-    bits: int | None = None
-    channel: int | None = None
-
-    def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"type": self.type}
-        if self.type == "pcm":
-            out.update(codec=self.codec or "pcm_s16le", rate=self.rate, bits=self.bits,
-                       channel=self.channel)
-        return out
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat, TranscriptionOptions
+from tui.audio.encoding import AudioFormat
+from tui.errors import AsrError, ErrorKind
+from tui.stepfun.options import TranscriptionOptions
 
 READ_SIZE = 3 * 256 * 1024
 

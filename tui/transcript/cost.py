@@ -29,8 +29,9 @@ def region_currency(region: str) -> str:
     return "USD" if region.startswith("intl") else "CNY"
 
 
-def price_for(model: str, region: str, overrides: Mapping[str, Any] | None = None
-              ) -> tuple[float, str] | None:
+def price_for(
+    model: str, region: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[float, str] | None:
     """(price per hour, currency) for ``model``, or None when unknown."""
     override = (overrides or {}).get(model)
     parsed = _parse_override(override, region)
@@ -57,14 +58,20 @@ def _parse_override(value: Any, region: str) -> tuple[float, str] | None:
         return float(value), region_currency(region)
     if isinstance(value, list | tuple) and len(value) == 2:
         amount, currency = value
-        if (isinstance(amount, int | float) and not isinstance(amount, bool) and amount >= 0
-                and isinstance(currency, str) and currency.upper() in CURRENCIES):
+        if (
+            isinstance(amount, int | float)
+            and not isinstance(amount, bool)
+            and amount >= 0
+            and isinstance(currency, str)
+            and currency.upper() in CURRENCIES
+        ):
             return float(amount), currency.upper()
     return None
 
 
-def estimate(model: str, duration_s: float | None, region: str,
-             overrides: Mapping[str, Any] | None = None) -> CostEstimate | None:
+def estimate(
+    model: str, duration_s: float | None, region: str, overrides: Mapping[str, Any] | None = None
+) -> CostEstimate | None:
     if duration_s is None or duration_s < 0:
         return None
     price = price_for(model, region, overrides)
@@ -75,20 +82,26 @@ def estimate(model: str, duration_s: float | None, region: str,
     return CostEstimate(round(per_hour * duration_s / 3600.0, 6), currency, basis)
 
 
-def combine(main: CostEstimate | None, extra: CostEstimate | None, what: str
-            ) -> CostEstimate | None:
+def combine(
+    main: CostEstimate | None, extra: CostEstimate | None, what: str
+) -> CostEstimate | None:
     """``main`` plus ``extra`` (e.g. the cross-check run); different currencies stay apart."""
     if extra is None:
         return main
     if main is None:
         return CostEstimate(extra.amount, extra.currency, f"{extra.basis}; {what} only")
     if main.currency == extra.currency:
-        return CostEstimate(round(main.amount + extra.amount, 6), main.currency,
-                            f"{main.basis}; includes {what} {extra.amount:.4f} "
-                            f"{extra.currency}")
-    return CostEstimate(main.amount, main.currency,
-                        f"{main.basis}; plus {what} {extra.amount:.4f} {extra.currency} "
-                        "(not included: other currency)")
+        return CostEstimate(
+            round(main.amount + extra.amount, 6),
+            main.currency,
+            f"{main.basis}; includes {what} {extra.amount:.4f} {extra.currency}",
+        )
+    return CostEstimate(
+        main.amount,
+        main.currency,
+        f"{main.basis}; plus {what} {extra.amount:.4f} {extra.currency} "
+        "(not included: other currency)",
+    )
 
 
 CURRENCY_SIGNS = {"CNY": "¥", "USD": "$"}

@@ -19,9 +19,24 @@ from dataclasses import dataclass
 from tui.transcript.model import Segment
 from tui.transcript.text import CJK, CJK_RANGES, is_cjk_text
 
-__all__ = ["CJK_LINE_CHARS", "LATIN_LINE_CHARS", "MAX_CUE_MS", "MAX_LINES", "MIN_CUE_MS",
-           "PAUSE_MS", "Cue", "build_cues", "fallback_cue", "format_clock", "format_timestamp",
-           "has_timestamps", "is_cjk_text", "line_chars_for", "split_sentences", "wrap"]
+__all__ = [
+    "CJK_LINE_CHARS",
+    "LATIN_LINE_CHARS",
+    "MAX_CUE_MS",
+    "MAX_LINES",
+    "MIN_CUE_MS",
+    "PAUSE_MS",
+    "Cue",
+    "build_cues",
+    "fallback_cue",
+    "format_clock",
+    "format_timestamp",
+    "has_timestamps",
+    "is_cjk_text",
+    "line_chars_for",
+    "split_sentences",
+    "wrap",
+]
 
 LATIN_LINE_CHARS = 42
 CJK_LINE_CHARS = 20
@@ -40,7 +55,8 @@ _NO_LINE_START = set("，,。.！!？?、;；:：)）」』”’…")
 # Where a CJK line may break (see _cjk_points); zero-width, so one match per position.
 _CJK_POINT = re.compile(
     "(?= )|(?![" + re.escape("".join(sorted(_NO_LINE_START))) + "])"
-    f"(?:(?<=[{CJK_RANGES}，。！？、；：])|(?=[{CJK_RANGES}]))")
+    f"(?:(?<=[{CJK_RANGES}，。！？、；：])|(?=[{CJK_RANGES}]))"
+)
 
 
 @dataclass(frozen=True)
@@ -169,8 +185,7 @@ def build_cues(
             current = _Open()
         elif _SOFT_END.search(seg.text):
             duration = current.segs[-1].end_ms - current.segs[0].start_ms
-            if (current.joined_len(cjk) >= limit * max_lines / 2
-                    or duration >= max_duration_ms / 2):
+            if current.joined_len(cjk) >= limit * max_lines / 2 or duration >= max_duration_ms / 2:
                 groups.append(current.segs)
                 current = _Open()
     if current.segs:
@@ -193,8 +208,7 @@ class _Open:
     the length of ``_join``'s CJK form (the raw text stripped), and ``wrap``'s break points of
     ``norm`` when it holds a CJK character. Nothing already added is read again."""
 
-    __slots__ = ("cjk_points", "has_cjk", "lead", "norm", "points_to", "raw_len", "segs",
-                 "trail")
+    __slots__ = ("cjk_points", "has_cjk", "lead", "norm", "points_to", "raw_len", "segs", "trail")
 
     def __init__(self) -> None:
         self.segs: list[Segment] = []
@@ -273,8 +287,9 @@ class _Open:
             early = text.find(" ", 1, limit + 1) != -1
         else:
             points = self.points()
-            for p in points[bisect_left(points, size - limit - 1):
-                            bisect_right(points, limit + 1)]:
+            for p in points[
+                bisect_left(points, size - limit - 1) : bisect_right(points, limit + 1)
+            ]:
                 first = p - (text[p - 1] == " ")
                 second = size - p - (text[p] == " ")
                 if first <= limit and second <= limit:

@@ -64,8 +64,9 @@ class TranscriptionResult:
         return {
             "file": self.file,
             "text": self.text,
-            "segments": [{"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text}
-                         for s in self.segments],
+            "segments": [
+                {"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text} for s in self.segments
+            ],
             "usage": copy.deepcopy(self.usage),
             "model": self.model,
             "language": self.language,

@@ -40,22 +40,27 @@ RUN_GAP = 8
 SHORT_AUDIO_S = 1.0
 CROSS_CHECK_MIN = 0.75
 
-_CROSS_CHECK_HINT = ("Cross-check it against step-asr-1.1, which is not prone to this: key v "
-                     "in the workbench, `stepfun-asr cross-check ID`, or `transcribe "
-                     "--cross-check`.")
+_CROSS_CHECK_HINT = (
+    "Cross-check it against step-asr-1.1, which is not prone to this: key v "
+    "in the workbench, `stepfun-asr cross-check ID`, or `transcribe "
+    "--cross-check`."
+)
 
 
-def assess(result: TranscriptionResult, duration_s: float | None,
-           language: str | None) -> list[TrustWarning]:
+def assess(
+    result: TranscriptionResult, duration_s: float | None, language: str | None
+) -> list[TrustWarning]:
     warnings: list[TrustWarning] = []
     text = result.text.strip()
     short = duration_s is not None and duration_s < SHORT_AUDIO_S
     if short:
-        warnings.append(TrustWarning(
-            "short_audio",
-            f"The audio is only {duration_s:.2f} s long; clips under about 1 s usually come "
-            "back empty.",
-        ))
+        warnings.append(
+            TrustWarning(
+                "short_audio",
+                f"The audio is only {duration_s:.2f} s long; clips under about 1 s usually come "
+                "back empty.",
+            )
+        )
     if not text:
         warnings.append(TrustWarning("empty", empty_message(duration_s, language), serious=True))
         return warnings + _cross_check_warning(result)
@@ -65,9 +70,14 @@ def assess(result: TranscriptionResult, duration_s: float | None,
     return warnings + _cross_check_warning(result)
 
 
-def repetition_warning(text: str, duration_s: float | None, language: str | None,
-                       cross_check: CrossCheck | None = None, *, where: str = ""
-                       ) -> TrustWarning | None:
+def repetition_warning(
+    text: str,
+    duration_s: float | None,
+    language: str | None,
+    cross_check: CrossCheck | None = None,
+    *,
+    where: str = "",
+) -> TrustWarning | None:
     """The repetition warning for ``text`` (a whole transcript, or one part of a long one:
     ``where`` then names it), serious unless a cross-check agrees with it."""
     problem = _repetition(text.strip(), duration_s, language)
@@ -85,10 +95,13 @@ def repetition_warning(text: str, duration_s: float | None, language: str | None
 
 
 def empty_message(duration_s: float | None, language: str | None) -> str:
-    causes = ["the audio is silent or has no speech",
-              f"the language setting ({language}) does not match the speech" if language
-              else "the speech is in a language the model did not detect",
-              "the declared format does not match the file (e.g. raw PCM with the wrong rate)"]
+    causes = [
+        "the audio is silent or has no speech",
+        f"the language setting ({language}) does not match the speech"
+        if language
+        else "the speech is in a language the model did not detect",
+        "the declared format does not match the file (e.g. raw PCM with the wrong rate)",
+    ]
     if duration_s is not None and duration_s < SHORT_AUDIO_S:
         causes.insert(0, f"the audio is under 1 s ({duration_s:.2f} s)")
     else:
@@ -100,18 +113,23 @@ def _cross_check_warning(result: TranscriptionResult) -> list[TrustWarning]:
     cc = result.cross_check
     if cc is None or cc.similarity >= CROSS_CHECK_MIN:
         return []
-    return [TrustWarning(
-        "cross_check_differs",
-        f"{cc.model} transcribed this audio differently (only {cc.similarity:.0%} similar). "
-        "Compare the two texts before relying on either.",
-        serious=True,
-    )]
+    return [
+        TrustWarning(
+            "cross_check_differs",
+            f"{cc.model} transcribed this audio differently (only {cc.similarity:.0%} similar). "
+            "Compare the two texts before relying on either.",
+            serious=True,
+        )
+    ]
 
 
 def _repetition(text: str, duration_s: float | None, language: str | None) -> str | None:
     """A sentence describing the suspected hallucination, or None."""
-    cjk = is_cjk_text(text) if language is None else (
-        language.lower().startswith(("zh", "ja", "ko", "yue")) and is_cjk_text(text))
+    cjk = (
+        is_cjk_text(text)
+        if language is None
+        else (language.lower().startswith(("zh", "ja", "ko", "yue")) and is_cjk_text(text))
+    )
     toks = tokens(text)
     rate = _rate_problem(toks, text, cjk, duration_s)
     if rate:
@@ -119,8 +137,7 @@ def _repetition(text: str, duration_s: float | None, language: str | None) -> st
     return _ngram_problem(toks, cjk)
 
 
-def _rate_problem(toks: list[str], text: str, cjk: bool, duration_s: float | None
-                  ) -> str | None:
+def _rate_problem(toks: list[str], text: str, cjk: bool, duration_s: float | None) -> str | None:
     if duration_s is None or duration_s < RATE_MIN_AUDIO_S:
         return None
     if cjk:
@@ -132,15 +149,17 @@ def _rate_problem(toks: list[str], text: str, cjk: bool, duration_s: float | Non
     rate = count / duration_s
     if rate <= limit:
         return None
-    return (f"The transcript has {rate:.1f} {unit} per second of audio, far above normal speech "
-            f"(at most ~{limit:.0f}); the model may have repeated itself.")
+    return (
+        f"The transcript has {rate:.1f} {unit} per second of audio, far above normal speech "
+        f"(at most ~{limit:.0f}); the model may have repeated itself."
+    )
 
 
 def _ngram_problem(toks: list[str], cjk: bool) -> str | None:
     n = NGRAM_CJK if cjk else NGRAM_WORDS
     if len(toks) < n * NGRAM_MIN_REPEATS:
         return None
-    grams = [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+    grams = [tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)]
     counts = Counter(grams)
     repeated = {g for g, c in counts.items() if c >= NGRAM_MIN_REPEATS}
     if not repeated:
@@ -149,7 +168,7 @@ def _ngram_problem(toks: list[str], cjk: bool) -> str | None:
     positions: dict[tuple[str, ...], list[int]] = {}
     for i, g in enumerate(grams):
         if g in repeated:
-            covered[i:i + n] = b"\x01" * n
+            covered[i : i + n] = b"\x01" * n
             positions.setdefault(g, []).append(i)
     coverage = sum(covered) / len(toks)
     top, top_count = counts.most_common(1)[0]
@@ -157,14 +176,18 @@ def _ngram_problem(toks: list[str], cjk: bool) -> str | None:
     top_share = min(1.0, top_count * n / len(toks))
     sep = "" if cjk else " "
     if coverage >= NGRAM_COVERAGE or top_share > 0.5:
-        return (f"The same phrase (\u201c{sep.join(top)}\u201d) appears {top_count} times and "
-                f"repeated passages make up {coverage:.0%} of the text; the model may have "
-                "looped.")
+        return (
+            f"The same phrase (\u201c{sep.join(top)}\u201d) appears {top_count} times and "
+            f"repeated passages make up {coverage:.0%} of the text; the model may have "
+            "looped."
+        )
     run, gram = max((_longest_run(at, n * RUN_GAP), g) for g, at in positions.items())
     if run < NGRAM_RUN:
         return None
-    return (f"The same phrase (\u201c{sep.join(gram)}\u201d) occurs {run} times in a row; the "
-            "model may have looped.")
+    return (
+        f"The same phrase (\u201c{sep.join(gram)}\u201d) occurs {run} times in a row; the "
+        "model may have looped."
+    )
 
 
 def _longest_run(positions: list[int], max_gap: int) -> int:

@@ -53,7 +53,7 @@ def similarity(text_a: str, text_b: str) -> float:
         for i in range(windows):
             a_lo, a_hi = len(a) * i // windows, len(a) * (i + 1) // windows
             b_lo, b_hi = len(b) * i // windows, len(b) * (i + 1) // windows
-            matched += _matches(a[a_lo:a_hi], b[max(0, b_lo - MARGIN):b_hi + MARGIN])
+            matched += _matches(a[a_lo:a_hi], b[max(0, b_lo - MARGIN) : b_hi + MARGIN])
         # Overlapping b windows could let one b token count twice; never exceed the shorter.
         matched = min(matched, len(a), len(b))
     return round(2.0 * matched / (len(a) + len(b)), 4)

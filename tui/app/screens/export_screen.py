@@ -16,8 +16,11 @@ from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from tui.transcript.formats import FORMATS
 
-POLICIES = [("replace existing files", "overwrite"), ("add a number (talk.1.txt)", "suffix"),
-            ("skip existing files", "skip")]
+POLICIES = [
+    ("replace existing files", "overwrite"),
+    ("add a number (talk.1.txt)", "suffix"),
+    ("skip existing files", "skip"),
+]
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,13 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Export transcript"
-            yield Static(Text(f"Write the transcript of {self.job_name}", style="bold"),
-                         markup=False)
+            yield Static(
+                Text(f"Write the transcript of {self.job_name}", style="bold"), markup=False
+            )
             yield Label("Formats")
-            yield SelectionList[str](*[(f, f, f in self.formats) for f in FORMATS],
-                                     id="export-formats")
+            yield SelectionList[str](
+                *[(f, f, f in self.formats) for f in FORMATS], id="export-formats"
+            )
             yield Label("Folder (empty: next to the audio file)")
             yield Input(placeholder="e.g. ~/transcripts", id="export-dir")
             yield Label("If a transcript file already exists")

@@ -20,14 +20,17 @@ INTRO = (
 )
 
 
-def help_rows(app: App[Any], bindings: list[Binding], keymap: dict[str, str]
-              ) -> list[tuple[str, str, str]]:
+def help_rows(
+    app: App[Any], bindings: list[Binding], keymap: dict[str, str]
+) -> list[tuple[str, str, str]]:
     """(keys as displayed after the keymap, what it does, binding id) for each binding."""
     rows: list[tuple[str, str, str]] = []
     for binding in bindings:
         keys = keymap.get(binding.id or "", binding.key)
-        shown = ", ".join(app.get_key_display(dataclasses.replace(binding, key=k.strip()))
-                          for k in keys.split(","))
+        shown = ", ".join(
+            app.get_key_display(dataclasses.replace(binding, key=k.strip()))
+            for k in keys.split(",")
+        )
         rows.append((shown, binding.tooltip or binding.description, binding.id or ""))
     rows.append(("ctrl+p", "Command palette: every action by name", ""))
     rows.append(("Esc", "Close the search bar or a dialog", ""))

@@ -55,8 +55,12 @@ class KeyScreen(ModalScreen[KeyEntered | None]):
             box.border_title = "API key needed"
             yield Static(Text(EXPLANATION), markup=False)
             yield Label("Region")
-            yield Select([(r, r) for r in REGIONS], value=self.initial_region, allow_blank=False,
-                         id="key-region")
+            yield Select(
+                [(r, r) for r in REGIONS],
+                value=self.initial_region,
+                allow_blank=False,
+                id="key-region",
+            )
             yield Label("API key")
             yield Input(password=True, placeholder="paste your key here", id="key-input")
             yield Static("", id="key-error", markup=False)
@@ -73,7 +77,8 @@ class KeyScreen(ModalScreen[KeyEntered | None]):
         key = self.query_one("#key-input", Input).value.strip()
         if not key or any(c.isspace() for c in key):
             self.query_one("#key-error", Static).update(
-                "That does not look like an API key (empty or contains spaces).")
+                "That does not look like an API key (empty or contains spaces)."
+            )
             return
         region = str(self.query_one("#key-region", Select).value)
         self.dismiss(KeyEntered(key, region))

@@ -24,8 +24,10 @@ from tui.secrets import mask_key
 from tui.stepfun.options import SSE_MODELS
 from tui.transcript.formats import FORMATS
 
-HINT = ("A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
-        "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels.")
+HINT = (
+    "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
+    "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels."
+)
 LANGUAGES = [("detect automatically", ""), ("Chinese (zh)", "zh"), ("English (en)", "en")]
 
 
@@ -70,20 +72,64 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         with VerticalScroll() as box:
             box.border_title = "Settings"
             for label, widget in (
-                ("Region", Select([(r, r) for r in REGIONS], value=s.region, allow_blank=False,
-                                  compact=True, id="set-region")),
-                ("Model", Select([(m, m) for m in models], value=s.model, allow_blank=False,
-                                 compact=True, id="set-model")),
-                ("Language", Select(LANGUAGES, value=s.language or "", allow_blank=False,
-                                    compact=True, id="set-language")),
-                ("Hotwords", Input(", ".join(s.hotwords), compact=True, id="set-hotwords",
-                                   placeholder="comma-separated terms to favour")),
-                ("Output formats", SelectionList[str](
-                    *[(f, f, f in s.formats) for f in FORMATS], id="set-formats")),
-                ("Files at once", Input(str(s.concurrency), type="integer", compact=True,
-                                        id="set-concurrency")),
-                ("API key", Input(password=True, compact=True, id="set-key",
-                                  placeholder=f"now {current_key}; empty keeps it")),
+                (
+                    "Region",
+                    Select(
+                        [(r, r) for r in REGIONS],
+                        value=s.region,
+                        allow_blank=False,
+                        compact=True,
+                        id="set-region",
+                    ),
+                ),
+                (
+                    "Model",
+                    Select(
+                        [(m, m) for m in models],
+                        value=s.model,
+                        allow_blank=False,
+                        compact=True,
+                        id="set-model",
+                    ),
+                ),
+                (
+                    "Language",
+                    Select(
+                        LANGUAGES,
+                        value=s.language or "",
+                        allow_blank=False,
+                        compact=True,
+                        id="set-language",
+                    ),
+                ),
+                (
+                    "Hotwords",
+                    Input(
+                        ", ".join(s.hotwords),
+                        compact=True,
+                        id="set-hotwords",
+                        placeholder="comma-separated terms to favour",
+                    ),
+                ),
+                (
+                    "Output formats",
+                    SelectionList[str](
+                        *[(f, f, f in s.formats) for f in FORMATS], id="set-formats"
+                    ),
+                ),
+                (
+                    "Files at once",
+                    Input(str(s.concurrency), type="integer", compact=True, id="set-concurrency"),
+                ),
+                (
+                    "API key",
+                    Input(
+                        password=True,
+                        compact=True,
+                        id="set-key",
+                        placeholder=f"now {current_key}; empty keeps it",
+                    ),
+                ),
             ):
                 with Horizontal(classes="row"):
                     yield Label(label, classes="field-label")

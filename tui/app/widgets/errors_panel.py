@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
 from tui.app.widgets.queue_table import clock, money
-from tui.jobs.store import Job, JobState, Totals
+from tui.store.records import Job, JobState, Totals
 from tui.transcript.model import TranscriptionResult
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -40,11 +40,13 @@ class ErrorsPanel(Vertical):
         self.problems: list[Problem] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("Session: nothing transcribed yet.", style="dim"), id="session-usage",
-                     markup=False)
+        yield Static(
+            Text("Session: nothing transcribed yet.", style="dim"), id="session-usage", markup=False
+        )
         yield Static("", id="job-usage", markup=False)
-        yield RichLog(id="problems", markup=False, wrap=True, highlight=False, auto_scroll=True,
-                      min_width=20)
+        yield RichLog(
+            id="problems", markup=False, wrap=True, highlight=False, auto_scroll=True, min_width=20
+        )
 
     def add(self, severity: str, where: str, message: str) -> None:
         problem = Problem(severity, where, message)
@@ -75,8 +77,9 @@ class ErrorsPanel(Vertical):
         self.query_one("#job-usage", Static).update(job_usage_text(job, result, self.show_elapsed))
 
 
-def job_usage_text(job: Job | None, result: TranscriptionResult | None,
-                   show_elapsed: bool = True) -> Text:
+def job_usage_text(
+    job: Job | None, result: TranscriptionResult | None, show_elapsed: bool = True
+) -> Text:
     if job is None:
         return Text("")
     text = Text(f"Job {job.id} ", style="bold")
@@ -87,13 +90,17 @@ def job_usage_text(job: Job | None, result: TranscriptionResult | None,
         text.append("\n")
     if result is not None:
         for warning in result.warnings:
-            text.append("review: " if warning.serious else "warning: ",
-                        style="bold yellow" if warning.serious else "yellow")
+            text.append(
+                "review: " if warning.serious else "warning: ",
+                style="bold yellow" if warning.serious else "yellow",
+            )
             text.append(warning.message + "\n")
         if result.cross_check is not None:
             cc = result.cross_check
-            text.append(f"cross-check with {cc.model}: {cc.similarity:.0%} similar\n",
-                        style="yellow" if cc.similarity < 0.85 else "green")
+            text.append(
+                f"cross-check with {cc.model}: {cc.similarity:.0%} similar\n",
+                style="yellow" if cc.similarity < 0.85 else "green",
+            )
     figures: list[str] = []
     if job.duration_s is not None:
         figures.append(f"audio {clock(job.duration_s)}")

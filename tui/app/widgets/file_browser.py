@@ -21,23 +21,26 @@ class AudioTree(DirectoryTree):
     AudioTree { background: $surface; }
     """
 
-    def __init__(self, path: Path, *, root_label: str | None = None, id: str | None = None
-                 ) -> None:
+    def __init__(self, path: Path, *, root_label: str | None = None, id: str | None = None) -> None:
         self.root_label = root_label
         super().__init__(path, id=id)
         if root_label:
             self.root.set_label(root_label)
 
-    def reset_node(self, node: TreeNode[DirEntry], label: str | Text,
-                   data: DirEntry | None = None) -> Self:
+    def reset_node(
+        self, node: TreeNode[DirEntry], label: str | Text, data: DirEntry | None = None
+    ) -> Self:
         # The root shows a short name, not the absolute path (stable snapshots, less noise).
         if node is self.root and self.root_label:
             label = self.root_label
         return super().reset_node(node, label, data)
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return [p for p in paths if not p.name.startswith(".")
-                and (is_audio_path(p) or self._safe_is_dir(p))]
+        return [
+            p
+            for p in paths
+            if not p.name.startswith(".") and (is_audio_path(p) or self._safe_is_dir(p))
+        ]
 
     def highlighted_path(self) -> Path | None:
         node = self.cursor_node

@@ -11,8 +11,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
-from tui.jobs.events import JobProgressed
-from tui.jobs.store import Job, JobState
+from tui.engine.events import JobProgressed
+from tui.store.records import Job, JobState
 from tui.transcript.cost import format_amount
 
 STATE_STYLE = {
@@ -24,6 +24,8 @@ STATE_STYLE = {
     JobState.CANCELED: "dim italic",
 }
 STATE_LABEL = {JobState.NEEDS_REVIEW: "review"}
+
+
 def money(amount: float | None, currency: str | None) -> str:
     return format_amount(amount, currency)
 
@@ -64,8 +66,14 @@ def progress_text(p: JobProgressed, *, show_elapsed: bool = True, compact: bool 
     return " · ".join(parts)
 
 
-COLUMNS = (("#", "id", 3), ("File", "file", 24), ("State", "state", 8), ("Audio", "audio", 6),
-           ("Progress", "progress", 24), ("Cost", "cost", 8))
+COLUMNS = (
+    ("#", "id", 3),
+    ("File", "file", 24),
+    ("State", "state", 8),
+    ("Audio", "audio", 6),
+    ("Progress", "progress", 24),
+    ("Cost", "cost", 8),
+)
 MIN_FILE_WIDTH = 12
 
 
@@ -119,8 +127,9 @@ class QueueTable(DataTable[Text]):
         key = str(job.id)
         cells = self._cells(job)
         if job.id in self._order:
-            for column, value in zip(("id", "file", "state", "audio", "progress", "cost"),
-                                     cells, strict=True):
+            for column, value in zip(
+                ("id", "file", "state", "audio", "progress", "cost"), cells, strict=True
+            ):
                 if column == "progress" and job.state is JobState.RUNNING:
                     continue  # progress messages own this cell while the job runs
                 try:

@@ -16,8 +16,16 @@ class StatusBar(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
 
-    def show(self, *, service: str, model: str, watching: list[tuple[Path, str]],
-             counts: dict[str, int], demo: bool = False, display_root: Path | None = None) -> None:
+    def show(
+        self,
+        *,
+        service: str,
+        model: str,
+        watching: list[tuple[Path, str]],
+        counts: dict[str, int],
+        demo: bool = False,
+        display_root: Path | None = None,
+    ) -> None:
         text = Text()
         text.append("stepfun-asr", style="bold")
         if demo:

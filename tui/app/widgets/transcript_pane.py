@@ -16,8 +16,8 @@ from textual.widgets.text_area import Document, Selection
 
 from tui.app.live_text import LiveText, find_all, format_result
 from tui.app.widgets.queue_table import progress_text
-from tui.jobs.events import JobProgressed
-from tui.jobs.store import Job, JobState
+from tui.engine.events import JobProgressed
+from tui.store.records import Job, JobState
 from tui.transcript.model import TranscriptionResult
 
 FLUSH_HZ = 20
@@ -47,13 +47,22 @@ class TranscriptPane(Vertical):
         self.flushes = 0  # edits made to the text area by the timer (the benchmark reads it)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("No job selected — pick a file and press t to transcribe it.",
-                          style="dim"), id="transcript-title", markup=False)
-        yield TextArea(id="transcript-text", read_only=True, soft_wrap=True, show_cursor=False,
-                       show_line_numbers=False)
+        yield Static(
+            Text("No job selected — pick a file and press t to transcribe it.", style="dim"),
+            id="transcript-title",
+            markup=False,
+        )
+        yield TextArea(
+            id="transcript-text",
+            read_only=True,
+            soft_wrap=True,
+            show_cursor=False,
+            show_line_numbers=False,
+        )
         with Horizontal(id="search-bar"):
-            yield Input(placeholder="Search the transcript (Enter: find, Esc: close)",
-                        id="search-input")
+            yield Input(
+                placeholder="Search the transcript (Enter: find, Esc: close)", id="search-input"
+            )
             yield Static("", id="search-status", markup=False)
 
     def on_mount(self) -> None:
@@ -101,8 +110,9 @@ class TranscriptPane(Vertical):
         self._shown_state = job.state
         self._set_title(Text("loading the transcript…", style="dim"))
 
-    def show_job(self, job: Job, result: TranscriptionResult | None, *,
-                 text: str | None = None) -> None:
+    def show_job(
+        self, job: Job, result: TranscriptionResult | None, *, text: str | None = None
+    ) -> None:
         """Show ``job``: its live text while it runs, else its result (``text``: already
         laid out with ``format_result``)."""
         same = job.id == self.shown_job
@@ -123,8 +133,7 @@ class TranscriptPane(Vertical):
             at_end = area.scroll_y >= area.max_scroll_y - 1
             keep = same and not at_end
             shown = text if text is not None else format_result(result)
-            self._load(shown, follow=same and not keep,
-                       keep_y=area.scroll_y if keep else None)
+            self._load(shown, follow=same and not keep, keep_y=area.scroll_y if keep else None)
         else:
             self._load("", follow=False)
 
@@ -213,8 +222,10 @@ class TranscriptPane(Vertical):
         start = self.matches[self.match_index]
         doc = self.text_area.document
         assert isinstance(doc, Document)
-        self.text_area.selection = Selection(doc.get_location_from_index(start),
-                                             doc.get_location_from_index(start + len(self._query)))
+        self.text_area.selection = Selection(
+            doc.get_location_from_index(start),
+            doc.get_location_from_index(start + len(self._query)),
+        )
         self._search_status()
 
     def _reset_search(self) -> None:

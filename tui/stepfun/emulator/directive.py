@@ -25,9 +25,15 @@ def directive_chunk(directive: dict[str, Any]) -> bytes:
     return CHUNK_ID + struct.pack("<I", len(payload)) + payload + pad
 
 
-def synth_pcm16(seconds: float, *, tone_hz: float = 220.0, sample_rate: int = 16000,
-                silence_gaps: Sequence[tuple[float, float]] = (), amplitude: float = 0.3,
-                seed: int = 0) -> bytes:
+def synth_pcm16(
+    seconds: float,
+    *,
+    tone_hz: float = 220.0,
+    sample_rate: int = 16000,
+    silence_gaps: Sequence[tuple[float, float]] = (),
+    amplitude: float = 0.3,
+    seed: int = 0,
+) -> bytes:
     """Mono 16-bit "speech": a tone with a syllable-rate envelope and a little noise, never
     dipping below the emulator's voice threshold, with silent stretches where asked."""
     n = max(0, round(seconds * sample_rate))
@@ -37,8 +43,10 @@ def synth_pcm16(seconds: float, *, tone_hz: float = 220.0, sample_rate: int = 16
     env_step = 2 * math.pi * 4.0 / sample_rate  # ~4 syllables a second
     noise = [rng.uniform(-0.02, 0.02) * peak for _ in range(997)]  # a prime-length loop
     sin = math.sin
-    out = [int(peak * (0.6 + 0.4 * sin(env_step * i)) * sin(step * i) + noise[i % 997])
-           for i in range(n)]
+    out = [
+        int(peak * (0.6 + 0.4 * sin(env_step * i)) * sin(step * i) + noise[i % 997])
+        for i in range(n)
+    ]
     for a, b in silence_gaps:
         lo, hi = max(0, round(a * sample_rate)), min(n, round(b * sample_rate))
         if hi > lo:
@@ -46,12 +54,23 @@ def synth_pcm16(seconds: float, *, tone_hz: float = 220.0, sample_rate: int = 16
     return struct.pack(f"<{n}h", *out)
 
 
-def wav_bytes(pcm: bytes, *, sample_rate: int = 16000, channels: int = 1,
-              extra_chunks: bytes = b"") -> bytes:
-    fmt = struct.pack("<HHIIHH", 1, channels, sample_rate, sample_rate * channels * 2,
-                      channels * 2, 16)
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra_chunks
-            + b"data" + struct.pack("<I", len(pcm)) + pcm + (b"\0" if len(pcm) & 1 else b""))
+def wav_bytes(
+    pcm: bytes, *, sample_rate: int = 16000, channels: int = 1, extra_chunks: bytes = b""
+) -> bytes:
+    fmt = struct.pack(
+        "<HHIIHH", 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16
+    )
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + extra_chunks
+        + b"data"
+        + struct.pack("<I", len(pcm))
+        + pcm
+        + (b"\0" if len(pcm) & 1 else b"")
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
@@ -82,8 +101,14 @@ def write_directive_wav(
         directive["text"] = text
     if fault is not None:
         directive["fault"] = fault
-    pcm = synth_pcm16(seconds, tone_hz=tone_hz, sample_rate=sample_rate,
-                      silence_gaps=silence_gaps, amplitude=amplitude, seed=round(tone_hz * 1000))
+    pcm = synth_pcm16(
+        seconds,
+        tone_hz=tone_hz,
+        sample_rate=sample_rate,
+        silence_gaps=silence_gaps,
+        amplitude=amplitude,
+        seed=round(tone_hz * 1000),
+    )
     extra = directive_chunk(directive) if directive else b""
     atomic_write_bytes(path, wav_bytes(pcm, sample_rate=sample_rate, extra_chunks=extra))
     return path

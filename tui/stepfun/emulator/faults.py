@@ -17,10 +17,17 @@ PRE_STREAM = frozenset({"status", "html200", "echo_key"})
 # Change what happens inside the SSE stream.
 STREAM = frozenset({"error_event", "internal_error", "truncate", "stall", "hold_open", "repeat"})
 # The stream is still complete and valid; only its bytes look different.
-WIRE = frozenset({
-    "crlf", "noise", "done_sentinel", "split_utf8", "latin1_charset", "multiline_data",
-    "no_trailing_blank",
-})
+WIRE = frozenset(
+    {
+        "crlf",
+        "noise",
+        "done_sentinel",
+        "split_utf8",
+        "latin1_charset",
+        "multiline_data",
+        "no_trailing_blank",
+    }
+)
 ALL = PRE_STREAM | STREAM | WIRE
 
 STATUS_CODES = (400, 401, 402, 404, 408, 429, 451, 500, 502, 503, 504)
@@ -114,10 +121,14 @@ _STATUS_BODIES: dict[int, tuple[str, str]] = {
     401: ("Incorrect API key provided", "invalid_api_key"),
     402: ("insufficient balance, please recharge your account", "insufficient_balance"),
     408: ("request timeout", "request_timeout"),
-    429: ("rate limit reached for requests: too many requests, please slow down",
-          "rate_limit_exceeded"),
-    451: ("content moderation: the request was rejected because it contains sensitive content",
-          "content_filter"),
+    429: (
+        "rate limit reached for requests: too many requests, please slow down",
+        "rate_limit_exceeded",
+    ),
+    451: (
+        "content moderation: the request was rejected because it contains sensitive content",
+        "content_filter",
+    ),
     500: ("internal error", "server_error"),
     503: ("the server is overloaded, please try again later", "server_overloaded"),
 }
@@ -131,9 +142,9 @@ _GATEWAY_HTML = (
 )
 
 CAPTIVE_PORTAL_HTML = (
-    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Network login</title></head>"
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Network login</title></head>'
     "<body><h1>Welcome to Guest Wi-Fi</h1><p>Please sign in to continue browsing.</p>"
-    "<form method=\"post\" action=\"/login\"><input name=\"room\"><button>Connect</button>"
+    '<form method="post" action="/login"><input name="room"><button>Connect</button>'
     "</form></body></html>"
 )
 

@@ -88,8 +88,13 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body(rec)
         except _TooLarge:
-            self._send(rec, 413, "application/json",
-                       F.envelope("request body too large", "request_too_large"), close=True)
+            self._send(
+                rec,
+                413,
+                "application/json",
+                F.envelope("request body too large", "request_too_large"),
+                close=True,
+            )
             return
         except (ConnectionError, ValueError):
             rec.client_disconnected = True
@@ -103,8 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         kind = self.emulator.key_kind(key)
         if kind is None:
             rec.error = "Incorrect API key provided"
-            self._send(rec, 401, "application/json",
-                       F.envelope(rec.error, "invalid_api_key"))
+            self._send(rec, 401, "application/json", F.envelope(rec.error, "invalid_api_key"))
             return
         rec.auth_ok, rec.key_kind = True, kind
         if kind != ("plan" if rec.base == "step_plan/v1" else "normal"):
@@ -121,8 +125,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------------------ the ASR
 
-    def _pick_fault(self, rec: RequestRecord, audio: bytes, *, legacy: bool
-                    ) -> tuple[F.Fault | None, dict[str, Any] | None]:
+    def _pick_fault(
+        self, rec: RequestRecord, audio: bytes, *, legacy: bool
+    ) -> tuple[F.Fault | None, dict[str, Any] | None]:
         directive = read_directive(audio)
         rec.directive = directive is not None
         fault = self.emulator._faults.take(legacy=legacy)
@@ -157,8 +162,14 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and "split_utf8" in fault.wire:
             language = "zh"  # multibyte characters for the split to cut through
         repeat = fault.get_float("factor", 3.5) if fault and fault.main == "repeat" else None
-        script = build(req.audio, req.format, language=language, hotwords=req.hotwords,
-                       text=text if isinstance(text, str) else None, repeat_factor=repeat)
+        script = build(
+            req.audio,
+            req.format,
+            language=language,
+            hotwords=req.hotwords,
+            text=text if isinstance(text, str) else None,
+            repeat_factor=repeat,
+        )
         self._stream(rec, script, fault, req.enable_timestamp)
 
     def _asr_legacy(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
@@ -177,8 +188,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         text = directive.get("text") if directive else None
         # The repetition hallucination is an SSE-model quirk: step-asr gets the text right.
-        script = build(req.audio, fmt, hotwords=req.hotwords,
-                       text=text if isinstance(text, str) else None)
+        script = build(
+            req.audio, fmt, hotwords=req.hotwords, text=text if isinstance(text, str) else None
+        )
         if not script.text:
             raise BadRequest("no speech found")
         if req.response_format == "text":
@@ -193,8 +205,11 @@ class Handler(BaseHTTPRequestHandler):
         elif fault.main == "echo_key":
             code = fault.get_int("code", 401)
             rec.error = "(message echoing the Authorization header)"
-            msg = (f"Incorrect API key provided: {auth}" if code == 401
-                   else f"invalid request header Authorization: {auth}")
+            msg = (
+                f"Incorrect API key provided: {auth}"
+                if code == 401
+                else f"invalid request header Authorization: {auth}"
+            )
             kind = "invalid_api_key" if code == 401 else "request_params_invalid"
             self._send(rec, code, "application/json", F.envelope(msg, kind))
         else:
@@ -209,8 +224,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------------------- the stream
 
-    def _stream(self, rec: RequestRecord, script: Script | None, fault: F.Fault | None,
-                enable_timestamp: bool, error_now: str | None = None) -> None:
+    def _stream(
+        self,
+        rec: RequestRecord,
+        script: Script | None,
+        fault: F.Fault | None,
+        enable_timestamp: bool,
+        error_now: str | None = None,
+    ) -> None:
         wire = fault.wire if fault else frozenset()
         main = fault.main if fault else None
         emu = self.emulator
@@ -251,8 +272,11 @@ class Handler(BaseHTTPRequestHandler):
             rec.deltas_sent += 1  # counted first: a client that has N deltas sees >= N here
             send(events.delta(tok))
         if fault is not None and main in ("error_event", "internal_error"):
-            default = ("internal error" if main == "internal_error"
-                       else "content blocked: the audio contains sensitive content")
+            default = (
+                "internal error"
+                if main == "internal_error"
+                else "content blocked: the audio contains sensitive content"
+            )
             rec.error = str(fault.params.get("message", default))
             send(events.error(rec.error), final=True)
             self._end_chunks()
@@ -304,8 +328,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _send(self, rec: RequestRecord | None, status: int, ctype: str, body: bytes,
-              extra: Iterable[tuple[str, str]] = (), *, close: bool = False) -> None:
+    def _send(
+        self,
+        rec: RequestRecord | None,
+        status: int,
+        ctype: str,
+        body: bytes,
+        extra: Iterable[tuple[str, str]] = (),
+        *,
+        close: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -321,8 +353,13 @@ class Handler(BaseHTTPRequestHandler):
             rec.status = status
 
     def _not_found(self, rec: RequestRecord | None) -> None:
-        self._send(rec, 404, "text/plain; charset=utf-8", F.NOT_FOUND_BODY,
-                   [("X-Content-Type-Options", "nosniff")])
+        self._send(
+            rec,
+            404,
+            "text/plain; charset=utf-8",
+            F.NOT_FOUND_BODY,
+            [("X-Content-Type-Options", "nosniff")],
+        )
 
     def _read_exact(self, buf: bytearray, n: int) -> None:
         while n > 0:
@@ -379,8 +416,12 @@ class Handler(BaseHTTPRequestHandler):
                 count = int(spec.pop("count", 1))
                 emu.inject(name, count, **spec)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self._send(None, 400, "application/json",
-                           F.envelope(f"bad fault: {exc}", "request_params_invalid"))
+                self._send(
+                    None,
+                    400,
+                    "application/json",
+                    F.envelope(f"bad fault: {exc}", "request_params_invalid"),
+                )
                 return
             self._json({"ok": True, "pending": emu.pending_faults()})
         elif path == "/_emulator/faults" and self.command == "DELETE":

@@ -10,8 +10,9 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
+from tui.audio.encoding import FORMAT_TYPES
 from tui.stepfun.emulator.script import FormatSpec
-from tui.stepfun.options import FORMAT_TYPES, LEGACY_MODELS, SSE_MODELS
+from tui.stepfun.options import LEGACY_MODELS, SSE_MODELS
 
 # The base64 string is found by pattern and cut out before json.loads, so a 100 MB body is not
 # copied three times over (bytes -> str -> parsed str). The lookbehind skips escaped quotes.
@@ -82,8 +83,9 @@ def split_body(body: bytes | bytearray) -> tuple[dict[str, Any], bytes]:
     if not isinstance(data, str) or not data:
         raise BadRequest("audio.data is required (the base64 of the audio file)")
     if data.startswith("data:"):
-        raise BadRequest("audio.data is not valid base64: send bare base64 without a "
-                         "'data:...;base64,' prefix")
+        raise BadRequest(
+            "audio.data is not valid base64: send bare base64 without a 'data:...;base64,' prefix"
+        )
     try:
         raw = data.encode("ascii")
     except UnicodeEncodeError:
@@ -107,14 +109,17 @@ def parse_sse(body: bytes | bytearray) -> SseRequest:
     if ftype not in FORMAT_TYPES:
         if not ftype:
             raise BadRequest("audio.input.format.type is required")
-        raise BadRequest(f"audio.input.format.type {ftype!r} is not supported; "
-                         f"use one of {', '.join(FORMAT_TYPES)}")
+        raise BadRequest(
+            f"audio.input.format.type {ftype!r} is not supported; "
+            f"use one of {', '.join(FORMAT_TYPES)}"
+        )
     spec = FormatSpec(str(ftype))
     if ftype == "pcm":
         missing = [k for k in ("codec", "rate", "bits", "channel") if fmt.get(k) in (None, "")]
         if missing:
-            raise BadRequest(f"audio.input.format.{', '.join(missing)} is required when "
-                             "format.type is pcm")
+            raise BadRequest(
+                f"audio.input.format.{', '.join(missing)} is required when format.type is pcm"
+            )
         if fmt["codec"] != "pcm_s16le":
             raise BadRequest(f"audio.input.format.codec {fmt['codec']!r} is not supported")
         try:
@@ -126,7 +131,9 @@ def parse_sse(body: bytes | bytearray) -> SseRequest:
         raise BadRequest("audio.input.transcription.hotwords must be an array of strings")
     language = tr.get("language")
     return SseRequest(
-        model=model, format=spec, audio=audio,
+        model=model,
+        format=spec,
+        audio=audio,
         language=language if isinstance(language, str) else None,
         hotwords=list(hotwords),
         enable_timestamp=tr.get("enable_timestamp") is True,
@@ -138,7 +145,8 @@ def parse_legacy(content_type: str, body: bytes | bytearray) -> LegacyRequest:
     if not content_type.lower().startswith("multipart/form-data"):
         raise BadRequest("Content-Type must be multipart/form-data")
     msg = BytesParser(policy=policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + bytes(body))
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + bytes(body)
+    )
     fields: dict[str, bytes] = {}
     if msg.is_multipart():
         for part in msg.iter_parts():

@@ -62,16 +62,24 @@ class FormatSpec:
 
 
 def zero_usage() -> dict[str, Any]:
-    return {"type": "tokens", "input_tokens": 0,
-            "input_token_details": {"text_tokens": 0, "audio_tokens": 0},
-            "output_tokens": 0, "total_tokens": 0}
+    return {
+        "type": "tokens",
+        "input_tokens": 0,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 0},
+        "output_tokens": 0,
+        "total_tokens": 0,
+    }
 
 
 def usage_for(duration_s: float, n_tokens: int) -> dict[str, Any]:
     n_in = round(duration_s * 25)
-    return {"type": "tokens", "input_tokens": n_in,
-            "input_token_details": {"text_tokens": n_in, "audio_tokens": 0},
-            "output_tokens": n_tokens, "total_tokens": n_in + n_tokens}
+    return {
+        "type": "tokens",
+        "input_tokens": n_in,
+        "input_token_details": {"text_tokens": n_in, "audio_tokens": 0},
+        "output_tokens": n_tokens,
+        "total_tokens": n_in + n_tokens,
+    }
 
 
 # ------------------------------------------------------------------------------------ analysis
@@ -190,8 +198,10 @@ def repeated(chunks: list[str], factor: float) -> list[str]:
     out += chunks[: round((factor - whole) * len(chunks))]
     if chunks and not _CJK.search(chunks[0]):
         # Each repeated copy starts a new word.
-        out = [c if i % len(chunks) or i == 0 or c[:1].isspace() else " " + c
-               for i, c in enumerate(out)]
+        out = [
+            c if i % len(chunks) or i == 0 or c[:1].isspace() else " " + c
+            for i, c in enumerate(out)
+        ]
     return out
 
 

@@ -32,11 +32,20 @@ class Emulator:
     (``demo_key``, ``plan_key``). Both may be changed while running.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, rtf: float = 0.0,
-                 first_event_delay_s: float = 0.0, keys: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rtf: float = 0.0,
+        first_event_delay_s: float = 0.0,
+        keys: dict[str, str] | None = None,
+    ) -> None:
         if keys is None:
-            keys = {"emu-" + secrets.token_hex(16): "normal",
-                    "emu-plan-" + secrets.token_hex(16): "plan"}
+            keys = {
+                "emu-" + secrets.token_hex(16): "normal",
+                "emu-plan-" + secrets.token_hex(16): "plan",
+            }
         bad = {k: v for k, v in keys.items() if v not in KEY_KINDS or not k}
         if bad:
             raise ValueError(f"key kinds must be one of {KEY_KINDS} (got {sorted(bad.values())})")
@@ -62,9 +71,12 @@ class Emulator:
         self._stop.clear()
         self._server = _Server((self.host, self._port), handler)
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"stepfun-emulator:{self._port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"stepfun-emulator:{self._port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -87,8 +99,12 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:

@@ -25,13 +25,23 @@ class EventFactory:
 
     def delta(self, tok: Token) -> dict[str, Any]:
         ts = self.enable_timestamp
-        return {"type": "transcript.text.delta", "meta": _meta(self.session),
-                "delta": tok.text, "item_id": self.item, "content_index": 0,
-                "start_time": tok.start_ms if ts else 0, "end_time": tok.end_ms if ts else 0}
+        return {
+            "type": "transcript.text.delta",
+            "meta": _meta(self.session),
+            "delta": tok.text,
+            "item_id": self.item,
+            "content_index": 0,
+            "start_time": tok.start_ms if ts else 0,
+            "end_time": tok.end_ms if ts else 0,
+        }
 
     def done(self, script: Script) -> dict[str, Any]:
-        return {"type": "transcript.text.done", "meta": _meta(self.session),
-                "text": script.text, "usage": script.usage}
+        return {
+            "type": "transcript.text.done",
+            "meta": _meta(self.session),
+            "text": script.text,
+            "usage": script.usage,
+        }
 
     def error(self, message: str) -> dict[str, Any]:
         return {"type": "error", "meta": _meta(self.session), "message": message}
@@ -41,8 +51,9 @@ def encode(obj: dict[str, Any] | str, wire: frozenset[str], seq: int, *, final: 
     """One SSE record. ``obj`` may be a raw data string (the ``[DONE]`` sentinel)."""
     nl = "\r\n" if "crlf" in wire else "\n"
     lines: list[str] = []
-    payload = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False,
-                                                          separators=(",", ":"))
+    payload = (
+        obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    )
     if "noise" in wire:
         if seq == 0:
             lines += [": stream opened", "retry: 3000"]

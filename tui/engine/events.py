@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.jobs.store import Job
+    from tui.store.records import Job
     from tui.transcript.model import CostEstimate, TranscriptionResult
 
 log = logging.getLogger(__name__)
@@ -204,12 +204,28 @@ class HookFailed:
 
 
 JobEvent = (
-    JobQueued | JobStarted | JobProgressed | JobDeltaReceived | JobRestarted | JobFinished
-    | JobFailed | JobCanceled | JobRequeued | JobReviewed | CrossCheckFailed
+    JobQueued
+    | JobStarted
+    | JobProgressed
+    | JobDeltaReceived
+    | JobRestarted
+    | JobFinished
+    | JobFailed
+    | JobCanceled
+    | JobRequeued
+    | JobReviewed
+    | CrossCheckFailed
 )
 WatchEvent = (
-    WatchStarted | WatchStopped | FolderMissing | FolderRestored | FileDetected | FileSkipped
-    | ExportWritten | ExportFailed | HookFailed
+    WatchStarted
+    | WatchStopped
+    | FolderMissing
+    | FolderRestored
+    | FileDetected
+    | FileSkipped
+    | ExportWritten
+    | ExportFailed
+    | HookFailed
 )
 Event = JobEvent | WatchEvent
 Callback = Callable[[Event], None]

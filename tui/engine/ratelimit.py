@@ -18,8 +18,13 @@ WINDOW_S = 60.0
 
 
 class RateLimiter:
-    def __init__(self, requests_per_minute: int | None, *,
-                 clock: Callable[[], float] = time.monotonic, window_s: float = WINDOW_S) -> None:
+    def __init__(
+        self,
+        requests_per_minute: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        window_s: float = WINDOW_S,
+    ) -> None:
         self.rpm = requests_per_minute if requests_per_minute and requests_per_minute > 0 else None
         self._clock = clock
         self._window = window_s

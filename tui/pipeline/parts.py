@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tui.audio.split import PartPlan, Silence, silent_share
-from tui.jobs.stages import EventCallback
-from tui.stepfun.errors import AsrError
+from tui.errors import AsrError
+from tui.pipeline.stages import EventCallback
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, UploadProgressed
 from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
@@ -70,8 +70,11 @@ class OrderedEvents:
                 self.held[index].clear()
         elif isinstance(event, UploadProgressed):
             self.upload[index] = (event.sent, event.total)
-            self.emit(UploadProgressed(sum(s for s, _ in self.upload.values()),
-                                       sum(t for _, t in self.upload.values())))
+            self.emit(
+                UploadProgressed(
+                    sum(s for s, _ in self.upload.values()), sum(t for _, t in self.upload.values())
+                )
+            )
         # A part's own TranscriptDone is not the file's; the job sends one at the end.
 
     def finished(self, index: int) -> None:
@@ -85,8 +88,10 @@ class OrderedEvents:
     def _deliver(self, index: int, delta: DeltaReceived) -> None:
         if not self.sent[index] and index > 1:
             # A part's first word has no leading space; the joined text has one (Latin).
-            before = next((d.text for i in range(index - 1, 0, -1)
-                           for d in reversed(self.sent[i]) if d.text), "")
+            before = next(
+                (d.text for i in range(index - 1, 0, -1) for d in reversed(self.sent[i]) if d.text),
+                "",
+            )
             if before and needs_space(before[-1], delta.text[:1]):
                 delta = replace(delta, text=" " + delta.text)
         self.sent[index].append(delta)
@@ -127,12 +132,17 @@ def part_error(plan: PartPlan, err: AsrError) -> AsrError:
     """The error of a failed part, saying which part (a one-part job's error stays as it is)."""
     if plan.count == 1:
         return err
-    return AsrError(err.kind, f"{describe(plan)} failed: {err.message}", status=err.status,
-                    retryable=err.retryable)
+    return AsrError(
+        err.kind,
+        f"{describe(plan)} failed: {err.message}",
+        status=err.status,
+        retryable=err.retryable,
+    )
 
 
-def part_warnings(parts: Sequence[Part], silences: Sequence[Silence], language: str | None
-                  ) -> list[TrustWarning]:
+def part_warnings(
+    parts: Sequence[Part], silences: Sequence[Silence], language: str | None
+) -> list[TrustWarning]:
     """What the whole-file checks cannot see in a long recording: an empty part between
     others (a hole) and a loop in one part, diluted below the thresholds in the whole."""
     if len(parts) < 2 or not any(p.text.strip() for p in parts):
@@ -141,18 +151,26 @@ def part_warnings(parts: Sequence[Part], silences: Sequence[Silence], language: 
     for part in parts:
         where = describe(part.plan).capitalize()
         if part.text.strip():
-            found = repetition_warning(part.text, part.plan.duration_s, language,
-                                       part.cross_check, where=where)
+            found = repetition_warning(
+                part.text, part.plan.duration_s, language, part.cross_check, where=where
+            )
             warnings += [found] if found else []
         elif silent_share(silences, part.plan.offset_s, part.plan.end_s) >= MOSTLY_SILENT:
-            warnings.append(TrustWarning(
-                "empty_part", f"{where} is almost all silence and came back empty, as "
-                "expected."))
+            warnings.append(
+                TrustWarning(
+                    "empty_part", f"{where} is almost all silence and came back empty, as expected."
+                )
+            )
         else:
-            warnings.append(TrustWarning(
-                "empty_part", f"{where} came back empty although it is not silent: the "
-                "transcript may have a hole there. Listen to that stretch, or transcribe the "
-                "file again.", serious=True))
+            warnings.append(
+                TrustWarning(
+                    "empty_part",
+                    f"{where} came back empty although it is not silent: the "
+                    "transcript may have a hole there. Listen to that stretch, or transcribe the "
+                    "file again.",
+                    serious=True,
+                )
+            )
     return warnings
 
 

@@ -1,5 +1,5 @@
 """What the job store holds, as plain frozen records: jobs, their states and options, and the
-watch ledger's rows. No SQL here; ``tui.jobs.store`` reads and writes them."""
+watch ledger's rows. No SQL here; ``tui.store.store`` reads and writes them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from tui.jobs.exports import ExportSpec
+from tui.transcript.exports import ExportSpec
 
 
 class JobState(StrEnum):
@@ -40,7 +40,8 @@ class JobOptions:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model": self.model, "language": self.language,
+            "model": self.model,
+            "language": self.language,
             "hotwords": list(self.hotwords) if self.hotwords is not None else None,
             "cross_check": self.cross_check,
             "export": self.export.to_json() if self.export else None,
@@ -51,7 +52,8 @@ class JobOptions:
         hot = data.get("hotwords")
         exp = data.get("export")
         return cls(
-            model=data.get("model"), language=data.get("language"),
+            model=data.get("model"),
+            language=data.get("language"),
             hotwords=tuple(hot) if hot is not None else None,
             cross_check=bool(data.get("cross_check")),
             export=ExportSpec.from_json(exp) if exp else None,

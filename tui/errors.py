@@ -7,30 +7,35 @@ import enum
 
 class ErrorKind(enum.StrEnum):
     MISSING_KEY = "missing_key"
-    INVALID_KEY = "invalid_key"          # 401
-    NO_BALANCE = "no_balance"            # 402
+    INVALID_KEY = "invalid_key"  # 401
+    NO_BALANCE = "no_balance"  # 402
     KEY_BASE_MISMATCH = "key_base_mismatch"  # 404
-    WRONG_ENDPOINT = "wrong_endpoint"    # "model … not supported"
-    BAD_REQUEST = "bad_request"          # other 400
-    RATE_LIMITED = "rate_limited"        # 429
-    MODERATED = "moderated"              # 451, or a mid-stream "content blocked" error event
-    STREAM_ERROR = "stream_error"        # any other mid-stream error event (e.g. internal error)
-    SERVER_ERROR = "server_error"        # 5xx
-    NOT_SSE = "not_sse"                  # 200 but not an event stream (proxy/captive page)
-    TRUNCATED = "truncated"              # the stream ended without `done`
+    WRONG_ENDPOINT = "wrong_endpoint"  # "model … not supported"
+    BAD_REQUEST = "bad_request"  # other 400
+    RATE_LIMITED = "rate_limited"  # 429
+    MODERATED = "moderated"  # 451, or a mid-stream "content blocked" error event
+    STREAM_ERROR = "stream_error"  # any other mid-stream error event (e.g. internal error)
+    SERVER_ERROR = "server_error"  # 5xx
+    NOT_SSE = "not_sse"  # 200 but not an event stream (proxy/captive page)
+    TRUNCATED = "truncated"  # the stream ended without `done`
     TIMEOUT = "timeout"
     CONNECTION = "connection"
-    BAD_INPUT = "bad_input"              # the file itself: unreadable, empty, unknown format
-    LOCAL = "local"                      # this machine: cache not writable, disk full
-    HTTP_ERROR = "http_error"            # any other status
+    BAD_INPUT = "bad_input"  # the file itself: unreadable, empty, unknown format
+    LOCAL = "local"  # this machine: cache not writable, disk full
+    HTTP_ERROR = "http_error"  # any other status
     CANCELED = "canceled"
 
 
 # Retrying these can help; the rest fail the same way every time (or cost money again).
-RETRYABLE = frozenset({
-    ErrorKind.RATE_LIMITED, ErrorKind.SERVER_ERROR, ErrorKind.TRUNCATED,
-    ErrorKind.TIMEOUT, ErrorKind.CONNECTION,
-})
+RETRYABLE = frozenset(
+    {
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.TRUNCATED,
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECTION,
+    }
+)
 
 
 class AsrError(Exception):

@@ -1,6 +1,6 @@
 """The pipeline's own events (besides the client's): probed, preparing, a part started.
 
-``tui.jobs.pipeline`` re-exports all of these; import them from there.
+``tui.pipeline.transcription`` re-exports all of these; import them from there.
 """
 
 from __future__ import annotations

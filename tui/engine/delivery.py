@@ -10,16 +10,18 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.jobs.events import EventBus, ExportFailed, ExportWritten, FileSkipped, HookFailed
-from tui.jobs.exports import ExportSpec, planned_paths, rewrite_outputs, run_hook, write_spec
-from tui.jobs.model import Job
-from tui.jobs.store import Store
+from tui.engine.events import EventBus, ExportFailed, ExportWritten, FileSkipped, HookFailed
+from tui.engine.hooks import run_hook
+from tui.store.records import Job
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec, planned_paths, rewrite_outputs, write_spec
 from tui.transcript.model import TranscriptionResult
 
 
 class Delivery:
-    def __init__(self, store: Store, bus: EventBus,
-                 redact: Callable[[str], str] = lambda text: text) -> None:
+    def __init__(
+        self, store: Store, bus: EventBus, redact: Callable[[str], str] = lambda text: text
+    ) -> None:
         """``redact`` cleans what a hook printed before it is shown (it may echo the key)."""
         self.store = store
         self.bus = bus
@@ -35,8 +37,14 @@ class Delivery:
             return []
         return self.deliver(job, result, source, spec, ())
 
-    def deliver(self, job: Job, result: TranscriptionResult, source: Path, spec: ExportSpec,
-                previous: tuple[Path, ...]) -> list[Path]:
+    def deliver(
+        self,
+        job: Job,
+        result: TranscriptionResult,
+        source: Path,
+        spec: ExportSpec,
+        previous: tuple[Path, ...],
+    ) -> list[Path]:
         """Write the transcripts of ``source``; ``previous``: this job's own files from an
         earlier run, rewritten in place whatever the policy."""
         try:
@@ -45,25 +53,44 @@ class Delivery:
             else:
                 paths = write_spec(result, source, spec)
         except Exception as exc:  # any failure here fails the export, never the job
-            self.bus.publish(ExportFailed(job.id, source, f"Could not write the transcript of "
-                                          f"{source}: {exc}; the result is kept "
-                                          f"(stepfun-asr show {job.id})."))
+            self.bus.publish(
+                ExportFailed(
+                    job.id,
+                    source,
+                    f"Could not write the transcript of "
+                    f"{source}: {exc}; the result is kept "
+                    f"(stepfun-asr show {job.id}).",
+                )
+            )
             return []
         if source == job.source:
             self.store.set_outputs(job.id, paths)
-        self.store.mark_exported(source, job.id)
+        self.store.ledger.mark_exported(source, job.id)
         if not paths:
-            existing = [str(p) for p in planned_paths(
-                source, spec.formats, Path(spec.out_dir) if spec.out_dir else None,
-                Path(spec.root) if spec.root else None) if p.exists()]
-            self.bus.publish(FileSkipped(
-                source, f"transcript already exists ({', '.join(existing)}) and the policy is "
-                f"skip; the result is kept (stepfun-asr show {job.id})", job.id))
+            existing = [
+                str(p)
+                for p in planned_paths(
+                    source,
+                    spec.formats,
+                    Path(spec.out_dir) if spec.out_dir else None,
+                    Path(spec.root) if spec.root else None,
+                )
+                if p.exists()
+            ]
+            self.bus.publish(
+                FileSkipped(
+                    source,
+                    f"transcript already exists ({', '.join(existing)}) and the policy is "
+                    f"skip; the result is kept (stepfun-asr show {job.id})",
+                    job.id,
+                )
+            )
             return []
         self.bus.publish(ExportWritten(job.id, tuple(paths), source))
         if spec.on_done:
             hook = asyncio.get_running_loop().create_task(
-                self._hook(job.id, spec.on_done, paths[0], spec.hook_timeout_s))
+                self._hook(job.id, spec.on_done, paths[0], spec.hook_timeout_s)
+            )
             self._hooks.add(hook)
             hook.add_done_callback(self._hooks.discard)
         return paths
@@ -77,9 +104,15 @@ class Delivery:
         try:
             written = rewrite_outputs(result, paths)
         except Exception as exc:  # the result is saved; only the files are behind
-            self.bus.publish(ExportFailed(job.id, job.source, f"Could not rewrite the "
-                                          f"transcripts of {job.source}: {exc}; the result is "
-                                          f"kept (stepfun-asr show {job.id})."))
+            self.bus.publish(
+                ExportFailed(
+                    job.id,
+                    job.source,
+                    f"Could not rewrite the "
+                    f"transcripts of {job.source}: {exc}; the result is "
+                    f"kept (stepfun-asr show {job.id}).",
+                )
+            )
             return []
         if written:
             self.bus.publish(ExportWritten(job.id, tuple(written), job.source))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tui.audio.sniff import is_audio_path
 from tui.config import Settings
-from tui.jobs.exports import ExportSpec
-from tui.jobs.model import JobOptions
+from tui.store.records import JobOptions
+from tui.transcript.exports import ExportSpec
 
 PARTIAL_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", "~")
 HASH_CHUNK = 1 << 20
@@ -41,12 +41,20 @@ class WatchConfig:
     debounce_ms: int = 400
 
     @classmethod
-    def from_settings(cls, settings: Settings, folders: Iterable[Path], **overrides: object
-                      ) -> WatchConfig:
-        export = ExportSpec(formats=tuple(settings.formats), out_dir=settings.out_dir,
-                            policy=settings.existing_policy)
-        base = cls(folders=tuple(folders), quiet_period_s=settings.quiet_period_s,
-                   export=export, skip_duplicate_content=settings.skip_duplicate_content)
+    def from_settings(
+        cls, settings: Settings, folders: Iterable[Path], **overrides: object
+    ) -> WatchConfig:
+        export = ExportSpec(
+            formats=tuple(settings.formats),
+            out_dir=settings.out_dir,
+            policy=settings.existing_policy,
+        )
+        base = cls(
+            folders=tuple(folders),
+            quiet_period_s=settings.quiet_period_s,
+            export=export,
+            skip_duplicate_content=settings.skip_duplicate_content,
+        )
         return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
 
@@ -74,12 +82,15 @@ def sha256_file(path: Path) -> str:
 
 def unreadable(exc: OSError) -> str:
     """The FileSkipped reason for a file we may not read."""
-    return (f"cannot read it: {exc.strerror or exc}; check the permissions of the file and its "
-            "folders (it is looked at again when it changes, and on restart)")
+    return (
+        f"cannot read it: {exc.strerror or exc}; check the permissions of the file and its "
+        "folders (it is looked at again when it changes, and on restart)"
+    )
 
 
-async def wait_stable(path: Path, cfg: WatchConfig, skip: Callable[[str], None]
-                      ) -> os.stat_result | None:
+async def wait_stable(
+    path: Path, cfg: WatchConfig, skip: Callable[[str], None]
+) -> os.stat_result | None:
     """The file's stat once it has stood still for the quiet period and is non-empty; None when
     it went away or will not be queued (then ``skip`` got the reason)."""
     started = last_change = time.monotonic()
@@ -117,8 +128,10 @@ async def wait_stable(path: Path, cfg: WatchConfig, skip: Callable[[str], None]
             # Unchanged across a poll and untouched for the quiet period by the file's own
             # clock: already complete (mv/rsync/copy2 keep old mtimes). Not on polled
             # (network) mounts, whose server clock may differ from ours.
-            not cfg.force_polling and polls >= 1
-            and 0 <= time.time() - st.st_mtime >= cfg.quiet_period_s)
+            not cfg.force_polling
+            and polls >= 1
+            and 0 <= time.time() - st.st_mtime >= cfg.quiet_period_s
+        )
         if quiet:
             if st.st_size > 0:
                 return st

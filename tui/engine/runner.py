@@ -5,7 +5,7 @@ It owns concurrency, the requests-per-minute limit and the job lifecycle
 start, jobs left ``running`` by a dead runner go back to ``queued``; on stop, in-flight jobs
 either finish within the grace period or go back to ``queued``. One bad file fails only its own
 job. Every change is published on the bus; the store holds the state. A finished job can be
-cross-checked (``cross_check``: step-asr-1.1 beside its stored result, ``tui.jobs.cross_checks``)
+cross-checked (``cross_check``: step-asr-1.1 beside its stored result, ``tui.engine.cross_checks``)
 in the same slots.
 """
 
@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.config import Settings
-from tui.jobs import owners
-from tui.jobs.cross_checks import CrossChecks
-from tui.jobs.delivery import Delivery
-from tui.jobs.events import (
+from tui.engine.cross_checks import CrossChecks
+from tui.engine.delivery import Delivery
+from tui.engine.events import (
     EventBus,
     JobCanceled,
     JobFailed,
@@ -35,13 +34,15 @@ from tui.jobs.events import (
     JobReviewed,
     JobStarted,
 )
-from tui.jobs.exports import ExportSpec
-from tui.jobs.progress import PROGRESS_INTERVAL_S, ProgressTracker
-from tui.jobs.ratelimit import RateLimiter
-from tui.jobs.store import Job, JobOptions, JobState, JobStateError, Store
-from tui.jobs.transcriber import CrossCheckFn, TranscribeFn, pipeline_engines
+from tui.engine.progress import PROGRESS_INTERVAL_S, ProgressTracker
+from tui.engine.ratelimit import RateLimiter
+from tui.engine.transcriber import CrossCheckFn, TranscribeFn, pipeline_engines
+from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.store import owners
+from tui.store.records import Job, JobOptions, JobState, JobStateError
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec
 from tui.transcript.model import TranscriptionResult
 
 __all__ = ["PROGRESS_INTERVAL_S", "STORE_POLL_S", "CrossCheckFn", "Runner", "TranscribeFn"]
@@ -104,8 +105,15 @@ class Runner:
         """Shutting down: nothing new starts; in-flight jobs finish or go back to the queue."""
         return self._stopping
 
-    def enqueue(self, path: Path, options: JobOptions | None = None, origin: str = "manual", *,
-                watch_id: str | None = None, content_hash: str | None = None) -> Job:
+    def enqueue(
+        self,
+        path: Path,
+        options: JobOptions | None = None,
+        origin: str = "manual",
+        *,
+        watch_id: str | None = None,
+        content_hash: str | None = None,
+    ) -> Job:
         """Queue a file. A file that cannot be read is still queued: it fails with a clear
         message when it runs, so nothing is dropped silently."""
         size: int | None = None
@@ -113,8 +121,15 @@ class Runner:
         with contextlib.suppress(OSError):
             st = path.stat()
             size, mtime = st.st_size, st.st_mtime
-        job = self.store.add_job(path, options, origin, watch_id=watch_id, size=size,
-                                 mtime=mtime, content_hash=content_hash)
+        job = self.store.add_job(
+            path,
+            options,
+            origin,
+            watch_id=watch_id,
+            size=size,
+            mtime=mtime,
+            content_hash=content_hash,
+        )
         return self.announce(job)
 
     def announce(self, job: Job) -> Job:
@@ -182,8 +197,9 @@ class Runner:
         ``stop_now()``), and what is left goes back to the queue."""
         await self._serve(stop, until_empty=False, only=None)
 
-    async def _serve(self, stop: asyncio.Event | None, *, until_empty: bool,
-                     only: set[int] | None) -> None:
+    async def _serve(
+        self, stop: asyncio.Event | None, *, until_empty: bool, only: set[int] | None
+    ) -> None:
         if self._serving:
             raise RuntimeError("this runner is already running")
         self._serving = True
@@ -208,19 +224,27 @@ class Runner:
             async with pipeline_engines(self.settings, self.limiter) as engines:
                 yield engines
 
-    async def _loop(self, stop: asyncio.Event | None, until_empty: bool,
-                    only: set[int] | None) -> None:
+    async def _loop(
+        self, stop: asyncio.Event | None, until_empty: bool, only: set[int] | None
+    ) -> None:
         stop_wait = asyncio.ensure_future(stop.wait()) if stop else None
         try:
             while not (stop and stop.is_set()):
                 self._wake.clear()
                 delay = self._fill(only)
-                if until_empty and not self._busy and not self.checks.pending \
-                        and not self._has_work(only):
+                if (
+                    until_empty
+                    and not self._busy
+                    and not self.checks.pending
+                    and not self._has_work(only)
+                ):
                     break
                 wake = asyncio.ensure_future(self._wake.wait())
-                waiters: set[asyncio.Future[Any]] = {wake, *self._tasks.values(),
-                                                     *self.checks.tasks.values()}
+                waiters: set[asyncio.Future[Any]] = {
+                    wake,
+                    *self._tasks.values(),
+                    *self.checks.tasks.values(),
+                }
                 if stop_wait:
                     waiters.add(stop_wait)
                 timeout = STORE_POLL_S if delay is None else min(delay, STORE_POLL_S)
@@ -234,8 +258,9 @@ class Runner:
     def _has_work(self, only: set[int] | None) -> bool:
         if only is None:
             return self.store.has_queued()
-        return any((j := self.store.get_job(i)) is not None and j.state is JobState.QUEUED
-                   for i in only)
+        return any(
+            (j := self.store.get_job(i)) is not None and j.state is JobState.QUEUED for i in only
+        )
 
     @property
     def _busy(self) -> int:
@@ -254,8 +279,7 @@ class Runner:
                     return wait
             if check:
                 assert self._check_fn is not None
-                self.checks.start(self.checks.pending.popleft(), self._check_fn,
-                                  self._settings_for)
+                self.checks.start(self.checks.pending.popleft(), self._check_fn, self._settings_for)
                 if self._given is not None:
                     self.limiter.record()
                 continue
@@ -291,13 +315,17 @@ class Runner:
             force = asyncio.ensure_future(self._force.wait())
             try:
                 while not force.done():
-                    pending = [t for t in (*self._tasks.values(), *self.checks.tasks.values())
-                               if not t.done()]
+                    pending = [
+                        t
+                        for t in (*self._tasks.values(), *self.checks.tasks.values())
+                        if not t.done()
+                    ]
                     remaining = deadline - loop.time()
                     if not pending or remaining <= 0:
                         break
-                    await asyncio.wait({*pending, force}, timeout=remaining,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        {*pending, force}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
             finally:
                 force.cancel()
             tasks = [*self._tasks.values(), *self.checks.tasks.values()]
@@ -325,9 +353,13 @@ class Runner:
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
         try:
-            result = await self._fn(job.source, settings=self._settings_for(job),
-                                    on_event=progress.on_event, cancel=cancel,
-                                    cross_check=job.options.cross_check)
+            result = await self._fn(
+                job.source,
+                settings=self._settings_for(job),
+                on_event=progress.on_event,
+                cancel=cancel,
+                cross_check=job.options.cross_check,
+            )
         except asyncio.CancelledError:
             if job.id in self._user_canceled:
                 if (me := asyncio.current_task()) is not None:
@@ -338,14 +370,15 @@ class Runner:
             raise
         except Exception as exc:  # one bad file fails only its own job
             if job.id in self._user_canceled or (
-                    isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED
-                    and cancel.is_set()):
+                isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED and cancel.is_set()
+            ):
                 self._canceled(job.id)
             elif self._stopping:
                 # A terminal's Ctrl-C also reaches our children (ffmpeg): a failure while we
                 # stop is not trusted as the file's verdict. It runs again on the next start.
-                self._requeue(job.id, f"failed while stopping ({self._redact(str(exc))}); "
-                              "it will run again")
+                self._requeue(
+                    job.id, f"failed while stopping ({self._redact(str(exc))}); it will run again"
+                )
             else:
                 self._failed(job.id, *self._describe(job, exc))
         else:
@@ -369,8 +402,9 @@ class Runner:
         if isinstance(exc, AsrError):
             return exc.message, exc.kind.value
         # The traceback goes to the debug log redacted: an exception's text may quote the key.
-        log.debug("job %s raised:\n%s", job.id,
-                  self._redact("".join(traceback.format_exception(exc))))
+        log.debug(
+            "job %s raised:\n%s", job.id, self._redact("".join(traceback.format_exception(exc)))
+        )
         if isinstance(exc, OSError):
             return f"Cannot read {job.source}: {exc.strerror or exc}", ErrorKind.BAD_INPUT.value
         return f"Unexpected error on {job.source.name}: {type(exc).__name__}: {exc}", "internal"
@@ -408,5 +442,4 @@ class Runner:
             return
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
-            self.delivery.deliver(done, result, done.source, done.options.export,
-                                  previous_outputs)
+            self.delivery.deliver(done, result, done.source, done.options.export, previous_outputs)

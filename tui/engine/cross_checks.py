@@ -16,23 +16,31 @@ from collections import deque
 from collections.abc import Callable
 
 from tui.config import Settings
-from tui.jobs.delivery import Delivery
-from tui.jobs.events import CrossCheckFailed, EventBus, JobFinished, JobStarted
-from tui.jobs.model import FINISHED, Job, JobState, JobStateError
-from tui.jobs.progress import ProgressTracker
-from tui.jobs.store import Store
-from tui.jobs.transcriber import CrossCheckFn
-from tui.stepfun.errors import AsrError, ErrorKind
+from tui.engine.delivery import Delivery
+from tui.engine.events import CrossCheckFailed, EventBus, JobFinished, JobStarted
+from tui.engine.progress import ProgressTracker
+from tui.engine.transcriber import CrossCheckFn
+from tui.errors import AsrError, ErrorKind
+from tui.store.records import FINISHED, Job, JobState, JobStateError
+from tui.store.store import Store
 from tui.transcript.model import CostEstimate, TranscriptionResult
 
-STOPPED = ("The cross-check was stopped before it finished; the transcript is unchanged. "
-           "Ask for it again to run it.")
+STOPPED = (
+    "The cross-check was stopped before it finished; the transcript is unchanged. "
+    "Ask for it again to run it."
+)
 CANCELED = "The cross-check was canceled; the transcript is unchanged."
 
 
 class CrossChecks:
-    def __init__(self, store: Store, bus: EventBus, delivery: Delivery, wake: asyncio.Event,
-                 describe: Callable[[Job, Exception], tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        delivery: Delivery,
+        wake: asyncio.Event,
+        describe: Callable[[Job, Exception], tuple[str, str]],
+    ) -> None:
         """``describe``: (user-facing sentence, kind) for an exception, redacted."""
         self.store = store
         self.bus = bus
@@ -48,11 +56,14 @@ class CrossChecks:
         """Queue a cross-check of a finished job; JobStateError says why it cannot be."""
         job = self.store.require_job(job_id)
         if job.state in (JobState.QUEUED, JobState.RUNNING):
-            raise JobStateError(f"Job {job_id} is {job.state.value}; it can be cross-checked "
-                                "once it has finished.")
+            raise JobStateError(
+                f"Job {job_id} is {job.state.value}; it can be cross-checked once it has finished."
+            )
         if job.state not in FINISHED:
-            raise JobStateError(f"Job {job_id} is {job.state.value}: there is no transcript to "
-                                f"cross-check. Run it again first (stepfun-asr retry {job_id}).")
+            raise JobStateError(
+                f"Job {job_id} is {job.state.value}: there is no transcript to "
+                f"cross-check. Run it again first (stepfun-asr retry {job_id})."
+            )
         if job_id in self.tasks or job_id in self.pending:
             raise JobStateError(f"Job {job_id} is already being cross-checked.")
         if self.store.get_result(job_id) is None:
@@ -81,10 +92,12 @@ class CrossChecks:
         while self.pending:
             self.bus.publish(CrossCheckFailed(self.pending.popleft(), STOPPED, "canceled"))
 
-    def start(self, job_id: int, check: CrossCheckFn,
-              settings_for: Callable[[Job], Settings]) -> None:
-        task = asyncio.create_task(self._run(job_id, check, settings_for),
-                                   name=f"cross-check-{job_id}")
+    def start(
+        self, job_id: int, check: CrossCheckFn, settings_for: Callable[[Job], Settings]
+    ) -> None:
+        task = asyncio.create_task(
+            self._run(job_id, check, settings_for), name=f"cross-check-{job_id}"
+        )
         self.tasks[job_id] = task
         task.add_done_callback(functools.partial(self._done, job_id))
 
@@ -92,13 +105,17 @@ class CrossChecks:
         self.tasks.pop(job_id, None)
         self.wake.set()
 
-    async def _run(self, job_id: int, check: CrossCheckFn,
-                   settings_for: Callable[[Job], Settings]) -> None:
+    async def _run(
+        self, job_id: int, check: CrossCheckFn, settings_for: Callable[[Job], Settings]
+    ) -> None:
         job = self.store.get_job(job_id)
         previous = self.store.get_result(job_id)
         if job is None or job.state not in FINISHED or previous is None:
-            self._failed(job_id, f"Job {job_id} changed before its cross-check started; "
-                         "nothing was sent.", "changed")
+            self._failed(
+                job_id,
+                f"Job {job_id} changed before its cross-check started; nothing was sent.",
+                "changed",
+            )
             return
         cancel = asyncio.Event()
         self._cancel[job_id] = cancel
@@ -106,8 +123,13 @@ class CrossChecks:
         self.bus.publish(JobStarted(job_id, job.attempts, cross_check_only=True))
         progress.publish(force=True)
         try:
-            result = await check(job.source, settings=settings_for(job), result=previous,
-                                 on_event=progress.on_event, cancel=cancel)
+            result = await check(
+                job.source,
+                settings=settings_for(job),
+                result=previous,
+                on_event=progress.on_event,
+                cancel=cancel,
+            )
         except asyncio.CancelledError:
             if job_id in self._user_canceled:
                 if (me := asyncio.current_task()) is not None:
@@ -118,8 +140,8 @@ class CrossChecks:
             raise
         except Exception as exc:  # the check fails alone: the job keeps its result
             if job_id in self._user_canceled or (
-                    isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED
-                    and cancel.is_set()):
+                isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED and cancel.is_set()
+            ):
                 self._failed(job_id, CANCELED, "canceled")
             else:
                 self._failed(job_id, *self.describe(job, exc))
@@ -135,15 +157,21 @@ class CrossChecks:
         self._user_canceled.discard(job_id)
         self.bus.publish(CrossCheckFailed(job_id, message, kind))
 
-    def _save(self, job: Job, previous: TranscriptionResult, result: TranscriptionResult
-              ) -> None:
+    def _save(self, job: Job, previous: TranscriptionResult, result: TranscriptionResult) -> None:
         try:
             done = self.store.save_cross_check(job.id, result, finished_at=job.finished_at)
         except JobStateError as exc:
             self._failed(job.id, str(exc), "changed")
             return
-        self.bus.publish(JobFinished(done.id, done.state.value, result, cross_check_only=True,
-                                     added_cost=added_cost(previous.cost, result.cost)))
+        self.bus.publish(
+            JobFinished(
+                done.id,
+                done.state.value,
+                result,
+                cross_check_only=True,
+                added_cost=added_cost(previous.cost, result.cost),
+            )
+        )
         self.delivery.rewrite(done, result)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tui.jobs.events import EventBus, JobDeltaReceived, JobProgressed, JobRestarted
+from tui.engine.events import EventBus, JobDeltaReceived, JobProgressed, JobRestarted
 
 PROGRESS_INTERVAL_S = 0.2
 
@@ -77,10 +77,21 @@ class ProgressTracker:
         if not force and now - self._last < PROGRESS_INTERVAL_S:
             return
         self._last = now
-        self.bus.publish(JobProgressed(
-            self.job_id, self.bytes_sent, self.bytes_total, round(self.covered_s, 3), self.chars,
-            round(now - self.started, 3), self.duration_s, self.part, self.parts, self.stage,
-            self.detail))
+        self.bus.publish(
+            JobProgressed(
+                self.job_id,
+                self.bytes_sent,
+                self.bytes_total,
+                round(self.covered_s, 3),
+                self.chars,
+                round(now - self.started, 3),
+                self.duration_s,
+                self.part,
+                self.parts,
+                self.stage,
+                self.detail,
+            )
+        )
 
 
 def _num(event: Any, *names: str) -> float | None:

@@ -4,7 +4,7 @@
 the client's (``UploadProgressed``, ``DeltaReceived`` with timestamps in file time,
 ``AttemptRestarted``, one final ``TranscriptDone``) and the pipeline's (``Probed``, ``Preparing``,
 ``PartStarted``). Long files run as parts in parallel, their live text still in file order
-(``tui.jobs.parts``); preparing the audio is ``tui.jobs.prepare``.
+(``tui.pipeline.parts``); preparing the audio is ``tui.pipeline.prepare``.
 
 ``cross_check_file`` adds the second opinion to a result transcribed earlier: the same audio
 preparation and the same step-asr-1.1 comparison as ``transcribe_file(cross_check=True)``, without
@@ -21,11 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
 from tui.audio.split import PartPlan, chunk_seconds
 from tui.config import Settings
-from tui.jobs.parts import (
+from tui.errors import RETRYABLE, AsrError, ErrorKind
+from tui.pipeline.parts import (
     OrderedEvents,
     Part,
     part_error,
@@ -34,7 +36,7 @@ from tui.jobs.parts import (
     sum_usage,
     texts_by_time,
 )
-from tui.jobs.prepare import (
+from tui.pipeline.prepare import (
     LEGACY_FORMATS,
     LEGACY_MAX_BYTES,
     NATIVE,
@@ -42,7 +44,7 @@ from tui.jobs.prepare import (
     Preparer,
     WorkDir,
 )
-from tui.jobs.stages import (
+from tui.pipeline.stages import (
     Event,
     EventCallback,
     PartStarted,
@@ -51,9 +53,8 @@ from tui.jobs.stages import (
     Probed,
 )
 from tui.stepfun.client import AsrClient
-from tui.stepfun.errors import RETRYABLE, AsrError, ErrorKind
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
-from tui.stepfun.options import AudioFormat, TranscriptionOptions
+from tui.stepfun.options import TranscriptionOptions
 from tui.transcript import cost as costs
 from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning
 from tui.transcript.quality import assess
@@ -61,9 +62,20 @@ from tui.transcript.similarity import similarity
 from tui.transcript.text import join_texts
 
 __all__ = [
-    "CROSS_CHECK_MODEL", "LEGACY_FORMATS", "LEGACY_MAX_BYTES", "NATIVE", "NATIVE_OGG_CODECS",
-    "PART_RETRY_KINDS", "Event", "EventCallback", "PartStarted", "PipelineEvent", "Preparing",
-    "Probed", "cross_check_file", "transcribe_file",
+    "CROSS_CHECK_MODEL",
+    "LEGACY_FORMATS",
+    "LEGACY_MAX_BYTES",
+    "NATIVE",
+    "NATIVE_OGG_CODECS",
+    "PART_RETRY_KINDS",
+    "Event",
+    "EventCallback",
+    "PartStarted",
+    "PipelineEvent",
+    "Preparing",
+    "Probed",
+    "cross_check_file",
+    "transcribe_file",
 ]
 
 CROSS_CHECK_MODEL = "step-asr-1.1"
@@ -71,8 +83,16 @@ CROSS_CHECK_MODEL = "step-asr-1.1"
 PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
 # audio was sent) describes the original run and is kept as it was.
-RECHECKED = frozenset({"short_audio", "empty", "repetition", "cross_check_differs",
-                       "cross_check_failed", "empty_part"})
+RECHECKED = frozenset(
+    {
+        "short_audio",
+        "empty",
+        "repetition",
+        "cross_check_differs",
+        "cross_check_failed",
+        "empty_part",
+    }
+)
 # A part-level warning names its part first ("Part 2 of 3 (00:25:00–00:50:00): ...").
 _PART_WARNING = re.compile(r"Part \d+ of \d+ \(")
 # The file must still be the one transcribed: its probed length may differ by this much.
@@ -90,8 +110,15 @@ async def transcribe_file(
     cancel: asyncio.Event | None = None,
 ) -> TranscriptionResult:
     """Transcribe one file. Raises AsrError (BAD_INPUT for the file itself, CANCELED, ...)."""
-    job = _Job(Path(path), settings, client, on_event, cross_check or settings.cross_check_auto,
-               format_override, cancel)
+    job = _Job(
+        Path(path),
+        settings,
+        client,
+        on_event,
+        cross_check or settings.cross_check_auto,
+        format_override,
+        cancel,
+    )
     return await _cancellable(job.run, cancel)
 
 
@@ -112,8 +139,9 @@ async def cross_check_file(
     return await _cancellable(lambda: job.check(result), cancel)
 
 
-async def _cancellable(run: Callable[[], Awaitable[TranscriptionResult]],
-                       cancel: asyncio.Event | None) -> TranscriptionResult:
+async def _cancellable(
+    run: Callable[[], Awaitable[TranscriptionResult]], cancel: asyncio.Event | None
+) -> TranscriptionResult:
     if cancel is None:
         return await run()
     if cancel.is_set():
@@ -136,9 +164,16 @@ async def _cancellable(run: Callable[[], Awaitable[TranscriptionResult]],
 
 
 class _Job:
-    def __init__(self, path: Path, settings: Settings, client: AsrClient,
-                 on_event: EventCallback | None, cross_check: bool,
-                 format_override: AudioFormat | None, cancel: asyncio.Event | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        client: AsrClient,
+        on_event: EventCallback | None,
+        cross_check: bool,
+        format_override: AudioFormat | None,
+        cancel: asyncio.Event | None,
+    ) -> None:
         self.path = path
         self.settings = settings
         self.client = client
@@ -178,8 +213,11 @@ class _Job:
         kind = self.override.type if self.override else sniff_format(self.path)
         pcm = self.override if self.override and self.override.type == "pcm" else None
         if kind == "pcm" and pcm is None:
-            raise bad_input(self.path, "raw PCM has no header; pass its layout (e.g. --format "
-                            "pcm --rate 16000 --bits 16 --channel 1).")
+            raise bad_input(
+                self.path,
+                "raw PCM has no header; pass its layout (e.g. --format "
+                "pcm --rate 16000 --bits 16 --channel 1).",
+            )
         info = await probe(self.path, ffmpeg=self.prep.ffmpeg, pcm=pcm, cancel=self.cancel)
         duration = info.duration_s
         self.emit(Probed(duration))
@@ -208,8 +246,9 @@ class _Job:
         )
         if len(parts) > 1:
             self.emit(TranscriptDone(text, result.usage))
-        result.cost = costs.estimate(self.options.model, duration, self.settings.region,
-                                     self.settings.prices)
+        result.cost = costs.estimate(
+            self.options.model, duration, self.settings.region, self.settings.prices
+        )
         warnings = list(self.prep.warnings)
         if self.cross_check:
             try:
@@ -218,9 +257,12 @@ class _Job:
                 if err.kind == ErrorKind.CANCELED:
                     raise
                 # The transcript itself is fine; say the second opinion is missing.
-                warnings.append(TrustWarning(
-                    "cross_check_failed", f"The cross-check with {CROSS_CHECK_MODEL} could "
-                    f"not run: {err.message}"))
+                warnings.append(
+                    TrustWarning(
+                        "cross_check_failed",
+                        f"The cross-check with {CROSS_CHECK_MODEL} could not run: {err.message}",
+                    )
+                )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
         result.warnings = [*warnings, *self._checks(result, per_part)]
         result.elapsed_s = round(time.monotonic() - started, 3)
@@ -230,12 +272,18 @@ class _Job:
         parts, duration = await self._prepare()
         known = previous.duration_s
         if known is not None and abs(duration - known) > max(SAME_DURATION_S, known * 0.01):
-            raise bad_input(self.path, f"it is {duration:.1f} s long now but was {known:.1f} s "
-                            "when transcribed: the file changed. Transcribe it again instead.")
+            raise bad_input(
+                self.path,
+                f"it is {duration:.1f} s long now but was {known:.1f} s "
+                "when transcribed: the file changed. Transcribe it again instead.",
+            )
         result = replace(previous, segments=list(previous.segments), warnings=[])
         kept = [w for w in previous.warnings if w.code not in RECHECKED]
-        texts = [previous.text] if len(parts) == 1 else texts_by_time(
-            previous.segments, [p.plan for p in parts])
+        texts = (
+            [previous.text]
+            if len(parts) == 1
+            else texts_by_time(previous.segments, [p.plan for p in parts])
+        )
         for part, text in zip(parts, texts or [], strict=False):
             part.text = text
         await self._add_cross_check(result, parts, duration)
@@ -244,20 +292,27 @@ class _Job:
         else:
             # Several parts but no timestamps: a part's own text is unknown, so the part-level
             # warnings stay as they were (a serious one is never dropped unchecked).
-            per_part = [w for w in previous.warnings if w.code == "empty_part"
-                        or (w.code == "repetition" and _PART_WARNING.match(w.message))]
+            per_part = [
+                w
+                for w in previous.warnings
+                if w.code == "empty_part"
+                or (w.code == "repetition" and _PART_WARNING.match(w.message))
+            ]
         result.warnings = [*kept, *self._checks(result, per_part)]
         return result
 
-    async def _add_cross_check(self, result: TranscriptionResult, parts: list[Part],
-                               duration: float) -> None:
+    async def _add_cross_check(
+        self, result: TranscriptionResult, parts: list[Part], duration: float
+    ) -> None:
         result.cross_check = await self._cross_check(parts, result.text)
-        extra = costs.estimate(CROSS_CHECK_MODEL, duration, self.settings.region,
-                               self.settings.prices)
+        extra = costs.estimate(
+            CROSS_CHECK_MODEL, duration, self.settings.region, self.settings.prices
+        )
         result.cost = costs.combine(result.cost, extra, "cross-check")
 
-    def _checks(self, result: TranscriptionResult, per_part: list[TrustWarning]
-                ) -> list[TrustWarning]:
+    def _checks(
+        self, result: TranscriptionResult, per_part: list[TrustWarning]
+    ) -> list[TrustWarning]:
         found = assess(result, result.duration_s, self.options.language)
         if any(w.code == "repetition" for w in found):
             per_part = [w for w in per_part if w.code != "repetition"]  # said once is enough
@@ -296,18 +351,22 @@ class _Job:
                 self.emit(PartStarted(plan.index, plan.count, plan.offset_s))
 
             def on_client(event: ClientEvent) -> None:
-                if isinstance(event, DeltaReceived) and shift and (
-                        event.start_ms or event.end_ms):
-                    event = replace(event, start_ms=event.start_ms + offset_ms,
-                                    end_ms=event.end_ms + offset_ms)
+                if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
+                    event = replace(
+                        event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
+                    )
                 order.feed(plan.index, event)
 
             try:
                 text, segments, usage, used = await self.client.transcribe(
-                    part.audio, self.options, on_event=on_client)
+                    part.audio, self.options, on_event=on_client
+                )
             except AsrError as err:
-                if err.kind == ErrorKind.CANCELED or err.kind not in PART_RETRY_KINDS \
-                        or attempt == tries:
+                if (
+                    err.kind == ErrorKind.CANCELED
+                    or err.kind not in PART_RETRY_KINDS
+                    or attempt == tries
+                ):
                     raise part_error(plan, err) from None
                 order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
                 continue
@@ -338,7 +397,8 @@ class _Job:
     async def _legacy(self, src: Path, fmt: str) -> str:
         try:
             return await self.client.legacy_transcribe(
-                src, model=CROSS_CHECK_MODEL, hotwords=self.options.hotwords, fmt=fmt)
+                src, model=CROSS_CHECK_MODEL, hotwords=self.options.hotwords, fmt=fmt
+            )
         except AsrError as err:
             # step-asr answers a silent stretch with 400 "no speech found": that is an empty
             # text (a second opinion that agrees with an empty part), not a failed check.

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from tui import locations
 from tui.audio import ffmpeg as ff
+from tui.audio.encoding import AudioFormat
 from tui.audio.probe import ProbeResult
 from tui.audio.split import Silence, cut_part, detect_silences, plan_cuts, plan_parts
 from tui.audio.transcode import to_opus
 from tui.config import Settings
-from tui.jobs.parts import Part
-from tui.jobs.stages import EventCallback, Preparing
-from tui.stepfun.errors import AsrError, ErrorKind
-from tui.stepfun.options import AudioFormat, AudioInput
+from tui.errors import AsrError, ErrorKind
+from tui.pipeline.parts import Part
+from tui.pipeline.stages import EventCallback, Preparing
+from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
 from tui.transcript.model import TrustWarning
 
@@ -75,9 +76,12 @@ class WorkDir:
                 path.mkdir(parents=True, mode=0o700)
             except OSError as exc:
                 # An OSError would read as "cannot read <the audio file>" further up.
-                raise AsrError(ErrorKind.LOCAL, f"Cannot create a temporary folder in "
-                               f"{path.parent} ({exc.strerror or exc}); check that the cache "
-                               "folder is writable and the disk not full.") from None
+                raise AsrError(
+                    ErrorKind.LOCAL,
+                    f"Cannot create a temporary folder in "
+                    f"{path.parent} ({exc.strerror or exc}); check that the cache "
+                    "folder is writable and the disk not full.",
+                ) from None
             self._path = path
         return self._path
 
@@ -89,8 +93,14 @@ class WorkDir:
 class Preparer:
     """Turns one input file into what is sent. ``warnings`` collects notes on the way."""
 
-    def __init__(self, path: Path, settings: Settings, work: WorkDir, emit: EventCallback,
-                 cancel: asyncio.Event | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        work: WorkDir,
+        emit: EventCallback,
+        cancel: asyncio.Event | None,
+    ) -> None:
         self.path = path
         self.settings = settings
         self.work = work
@@ -103,8 +113,9 @@ class Preparer:
     def need_ffmpeg(self, why: str) -> str:
         return ff.require_ffmpeg(self.settings.ffmpeg_path, f"{self.path.name} ({why})")
 
-    async def single(self, kind: str | None, info: ProbeResult, size: int,
-                     pcm: AudioFormat | None) -> AudioInput:
+    async def single(
+        self, kind: str | None, info: ProbeResult, size: int, pcm: AudioFormat | None
+    ) -> AudioInput:
         """The whole file as one request: as it is when the API takes it, else as Opus."""
         native = native_format(kind, info, pcm)
         big = size > self.settings.compress_threshold_mb * 1_000_000
@@ -113,9 +124,13 @@ class Preparer:
             return AudioInput(str(self.path), native, info.duration_s)
         if native is not None and self.ffmpeg is None:
             # Compression is an optimisation: without ffmpeg, send the file as it is.
-            self.warnings.append(TrustWarning(
-                "not_compressed", f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
-                f"not found. {ff.FFMPEG_HELP}"))
+            self.warnings.append(
+                TrustWarning(
+                    "not_compressed",
+                    f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
+                    f"not found. {ff.FFMPEG_HELP}",
+                )
+            )
             return AudioInput(str(self.path), native, info.duration_s)
         if native is None and kind == "m4a" and self.ffmpeg is None:
             return AudioInput(str(self.path), AudioFormat("m4a"), info.duration_s)
@@ -125,14 +140,14 @@ class Preparer:
         await to_opus(exe, self.path, dst, pcm=pcm, cancel=self.cancel)
         return AudioInput(str(dst), AudioFormat("ogg"), info.duration_s)
 
-    async def split(self, duration: float, chunk_s: float, pcm: AudioFormat | None
-                    ) -> list[Part]:
+    async def split(self, duration: float, chunk_s: float, pcm: AudioFormat | None) -> list[Part]:
         """Parts cut at pauses, each under ``chunk_s`` (Opus, or 16 kHz WAV uncompressed)."""
-        exe = self.need_ffmpeg(f"{format_clock(int(duration * 1000))} is longer than the "
-                               f"{chunk_s / 60:.0f}-minute limit and must be split")
+        exe = self.need_ffmpeg(
+            f"{format_clock(int(duration * 1000))} is longer than the "
+            f"{chunk_s / 60:.0f}-minute limit and must be split"
+        )
         self.emit(Preparing("finding pauses to split at"))
-        self.silences = await detect_silences(exe, self.path, duration, pcm=pcm,
-                                              cancel=self.cancel)
+        self.silences = await detect_silences(exe, self.path, duration, pcm=pcm, cancel=self.cancel)
         plans = plan_parts(duration, plan_cuts(duration, self.silences, chunk_s))
         self.emit(Preparing(f"splitting into {len(plans)} parts"))
         compress = self.settings.compress
@@ -141,8 +156,9 @@ class Preparer:
         parts: list[Part] = []
         for plan in plans:
             dst = self.work.path / f"part_{plan.index:03d}{suffix}"
-            await cut_part(exe, self.path, plan, dst, compress=compress, pcm=pcm,
-                           cancel=self.cancel)
+            await cut_part(
+                exe, self.path, plan, dst, compress=compress, pcm=pcm, cancel=self.cancel
+            )
             parts.append(Part(plan, AudioInput(str(dst), fmt, plan.duration_s)))
         return parts
 
@@ -162,8 +178,9 @@ class Preparer:
         return dst, "ogg"
 
 
-def native_format(kind: str | None, info: ProbeResult, pcm: AudioFormat | None
-                  ) -> AudioFormat | None:
+def native_format(
+    kind: str | None, info: ProbeResult, pcm: AudioFormat | None
+) -> AudioFormat | None:
     """The format to declare when the file can go as it is, else None."""
     if pcm is not None:
         return pcm

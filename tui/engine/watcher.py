@@ -1,6 +1,6 @@
 """Watch folders: every new recording transcribed exactly once, never while still being written.
 
-Each candidate is stat-polled until it stops changing (``tui.jobs.watch_files``). Exactly-once
+Each candidate is stat-polled until it stops changing (``tui.engine.watch_files``). Exactly-once
 comes from the store's content-hash ledger: a restart, a rename or a touch finds the same hash,
 and a second copy of the same bytes gets its transcript from the stored result instead of a new
 (paid) request.
@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from tui.jobs.events import (
+from tui.engine.events import (
     Event,
     EventBus,
     FileDetected,
@@ -29,10 +29,8 @@ from tui.jobs.events import (
     WatchStarted,
     WatchStopped,
 )
-from tui.jobs.exports import ExportSpec, transcript_exists
-from tui.jobs.runner import Runner
-from tui.jobs.store import Admission, Job, JobOptions, JobState, Store
-from tui.jobs.watch_files import (
+from tui.engine.runner import Runner
+from tui.engine.watch_files import (
     HASH_CHUNK,
     PARTIAL_SUFFIXES,
     WatchConfig,
@@ -43,10 +41,20 @@ from tui.jobs.watch_files import (
     unreadable,
     wait_stable,
 )
-from tui.stepfun.errors import ErrorKind
+from tui.errors import ErrorKind
+from tui.store.records import Admission, Job, JobOptions, JobState
+from tui.store.store import Store
+from tui.transcript.exports import ExportSpec, transcript_exists
 
-__all__ = ["HASH_CHUNK", "PARTIAL_SUFFIXES", "ExportSpec", "WatchConfig", "Watcher", "sha256_file",
-           "skip_reason"]
+__all__ = [
+    "HASH_CHUNK",
+    "PARTIAL_SUFFIXES",
+    "ExportSpec",
+    "WatchConfig",
+    "Watcher",
+    "sha256_file",
+    "skip_reason",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +72,9 @@ class Watcher:
         out = Path(os.path.realpath(config.export.out_dir)) if config.export.out_dir else None
         # An output folder inside a watched folder is never watched (no loop on our own files).
         # One that *is* a watched folder (or holds one) is not excluded: that would be all of it.
-        self.excluded = (out,) if out and any(
-            out != r and out.is_relative_to(r) for r in self.roots) else ()
+        self.excluded = (
+            (out,) if out and any(out != r and out.is_relative_to(r) for r in self.roots) else ()
+        )
         self._pollers: dict[Path, asyncio.Task[None]] = {}
         self._hash_slots = asyncio.Semaphore(2)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,15 +88,17 @@ class Watcher:
 
     def job_options(self, root: Path) -> JobOptions:
         return dataclasses.replace(
-            self.config.options, export=dataclasses.replace(self.config.export, root=str(root)))
+            self.config.options, export=dataclasses.replace(self.config.export, root=str(root))
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Watch until ``stop`` is set. Missing folders are reported and re-checked."""
-        self.bus.publish(WatchStarted(self.roots, self.config.force_polling,
-                                      self.config.recursive))
+        self.bus.publish(WatchStarted(self.roots, self.config.force_polling, self.config.recursive))
         unsubscribe = self.bus.subscribe(self._on_event)
-        folder_tasks = [asyncio.create_task(self._folder(root, stop), name=f"watch:{root}")
-                        for root in self.roots]
+        folder_tasks = [
+            asyncio.create_task(self._folder(root, stop), name=f"watch:{root}")
+            for root in self.roots
+        ]
         try:
             await stop.wait()
         finally:
@@ -106,9 +117,13 @@ class Watcher:
             ident = dir_identity(root)
             if ident is None:
                 if not missing:
-                    self.bus.publish(FolderMissing(
-                        root, f"{root} is missing; other folders keep running and it is "
-                        f"checked again every {self.config.recheck_s:g} s"))
+                    self.bus.publish(
+                        FolderMissing(
+                            root,
+                            f"{root} is missing; other folders keep running and it is "
+                            f"checked again every {self.config.recheck_s:g} s",
+                        )
+                    )
                     missing = True
                 await _wait(stop, self.config.recheck_s)
                 continue
@@ -135,9 +150,14 @@ class Watcher:
         from watchfiles import Change, awatch
 
         async for changes in awatch(
-            root, watch_filter=None, recursive=self.config.recursive,
-            force_polling=self.config.force_polling, stop_event=local_stop,
-            debounce=self.config.debounce_ms, step=50, ignore_permission_denied=True,
+            root,
+            watch_filter=None,
+            recursive=self.config.recursive,
+            force_polling=self.config.force_polling,
+            stop_event=local_stop,
+            debounce=self.config.debounce_ms,
+            step=50,
+            ignore_permission_denied=True,
         ):
             for change, raw in changes:
                 if change is Change.deleted:
@@ -173,8 +193,9 @@ class Watcher:
             return
         for dirpath, dirnames, filenames in os.walk(top):
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                                 and not self._is_excluded(here / d))
+            dirnames[:] = sorted(
+                d for d in dirnames if not d.startswith(".") and not self._is_excluded(here / d)
+            )
             for name in sorted(filenames):
                 yield here / name
 
@@ -202,7 +223,7 @@ class Watcher:
 
     def _unchanged_and_handled(self, path: Path) -> bool:
         """Quiet restarts: a file the ledger knows, unchanged since, with its job settled."""
-        seen = self.store.seen_file(path)
+        seen = self.store.ledger.seen_file(path)
         if seen is None or seen.job_id is None or not seen.exported:
             return False
         try:
@@ -235,7 +256,7 @@ class Watcher:
             skip("internal error while checking this file; see the log")
 
     async def _digest(self, path: Path, st: os.stat_result) -> str | None:
-        seen = self.store.seen_file(path)
+        seen = self.store.ledger.seen_file(path)
         if seen and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns):
             return seen.content_hash
         async with self._hash_slots:
@@ -251,29 +272,42 @@ class Watcher:
         cfg = self.config
         # Only for the skip-policy check below; the queueing decision itself is taken inside
         # the store's transaction (another process may be admitting the same bytes right now).
-        known = self.store.ledger_entry(digest)
-        seen = self.store.seen_file(path)
+        known = self.store.ledger.ledger_entry(digest)
+        seen = self.store.ledger.seen_file(path)
         reuse = cfg.skip_duplicate_content or self._renamed(digest, path)
         is_new = (seen is None or seen.content_hash != digest or seen.job_id is None) and (
-            known is None or known.job_id is None or not reuse)
+            known is None or known.job_id is None or not reuse
+        )
         if is_new and cfg.export.policy == "skip":
             existing = transcript_exists(
-                path, cfg.export.formats, Path(cfg.export.out_dir) if cfg.export.out_dir else None,
-                root)
+                path,
+                cfg.export.formats,
+                Path(cfg.export.out_dir) if cfg.export.out_dir else None,
+                root,
+            )
             if existing is not None:
-                self.store.record_seen(path, st.st_size, st.st_mtime_ns, digest, None)
-                self.bus.publish(FileSkipped(
-                    path, f"a transcript already exists ({existing}) and the policy is skip"))
+                self.store.ledger.record_seen(path, st.st_size, st.st_mtime_ns, digest, None)
+                self.bus.publish(
+                    FileSkipped(
+                        path, f"a transcript already exists ({existing}) and the policy is skip"
+                    )
+                )
                 return
-        admission = self.store.admit_file(
-            path, size=st.st_size, mtime_ns=st.st_mtime_ns, content_hash=digest,
-            options=self.job_options(root), watch_id=str(root), skip_duplicate_content=reuse)
+        admission = self.store.ledger.admit_file(
+            path,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            content_hash=digest,
+            options=self.job_options(root),
+            watch_id=str(root),
+            skip_duplicate_content=reuse,
+        )
         self._handle(admission, path, root)
 
     def _renamed(self, digest: str, path: Path) -> bool:
         # skip_duplicate_content=False sends real copies again, but a rename is not a copy:
         # a file with these bytes that we saw before has gone away.
-        return any(p != path and not p.exists() for p in self.store.paths_with_hash(digest))
+        return any(p != path and not p.exists() for p in self.store.ledger.paths_with_hash(digest))
 
     def _handle(self, adm: Admission, path: Path, root: Path) -> None:
         job = adm.job
@@ -288,25 +322,30 @@ class Watcher:
             return  # exported when the job finishes (see _on_event)
         if job.state in (JobState.FAILED, JobState.CANCELED):
             what = f"failed: {job.error_message}" if job.state is JobState.FAILED else "canceled"
-            self.bus.publish(FileSkipped(
-                path, f"job {job.id} for this audio {what}; run `stepfun-asr retry {job.id}` "
-                "to try again", job.id))
+            self.bus.publish(
+                FileSkipped(
+                    path,
+                    f"job {job.id} for this audio {what}; run `stepfun-asr retry {job.id}` "
+                    "to try again",
+                    job.id,
+                )
+            )
             return
         if adm.exported:
             return
         if adm.kind == "copy":
-            self._skip_copy(path, job, "transcript written from the stored result, not sent "
-                            "again")
+            self._skip_copy(path, job, "transcript written from the stored result, not sent again")
         self._export(job, path, root)
 
     def _follow_rename(self, job: Job, path: Path) -> bool:
         """The job's file was renamed before it could be read (it is queued, or it failed as
         missing): the job takes the new name, and a failed one runs again."""
         missing = job.state is JobState.QUEUED or (
-            job.state is JobState.FAILED and job.error_kind == ErrorKind.BAD_INPUT.value)
+            job.state is JobState.FAILED and job.error_kind == ErrorKind.BAD_INPUT.value
+        )
         if not missing or job.source.exists():
             return False
-        moved = self.store.move_source(job.id, path)
+        moved = self.store.ledger.move_source(job.id, path)
         if moved.state is JobState.FAILED:
             self.runner.retry(moved.id)
         else:
@@ -315,8 +354,11 @@ class Watcher:
 
     def _skip_copy(self, path: Path, job: Job, what: str) -> None:
         state = f", {job.state.value}" if job.state in (JobState.QUEUED, JobState.RUNNING) else ""
-        self.bus.publish(FileSkipped(
-            path, f"same audio as {job.source.name} (job {job.id}{state}); {what}", job.id))
+        self.bus.publish(
+            FileSkipped(
+                path, f"same audio as {job.source.name} (job {job.id}{state}); {what}", job.id
+            )
+        )
 
     def _export(self, job: Job, path: Path, root: Path) -> None:
         spec = self.job_options(root).export if path != job.source else None
@@ -328,7 +370,7 @@ class Watcher:
         job = self.store.get_job(event.job_id)
         if job is None:
             return
-        for copy in self.store.unexported_copies(job.id):
+        for copy in self.store.ledger.unexported_copies(job.id):
             if not copy.path.exists():
                 continue
             if isinstance(event, JobFailed):

@@ -8,16 +8,11 @@ free ``talk.N.*`` shared by every requested format.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import shlex
-import signal
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tui.fsutil import atomic_write_text
 from tui.transcript.formats import EXTENSIONS, FORMATS, render
@@ -47,8 +42,12 @@ class ExportSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "formats": list(self.formats), "out_dir": self.out_dir, "root": self.root,
-            "policy": self.policy, "on_done": self.on_done, "hook_timeout_s": self.hook_timeout_s,
+            "formats": list(self.formats),
+            "out_dir": self.out_dir,
+            "root": self.root,
+            "policy": self.policy,
+            "on_done": self.on_done,
+            "hook_timeout_s": self.hook_timeout_s,
         }
 
     @classmethod
@@ -93,7 +92,10 @@ def target_dir(source: Path, out_dir: Path | None, root: Path | None = None) -> 
 
 
 def planned_paths(
-    source: Path, formats: Sequence[str], out_dir: Path | None = None, root: Path | None = None,
+    source: Path,
+    formats: Sequence[str],
+    out_dir: Path | None = None,
+    root: Path | None = None,
 ) -> list[Path]:
     """The unsuffixed transcript paths for ``source`` (what ``skip`` checks)."""
     folder = target_dir(source, out_dir, root)
@@ -101,7 +103,10 @@ def planned_paths(
 
 
 def transcript_exists(
-    source: Path, formats: Sequence[str], out_dir: Path | None = None, root: Path | None = None,
+    source: Path,
+    formats: Sequence[str],
+    out_dir: Path | None = None,
+    root: Path | None = None,
 ) -> Path | None:
     """The first existing transcript for ``source``, if any."""
     return next((p for p in planned_paths(source, formats, out_dir, root) if p.exists()), None)
@@ -156,83 +161,19 @@ def _write(result: TranscriptionResult, targets: Iterable[tuple[Path, str]]) -> 
 
 def write_spec(result: TranscriptionResult, source: Path, spec: ExportSpec) -> list[Path]:
     return write_exports(
-        result, source, spec.formats,
+        result,
+        source,
+        spec.formats,
         Path(spec.out_dir) if spec.out_dir else None,
         spec.policy,
         root=Path(spec.root) if spec.root else None,
     )
 
 
-@dataclass
-class HookOutcome:
-    ok: bool
-    message: str = ""
-    returncode: int | None = None
-    output: str = field(default="", repr=False)
-
-
-async def run_hook(
-    command: str, transcript: Path, *, timeout_s: float = HOOK_TIMEOUT_S,
-) -> HookOutcome:
-    """Run ``command`` (shlex-split, no shell) with the transcript path appended.
-
-    Never raises for the hook's own failure: a bad command, a non-zero exit or a timeout is
-    reported in the outcome so the caller can log it and carry on. The hook runs in its own
-    session: a terminal's Ctrl-C meant for the daemon does not cut it short, and a timeout
-    ends it with everything it started. Its output goes to a file, not a pipe, so a helper it
-    leaves running in the background cannot hold us up until the timeout.
-    """
-    try:
-        argv = [*shlex.split(command), str(transcript)]
-    except ValueError as exc:
-        return HookOutcome(False, f"on-done command {command!r} cannot be parsed: {exc}")
-    if len(argv) < 2:
-        return HookOutcome(False, "on-done command is empty")
-    with tempfile.TemporaryFile() as log:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            return HookOutcome(False, f"on-done command {argv[0]!r} could not start: {exc}")
-        try:
-            async with asyncio.timeout(timeout_s):
-                await proc.wait()
-        except TimeoutError:
-            await _kill(proc)
-            return HookOutcome(False,
-                               f"on-done command {argv[0]!r} timed out after {timeout_s:g} s")
-        except asyncio.CancelledError:
-            await asyncio.shield(_kill(proc))
-            raise
-        text = _tail(log, 4096).decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
-        tail = text[-300:]
-        msg = f"on-done command {argv[0]!r} exited with {proc.returncode}"
-        return HookOutcome(False, f"{msg}: {tail}" if tail else msg, proc.returncode, text)
-    return HookOutcome(True, "", 0, text)
-
-
-async def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the hook's process group (it was started as a session leader), then reap it."""
-    killpg = getattr(os, "killpg", None)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if killpg is not None:
-            killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    await proc.wait()
-
-
-def _tail(fh: IO[bytes], size: int) -> bytes:
-    fh.seek(0, os.SEEK_END)
-    fh.seek(max(0, fh.tell() - size))
-    return fh.read()
-
-
 def rewrite_outputs(result: TranscriptionResult, paths: Iterable[Path]) -> list[Path]:
     """Re-render exactly these files (a rerun replaces its own transcripts); the format is
     taken from each file's extension."""
     by_ext = {ext: fmt for fmt, ext in EXTENSIONS.items()}
-    return _write(result, [(p, by_ext[p.suffix.lower()]) for p in paths
-                           if p.suffix.lower() in by_ext])
+    return _write(
+        result, [(p, by_ext[p.suffix.lower()]) for p in paths if p.suffix.lower() in by_ext]
+    )

@@ -1,0 +1,1 @@
+"""One file end to end: probe, prepare (transcode / split), transcribe the parts, stitch, check."""
