@@ -19,7 +19,7 @@ from tui.pipeline.stages import EventCallback
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, UploadProgressed
 from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
-from tui.transcript.model import CrossCheck, Segment, TrustWarning
+from tui.transcript.model import CrossCheck, Segment, TrustWarning, WarningKind
 from tui.transcript.quality import repetition_warning
 from tui.transcript.text import needs_space
 
@@ -152,23 +152,31 @@ def part_warnings(
         where = describe(part.plan).capitalize()
         if part.text.strip():
             found = repetition_warning(
-                part.text, part.plan.duration_s, language, part.cross_check, where=where
+                part.text,
+                part.plan.duration_s,
+                language,
+                part.cross_check,
+                where=where,
+                part=part.plan.index,
             )
             warnings += [found] if found else []
         elif silent_share(silences, part.plan.offset_s, part.plan.end_s) >= MOSTLY_SILENT:
             warnings.append(
                 TrustWarning(
-                    "empty_part", f"{where} is almost all silence and came back empty, as expected."
+                    WarningKind.EMPTY_PART,
+                    f"{where} is almost all silence and came back empty, as expected.",
+                    part=part.plan.index,
                 )
             )
         else:
             warnings.append(
                 TrustWarning(
-                    "empty_part",
+                    WarningKind.EMPTY_PART,
                     f"{where} came back empty although it is not silent: the "
                     "transcript may have a hole there. Listen to that stretch, or transcribe the "
                     "file again.",
                     serious=True,
+                    part=part.plan.index,
                 )
             )
     return warnings

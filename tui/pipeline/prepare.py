@@ -24,7 +24,7 @@ from tui.pipeline.parts import Part
 from tui.pipeline.stages import EventCallback, Preparing
 from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
-from tui.transcript.model import TrustWarning
+from tui.transcript.model import TrustWarning, WarningKind
 
 # Sent as they are. m4a too (newer docs), but only when there is no ffmpeg to make Opus.
 NATIVE = frozenset({"wav", "mp3", "ogg"})
@@ -126,7 +126,7 @@ class Preparer:
             # Compression is an optimisation: without ffmpeg, send the file as it is.
             self.warnings.append(
                 TrustWarning(
-                    "not_compressed",
+                    WarningKind.NOT_COMPRESSED,
                     f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
                     f"not found. {ff.FFMPEG_HELP}",
                 )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -56,7 +55,7 @@ from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
 from tui.stepfun.options import TranscriptionOptions
 from tui.transcript import cost as costs
-from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning
+from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning, WarningKind
 from tui.transcript.quality import assess
 from tui.transcript.similarity import similarity
 from tui.transcript.text import join_texts
@@ -85,16 +84,14 @@ PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # audio was sent) describes the original run and is kept as it was.
 RECHECKED = frozenset(
     {
-        "short_audio",
-        "empty",
-        "repetition",
-        "cross_check_differs",
-        "cross_check_failed",
-        "empty_part",
+        WarningKind.SHORT_AUDIO,
+        WarningKind.EMPTY,
+        WarningKind.REPETITION,
+        WarningKind.CROSS_CHECK_DIFFERS,
+        WarningKind.CROSS_CHECK_FAILED,
+        WarningKind.EMPTY_PART,
     }
 )
-# A part-level warning names its part first ("Part 2 of 3 (00:25:00–00:50:00): ...").
-_PART_WARNING = re.compile(r"Part \d+ of \d+ \(")
 # The file must still be the one transcribed: its probed length may differ by this much.
 SAME_DURATION_S = 0.5
 
@@ -259,7 +256,7 @@ class _Job:
                 # The transcript itself is fine; say the second opinion is missing.
                 warnings.append(
                     TrustWarning(
-                        "cross_check_failed",
+                        WarningKind.CROSS_CHECK_FAILED,
                         f"The cross-check with {CROSS_CHECK_MODEL} could not run: {err.message}",
                     )
                 )
@@ -295,8 +292,8 @@ class _Job:
             per_part = [
                 w
                 for w in previous.warnings
-                if w.code == "empty_part"
-                or (w.code == "repetition" and _PART_WARNING.match(w.message))
+                if w.code == WarningKind.EMPTY_PART
+                or (w.code == WarningKind.REPETITION and w.part is not None)
             ]
         result.warnings = [*kept, *self._checks(result, per_part)]
         return result
@@ -314,8 +311,10 @@ class _Job:
         self, result: TranscriptionResult, per_part: list[TrustWarning]
     ) -> list[TrustWarning]:
         found = assess(result, result.duration_s, self.options.language)
-        if any(w.code == "repetition" for w in found):
-            per_part = [w for w in per_part if w.code != "repetition"]  # said once is enough
+        if any(w.code == WarningKind.REPETITION for w in found):
+            per_part = [
+                w for w in per_part if w.code != WarningKind.REPETITION
+            ]  # said once is enough
         return [*found, *per_part]
 
     # ------------------------------------------------------------------ transcribing

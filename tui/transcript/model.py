@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,13 +17,60 @@ class Segment:
     text: str
 
 
+class WarningKind(enum.StrEnum):
+    """What a trust warning is about. Stored by value, so values never change."""
+
+    EMPTY = "empty"
+    EMPTY_PART = "empty_part"
+    SHORT_AUDIO = "short_audio"
+    REPETITION = "repetition"
+    CROSS_CHECK_DIFFERS = "cross_check_differs"
+    CROSS_CHECK_FAILED = "cross_check_failed"
+    NOT_COMPRESSED = "not_compressed"
+    # The file itself (real-world audio).
+    TRUNCATED_FILE = "truncated_file"
+    ESTIMATED_DURATION = "estimated_duration"
+    DURATION_MISMATCH = "duration_mismatch"
+    # What the service returned.
+    UNCOVERED_AUDIO = "uncovered_audio"
+    LANGUAGE_HINT = "language_hint"
+    PAYLOAD_REDUCED = "payload_reduced"
+    ENGINE_FALLBACK = "engine_fallback"
+    SILENCE = "silence"
+    # Local analysis.
+    SPEAKERS_UNSURE = "speakers_unsure"
+    OTHER = "other"  # a kind this version does not know (written by a newer one)
+
+    @classmethod
+    def parse(cls, value: str) -> WarningKind:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.OTHER
+
+
 @dataclass(frozen=True)
 class TrustWarning:
-    """Why a transcript deserves a second look. ``serious`` ones put the job in needs_review."""
+    """Why a transcript deserves a second look. ``serious`` ones put the job in needs_review.
 
-    code: str  # e.g. "empty", "short_audio", "repetition", "cross_check_differs"
+    ``part`` is the 1-based part of a long recording the warning is about (None: the whole
+    file); ``spans`` are the stretches of audio (seconds) it points at, for jumping to them."""
+
+    code: WarningKind
     message: str
     serious: bool = False
+    part: int | None = None
+    spans: tuple[tuple[float, float], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrustWarning:
+        return cls(
+            WarningKind.parse(str(data.get("code", ""))),
+            str(data.get("message", "")),
+            bool(data.get("serious", False)),
+            data.get("part"),
+            tuple((float(a), float(b)) for a, b in data.get("spans") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -82,7 +130,7 @@ class TranscriptionResult:
     def from_json(cls, data: dict[str, Any]) -> TranscriptionResult:
         data = dict(data)
         data["segments"] = [Segment(**s) for s in data.get("segments", [])]
-        data["warnings"] = [TrustWarning(**w) for w in data.get("warnings", [])]
+        data["warnings"] = [TrustWarning.from_json(w) for w in data.get("warnings", [])]
         if data.get("cost"):
             data["cost"] = CostEstimate(**data["cost"])
         if data.get("cross_check"):

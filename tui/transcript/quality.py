@@ -26,7 +26,7 @@ from collections import Counter
 from itertools import pairwise
 
 from tui.transcript.cues import is_cjk_text
-from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning
+from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning, WarningKind
 from tui.transcript.similarity import tokens
 
 MAX_RATE = {"cjk": 9.0, "other": 25.0}
@@ -56,13 +56,15 @@ def assess(
     if short:
         warnings.append(
             TrustWarning(
-                "short_audio",
+                WarningKind.SHORT_AUDIO,
                 f"The audio is only {duration_s:.2f} s long; clips under about 1 s usually come "
                 "back empty.",
             )
         )
     if not text:
-        warnings.append(TrustWarning("empty", empty_message(duration_s, language), serious=True))
+        warnings.append(
+            TrustWarning(WarningKind.EMPTY, empty_message(duration_s, language), serious=True)
+        )
         return warnings + _cross_check_warning(result)
     repetition = repetition_warning(text, duration_s, language, result.cross_check)
     if repetition is not None:
@@ -77,6 +79,7 @@ def repetition_warning(
     cross_check: CrossCheck | None = None,
     *,
     where: str = "",
+    part: int | None = None,
 ) -> TrustWarning | None:
     """The repetition warning for ``text`` (a whole transcript, or one part of a long one:
     ``where`` then names it), serious unless a cross-check agrees with it."""
@@ -87,11 +90,14 @@ def repetition_warning(
     cc = cross_check
     if cc is not None and cc.similarity >= CROSS_CHECK_MIN:
         return TrustWarning(
-            "repetition",
+            WarningKind.REPETITION,
             f"{problem} But {cc.model} agrees ({cc.similarity:.0%} similar), so the audio is "
             "probably repetitive itself.",
+            part=part,
         )
-    return TrustWarning("repetition", f"{problem} {_CROSS_CHECK_HINT}", serious=True)
+    return TrustWarning(
+        WarningKind.REPETITION, f"{problem} {_CROSS_CHECK_HINT}", serious=True, part=part
+    )
 
 
 def empty_message(duration_s: float | None, language: str | None) -> str:
@@ -115,7 +121,7 @@ def _cross_check_warning(result: TranscriptionResult) -> list[TrustWarning]:
         return []
     return [
         TrustWarning(
-            "cross_check_differs",
+            WarningKind.CROSS_CHECK_DIFFERS,
             f"{cc.model} transcribed this audio differently (only {cc.similarity:.0%} similar). "
             "Compare the two texts before relying on either.",
             serious=True,
