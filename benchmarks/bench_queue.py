@@ -27,9 +27,8 @@ from pathlib import Path
 
 from tui.config import Settings
 from tui.engine import events as ev
-from tui.engine.events import EventBus
-from tui.engine.runner import Runner
-from tui.engine.watcher import WatchConfig, Watcher
+from tui.engine.engine import Engine
+from tui.engine.watch_files import WatchConfig
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.stepfun.emulator.directive import directive_chunk, synth_pcm16, wav_bytes
@@ -51,7 +50,6 @@ async def throughput(root: Path, n: int, concurrency: int, delay: float) -> None
     with Emulator(first_event_delay_s=delay) as emu:
         settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
         store = Store(root / "jobs.sqlite3")
-        bus = EventBus()
         started: dict[int, float] = {}
         finished: dict[int, float] = {}
         queued: dict[int, float] = {}
@@ -65,14 +63,12 @@ async def throughput(root: Path, n: int, concurrency: int, delay: float) -> None
             elif isinstance(e, ev.JobFinished | ev.JobFailed):
                 finished[e.job_id] = now
 
-        bus.subscribe(on)
-        runner = Runner(
-            store, bus, None, concurrency=concurrency, requests_per_minute=0, settings=settings
-        )
+        engine = Engine(settings, store=store, concurrency=concurrency, requests_per_minute=0)
+        engine.bus.subscribe(on)
         cfg = WatchConfig(folders=(inbox,), export=ExportSpec(formats=("txt",)))
-        watcher = Watcher(cfg, store, runner, bus)
+        engine.watch(cfg)
         stop = asyncio.Event()
-        tasks = asyncio.gather(runner.run_forever(stop), watcher.run(stop))
+        tasks = asyncio.ensure_future(engine.serve(stop))
         await asyncio.sleep(0.5)
         t_drop = time.monotonic()
         for i in range(n):
@@ -119,19 +115,18 @@ async def watch_latency(root: Path, count: int) -> None:
     with Emulator() as emu:
         settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
         store = Store(root / "latency.sqlite3")
-        bus = EventBus()
         queued: dict[str, float] = {}
 
         def on(e: ev.Event) -> None:
             if isinstance(e, ev.JobQueued):
                 queued[e.job.source.name] = time.monotonic()
 
-        bus.subscribe(on)
-        runner = Runner(store, bus, None, concurrency=2, requests_per_minute=0, settings=settings)
+        engine = Engine(settings, store=store, concurrency=2, requests_per_minute=0)
+        engine.bus.subscribe(on)
         cfg = WatchConfig(folders=(inbox,))
-        watcher = Watcher(cfg, store, runner, bus)
+        engine.watch(cfg)
         stop = asyncio.Event()
-        tasks = asyncio.gather(runner.run_forever(stop), watcher.run(stop))
+        tasks = asyncio.ensure_future(engine.serve(stop))
         await asyncio.sleep(0.5)
         stable_at: dict[str, float] = {}
         for i in range(count):

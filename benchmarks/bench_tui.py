@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from textual import events
 
@@ -37,11 +38,10 @@ from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
 from tui.config import Settings
-from tui.engine.events import EventBus
-from tui.engine.runner import Runner
+from tui.engine.engine import Engine
+from tui.engine.transcriber import Transcriber
 from tui.stepfun.events import DeltaReceived, TranscriptDone
 from tui.store.records import JobState
-from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
 
 WORDS = (
@@ -64,8 +64,9 @@ WORDS = (
 )
 
 
-def fake_transcriber(n: int, rate: float) -> Callable[..., Any]:
-    """Emits ``n`` deltas in bursts, paced to ``rate`` per second (the network stand-in)."""
+def fake_transcriber(n: int, rate: float) -> Any:
+    """A TranscriberFactory whose transcriber emits ``n`` deltas in bursts, paced to ``rate``
+    per second (the network stand-in)."""
     burst = max(1, int(rate / 200))  # a burst every ~5 ms
 
     async def transcribe(
@@ -75,6 +76,7 @@ def fake_transcriber(n: int, rate: float) -> Callable[..., Any]:
         on_event: Callable[[Any], None],
         cancel: asyncio.Event | None,
         cross_check: bool,
+        **_kw: Any,
     ) -> TranscriptionResult:
         segments: list[Segment] = []
         t_ms = 0
@@ -98,18 +100,28 @@ def fake_transcriber(n: int, rate: float) -> Callable[..., Any]:
             duration_s=t_ms / 1000,
         )
 
-    return transcribe
+    async def no_check(*_a: Any, **_kw: Any) -> TranscriptionResult:
+        raise RuntimeError("no cross-check in this benchmark")
+
+    @contextlib.asynccontextmanager
+    async def factory(_settings: Settings, _limiter: Any) -> AsyncIterator[Transcriber]:
+        yield Transcriber(cast(Any, transcribe), cast(Any, no_check))
+
+    return factory
 
 
 async def stream_without_ui(n: int, rate: float, tmp: Path) -> float:
     """CPU seconds for the runner + bus + fake stream alone (the baseline)."""
-    bus = EventBus()
-    with Store(tmp / "base.sqlite3") as store:
-        runner = Runner(store, bus, fake_transcriber(n, rate), requests_per_minute=None)
+    with Engine(
+        Settings(),
+        db_path=tmp / "base.sqlite3",
+        transcriber=fake_transcriber(n, rate),
+        requests_per_minute=0,
+    ) as engine:
         (tmp / "a.wav").write_bytes(b"RIFF")
-        runner.enqueue(tmp / "a.wav")
+        engine.submit(tmp / "a.wav")
         cpu = time.process_time()
-        await runner.drain()
+        await engine.drain()
         return time.process_time() - cpu
 
 
@@ -125,14 +137,15 @@ class Probe:
 
     def install(self) -> None:
         app = self.app
-        original_bus = app._on_bus
+        original_bus = app.main._on_engine_event
 
         def on_bus(event: Any) -> None:
             t = time.perf_counter()
             original_bus(event)
             self.bus_s += time.perf_counter() - t
 
-        app.bus._subscribers = [on_bus if cb == original_bus else cb for cb in app.bus._subscribers]
+        bus = app.engine.bus
+        bus._subscribers = [on_bus if cb == original_bus else cb for cb in bus._subscribers]
         pane = app.main.pane
         original_flush = pane.flush
 
@@ -176,18 +189,18 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
         folder,
         db_path=tmp / "ui.sqlite3",
         config_path=tmp / "c.toml",
-        transcribe=fake_transcriber(n, rate),
+        transcriber=fake_transcriber(n, rate),
     )
     out: dict[str, Any] = {}
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
         probe = Probe(app)
         probe.install()
-        job = app.transcribe_path(folder / "talk.wav")[0]
+        job = app.engine.submit(folder / "talk.wav", origin="tui")
         cpu = time.process_time()
         wall = time.perf_counter()
         for _ in range(1_000_000):
-            state = app.store.require_job(job.id).state
+            state = app.engine.store.require_job(job.id).state
             if state is not JobState.RUNNING and state is not JobState.QUEUED:
                 break
             probe.press()
@@ -202,13 +215,13 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
         await wait_until(pilot, lambda: pane.text.startswith("[00:00:00]"), what="final text")
         out["chars"] = len(pane.text)
         # Select it afresh: the finished 100k+ character transcript laid out off the loop.
-        job = app.store.require_job(job.id)
-        app.forget_rendered(job.id)
+        job = app.engine.store.require_job(job.id)
+        app.main.transcripts.forget(job.id)
         probe.key_delays.clear()
         t = time.perf_counter()
         app.main.show_selected()
         for _ in range(10_000):
-            if pane.text.startswith("[00:00:00]") and job.id in app._rendered:
+            if pane.text.startswith("[00:00:00]") and job.id in app.main.transcripts:
                 break
             probe.press()
             await asyncio.sleep(0.02)
@@ -238,8 +251,8 @@ def demo_svg(path: Path) -> None:
             await wait_until(
                 p,
                 lambda: (
-                    app.store.counts()["done"] >= 1
-                    and app.store.counts()["running"] >= 1
+                    app.engine.store.counts()["done"] >= 1
+                    and app.engine.store.counts()["running"] >= 1
                     and len(app.main.pane.text) > 120
                 ),
                 deadline_s=60,

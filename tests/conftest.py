@@ -11,7 +11,7 @@ import sys
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -107,3 +107,28 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def fake_transcriber(transcribe: Any, cross_check: Any = None) -> Any:
+    """A TranscriberFactory around scripted functions: each call waits on the rate limiter
+    first, as a real request does in the transport, so the runner takes its production path."""
+    import contextlib
+
+    from tui.engine.transcriber import Transcriber
+
+    @contextlib.asynccontextmanager
+    async def factory(settings: Any, limiter: Any) -> AsyncIterator[Any]:
+        async def fn(path: Path, **kw: Any) -> Any:
+            await limiter.acquire()
+            kw.pop("format_override", None)
+            return await transcribe(path, **kw)
+
+        async def check(path: Path, **kw: Any) -> Any:
+            if cross_check is None:
+                raise AssertionError("this test's transcriber has no cross-check")
+            await limiter.acquire()
+            return await cross_check(path, **kw)
+
+        yield Transcriber(fn, check)
+
+    return factory

@@ -69,16 +69,19 @@ async def test_transcribe_highlighted_file_streams_text_with_timestamps(tmp_path
             await wait_until(
                 pilot,
                 lambda: (
-                    first_word in pane.text and app.store.list_jobs()[0].state is JobState.RUNNING
+                    first_word in pane.text
+                    and app.engine.store.list_jobs()[0].state is JobState.RUNNING
                 ),
                 what="streamed text while running",
             )
-            job_id = app.store.list_jobs()[0].id
+            job_id = app.engine.store.list_jobs()[0].id
             await wait_until(
-                pilot, lambda: app.store.require_job(job_id).state is JobState.DONE, what="job done"
+                pilot,
+                lambda: app.engine.store.require_job(job_id).state is JobState.DONE,
+                what="job done",
             )
             await pilot.pause()
-            result = app.store.get_result(job_id)
+            result = app.engine.store.get_result(job_id)
             assert result is not None and result.text == text
             # The finished view is one cue per line, each with its start time.
             lines = pane.text.splitlines()
@@ -101,13 +104,13 @@ async def test_failure_lands_in_errors_panel_verbatim(tmp_path: Path) -> None:
             await wait_until(
                 pilot,
                 lambda: (
-                    bool(app.store.list_jobs())
-                    and app.store.list_jobs()[0].state is JobState.FAILED
+                    bool(app.engine.store.list_jobs())
+                    and app.engine.store.list_jobs()[0].state is JobState.FAILED
                 ),
                 what="job failed",
             )
             await pilot.pause()
-            job = app.store.list_jobs()[0]
+            job = app.engine.store.list_jobs()[0]
             assert job.error_message
             errors = app.main.errors
             assert [p.message for p in errors.problems if p.severity == "error"] == [
@@ -127,7 +130,7 @@ async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:
     with Emulator() as emu:
         app = _app(tmp_path, emu, folder, watch=True)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: bool(app.watching()), what="watching")
+            await wait_until(pilot, lambda: bool(app.engine.watched()), what="watching")
             await wait_until(
                 pilot,
                 lambda: "watching ./" in screen_text(app),
@@ -140,16 +143,16 @@ async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:
             assert await mv.wait() == 0
             await wait_until(
                 pilot,
-                lambda: any(j.state is JobState.DONE for j in app.store.list_jobs()),
+                lambda: any(j.state is JobState.DONE for j in app.engine.store.list_jobs()),
                 deadline_s=30,
                 what="dropped file transcribed",
             )
-            job = app.store.list_jobs()[0]
+            job = app.engine.store.list_jobs()[0]
             assert job.source == folder / "memo.wav" and job.origin == "watch"
             assert job.id in app.main.table.job_ids
             txt = folder / "memo.txt"
             await wait_until(pilot, txt.exists, what="transcript written next to the audio")
-            result = app.store.get_result(job.id)
+            result = app.engine.store.get_result(job.id)
             assert result is not None and txt.read_text(encoding="utf-8") == render(result, "txt")
             assert result.text == text
             tree = app.main.files
@@ -171,8 +174,8 @@ async def test_quitting_mid_job_leaves_it_queued(tmp_path: Path) -> None:
             await _highlight(pilot, app, "long.wav")
             await pilot.press("t")
             await wait_until(pilot, lambda: bool(app.main.pane.text), what="first words")
-            job_id = app.store.list_jobs()[0].id
-            assert app.store.require_job(job_id).state is JobState.RUNNING
+            job_id = app.engine.store.list_jobs()[0].id
+            assert app.engine.store.require_job(job_id).state is JobState.RUNNING
             await pilot.press("q")
         assert app.return_code in (0, None)
     with Store(db) as store:
@@ -202,9 +205,10 @@ async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> No
             await wait_until(
                 pilot,
                 lambda: (
-                    len(app.store.list_jobs()) == 2
+                    len(app.engine.store.list_jobs()) == 2
                     and all(
-                        j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()
+                        j.state in (JobState.DONE, JobState.FAILED)
+                        for j in app.engine.store.list_jobs()
                     )
                 ),
                 what="both jobs ended",
@@ -226,7 +230,7 @@ async def test_markup_in_file_names_and_text_never_crashes(tmp_path: Path) -> No
                 assert name in shown
             assert "[b]hello[/b]" in shown and "[/] close." in shown
             assert app.clipboard.startswith("[00:00:0") and "[b]hello[/b]" in app.clipboard
-            failed = next(j for j in app.store.list_jobs() if j.state is JobState.FAILED)
+            failed = next(j for j in app.engine.store.list_jobs() if j.state is JobState.FAILED)
             assert failed.name == bad
 
 

@@ -47,7 +47,7 @@ async def _finished_app(
 
 
 def _all_finished(app: WorkbenchApp, n: int) -> bool:
-    jobs = app.store.list_jobs()
+    jobs = app.engine.store.list_jobs()
     return len(jobs) == n and all(j.state in FINISHED for j in jobs)
 
 
@@ -75,11 +75,11 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
             assert needle in app.main.pane.text
 
             await pilot.press("m")
-            assert app.store.require_job(ids[1]).reviewed
+            assert app.engine.store.require_job(ids[1]).reviewed
             await pilot.press("m")
-            assert not app.store.require_job(ids[1]).reviewed
+            assert not app.engine.store.require_job(ids[1]).reviewed
             await pilot.press("m")
-            assert app.store.require_job(ids[1]).reviewed
+            assert app.engine.store.require_job(ids[1]).reviewed
 
             await pilot.press("slash")
             assert isinstance(app.focused, Input)
@@ -132,18 +132,18 @@ async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
             folder_input.focus()
             folder_input.insert_text_at_cursor(str(out))  # as a paste would
             await pilot.press("ctrl+s")
-            job = app.store.list_jobs()[0]
+            job = app.engine.store.list_jobs()[0]
             expected = [out / f"clip1.{ext}" for ext in ("txt", "srt", "vtt", "md")]
             await wait_until(
                 pilot, lambda: all(p.exists() for p in expected), what="exported files"
             )
-            result = app.store.get_result(job.id)
+            result = app.engine.store.get_result(job.id)
             assert result is not None
             for path in expected:
                 assert path.read_text(encoding="utf-8") == render(result, path.suffix[1:])
             await wait_until(
                 pilot,
-                lambda: set(expected) <= set(app.store.require_job(job.id).outputs),
+                lambda: set(expected) <= set(app.engine.store.require_job(job.id).outputs),
                 what="outputs recorded",
             )
             assert not (folder / "clip1.txt").exists()
@@ -162,10 +162,14 @@ async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
             await pilot.pause(0.3)
             await pilot.press("enter")
             await wait_until(
-                pilot, lambda: len(app.store.list_jobs()) == 1, what="job queued from the palette"
+                pilot,
+                lambda: len(app.engine.store.list_jobs()) == 1,
+                what="job queued from the palette",
             )
             await wait_until(
-                pilot, lambda: app.store.list_jobs()[0].state is JobState.DONE, what="job done"
+                pilot,
+                lambda: app.engine.store.list_jobs()[0].state is JobState.DONE,
+                what="job done",
             )
 
 
@@ -179,39 +183,40 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
             )
             await pilot.press("t")
             await wait_until(pilot, lambda: bool(app.main.pane.text), what="streaming")
-            job_id = app.store.list_jobs()[0].id
+            job_id = app.engine.store.list_jobs()[0].id
             await pilot.press("x")
             await wait_until(
                 pilot,
-                lambda: app.store.require_job(job_id).state is JobState.CANCELED,
+                lambda: app.engine.store.require_job(job_id).state is JobState.CANCELED,
                 what="canceled",
             )
             emu.rtf = 0.0
             await pilot.press("r")
             await wait_until(
                 pilot,
-                lambda: app.store.require_job(job_id).state is JobState.DONE,
+                lambda: app.engine.store.require_job(job_id).state is JobState.DONE,
                 what="retried to the end",
             )
-            result = app.store.get_result(job_id)
+            result = app.engine.store.get_result(job_id)
             assert result is not None and result.text == texts[0]
             sse_before = sum(r.endpoint == "sse" for r in emu.requests)
-            session = app.session_totals()
+            session = app.main.session
             await pilot.press("v")  # cross-check the stored transcript with step-asr-1.1
             await wait_until(
                 pilot,
                 lambda: (
-                    (r := app.store.get_result(job_id)) is not None and r.cross_check is not None
+                    (r := app.engine.store.get_result(job_id)) is not None
+                    and r.cross_check is not None
                 ),
                 what="cross-check stored",
             )
-            assert len(app.store.list_jobs()) == 1  # no new job: the same one, checked
+            assert len(app.engine.store.list_jobs()) == 1  # no new job: the same one, checked
             assert sum(r.endpoint == "sse" for r in emu.requests) == sse_before
             assert sum(r.endpoint == "legacy" for r in emu.requests) == 1
-            checked = app.store.get_result(job_id)
+            checked = app.engine.store.get_result(job_id)
             assert checked is not None and checked.cross_check is not None
             assert checked.text == texts[0] and checked.cross_check.similarity == 1.0
-            assert app.store.require_job(job_id).state is JobState.DONE
+            assert app.engine.store.require_job(job_id).state is JobState.DONE
             await wait_until(
                 pilot,
                 lambda: (
@@ -226,10 +231,10 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
             # The session counts the check's cost, not the same recording a second time.
             await wait_until(
                 pilot,
-                lambda: app.session_totals().cost != session.cost,
+                lambda: app.main.session.cost != session.cost,
                 what="session cost updated",
             )
-            totals = app.session_totals()
+            totals = app.main.session
             assert (totals.jobs, totals.audio_s) == (session.jobs, session.audio_s)
             added = totals.cost["CNY"] - session.cost["CNY"]
             assert added == pytest.approx(2.2 * 3 / 3600, rel=0.02)
@@ -263,14 +268,15 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
             await wait_until(
                 pilot,
                 lambda: (
-                    len(app.store.list_jobs()) == 2
+                    len(app.engine.store.list_jobs()) == 2
                     and all(
-                        j.state in (JobState.DONE, JobState.FAILED) for j in app.store.list_jobs()
+                        j.state in (JobState.DONE, JobState.FAILED)
+                        for j in app.engine.store.list_jobs()
                     )
                 ),
                 what="both jobs ended",
             )
-            fine, broken = sorted(app.store.list_jobs(), key=lambda j: j.name)
+            fine, broken = sorted(app.engine.store.list_jobs(), key=lambda j: j.name)
             assert broken.state is JobState.FAILED
             app.main.table.select_job(broken.id)
             await wait_until(
@@ -283,7 +289,7 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
             legacy = sum(r.endpoint == "legacy" for r in emu.requests)
             assert legacy == 0
 
-            before = app.store.get_result(fine.id)
+            before = app.engine.store.get_result(fine.id)
             assert before is not None
             emu.inject("status", code=500, count=10, retry_after=0)
             app.main.table.select_job(fine.id)
@@ -300,8 +306,8 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
                 p for p in app.main.errors.problems if "cross-check not done" in p.message
             )
             assert problem.severity == "error" and f"job {fine.id}" in problem.where
-            assert app.store.require_job(fine.id).state is JobState.DONE
-            after = app.store.get_result(fine.id)
+            assert app.engine.store.require_job(fine.id).state is JobState.DONE
+            after = app.engine.store.get_result(fine.id)
             assert after is not None and after.to_json() == before.to_json()
             await wait_until(
                 pilot,

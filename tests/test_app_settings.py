@@ -68,13 +68,13 @@ async def test_settings_screen_saves_values_and_a_masked_key(tmp_path: Path) -> 
                 3,
             )
             # The running app uses the new values; the runner restarted with the new key.
-            assert app.settings.api_key == Secret(new_key) and app.runner.concurrency == 3
+            assert app.settings.api_key == Secret(new_key) and app.engine.runner.concurrency == 3
             folder = tmp_path
             write_directive_wav(folder / "after.wav", 2, text="Saved and working.")
-            app.transcribe_path(folder / "after.wav")
+            app.engine.submit(folder / "after.wav", origin="tui")
             await wait_until(
                 pilot,
-                lambda: app.store.list_jobs()[0].state is JobState.DONE,
+                lambda: app.engine.store.list_jobs()[0].state is JobState.DONE,
                 what="job with the new key",
             )
             assert emu.requests[-1].key_kind == "normal"

@@ -79,7 +79,7 @@ def _app(tmp_path: Path, emu: Emulator) -> WorkbenchApp:
 
 def _state(app: WorkbenchApp) -> Callable[[], str]:
     def describe() -> str:
-        jobs = [(j.id, j.state.value, j.attempts) for j in app.store.list_jobs()]
+        jobs = [(j.id, j.state.value, j.attempts) for j in app.engine.store.list_jobs()]
         problems = [(p.severity, p.where, p.message[:60]) for p in app.main.errors.problems]
         return f"jobs={jobs} problems={problems}"
 
@@ -93,10 +93,10 @@ def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Await
             pilot, lambda: len(app.main.files.root.children) == len(FILES), what="files listed"
         )
         for name, _s, _d in FILES:  # one by one, so ids and the panel's order are fixed
-            app.transcribe_path(app.root / name)
+            app.engine.submit(app.root / name, origin="tui")
         await wait_until(
             pilot,
-            lambda: all(j.state in ENDED for j in app.store.list_jobs()),
+            lambda: all(j.state in ENDED for j in app.engine.store.list_jobs()),
             what="jobs ended",
             state=_state(app),
         )

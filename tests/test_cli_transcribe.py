@@ -167,7 +167,7 @@ def test_unwritable_out_dir_still_prints_text_and_exits_1(emu, tmp_path, speech)
     done = run_cli("-o", "txt", "--out-dir", str(blocker), str(speech), emu=emu)
     assert done.returncode == 1
     assert done.stdout.strip() == TEXT
-    assert "could not write output files" in done.stderr
+    assert "Could not write the transcript" in done.stderr
 
 
 def test_same_stem_inputs_do_not_overwrite_each_other(emu, tmp_path):

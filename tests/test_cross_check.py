@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import until
+from tests.conftest import fake_transcriber, until
 from tui.config import Settings
 from tui.engine import events as ev
-from tui.engine.events import EventBus
+from tui.engine.engine import Engine
 from tui.engine.runner import Runner
 from tui.errors import AsrError, ErrorKind
 from tui.pipeline.transcription import Preparing, cross_check_file, transcribe_file
@@ -169,11 +169,10 @@ def test_texts_by_time_rebuilds_each_part() -> None:
 def make_runner(tmp_path: Path, emu: Emulator, **kw: Any) -> tuple[Store, Runner, list[ev.Event]]:
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
+    engine = Engine(settings, store=store, requests_per_minute=0, **kw)
     seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    runner = Runner(store, bus, None, requests_per_minute=0, settings=settings, **kw)
-    return store, runner, seen
+    engine.bus.subscribe(seen.append)
+    return store, engine.runner, seen
 
 
 async def test_runner_cross_checks_a_finished_job_and_rewrites_its_files(
@@ -301,10 +300,16 @@ async def test_a_check_shares_the_slots_and_can_be_canceled(tmp_path: Path) -> N
         return result
 
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
+    engine = Engine(
+        Settings(),
+        store=store,
+        transcriber=fake_transcriber(transcribe, check),
+        concurrency=1,
+        requests_per_minute=0,
+    )
     seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    runner = Runner(store, bus, transcribe, cross_check=check, concurrency=1, requests_per_minute=0)
+    engine.bus.subscribe(seen.append)
+    runner = engine.runner
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     ja = runner.enqueue(a)
     await runner.drain()
@@ -351,17 +356,15 @@ async def test_a_check_that_crashes_does_not_show_the_key(tmp_path: Path, fake_k
         raise ValueError(f"boom with {fake_key} inside")
 
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    runner = Runner(
-        store,
-        bus,
-        transcribe,
-        cross_check=check,
+    engine = Engine(
+        Settings(api_key=Secret(fake_key)),
+        store=store,
+        transcriber=fake_transcriber(transcribe, check),
         requests_per_minute=0,
-        settings=Settings(api_key=Secret(fake_key)),
     )
+    seen: list[ev.Event] = []
+    engine.bus.subscribe(seen.append)
+    runner = engine.runner
     job = runner.enqueue(tmp_path / "a.wav")
     await runner.drain()
     runner.cross_check(job.id)

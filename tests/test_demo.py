@@ -56,8 +56,8 @@ def test_demo_command_shows_every_part_without_a_key(
         await wait_until(
             pilot,
             lambda: (
-                len(app.store.list_jobs()) == len(demo.SAMPLES)
-                and all(j.state in ENDED for j in app.store.list_jobs())
+                len(app.engine.store.list_jobs()) == len(demo.SAMPLES)
+                and all(j.state in ENDED for j in app.engine.store.list_jobs())
             ),
             deadline_s=90,
             what="every demo job ended",
@@ -72,9 +72,9 @@ def test_demo_command_shows_every_part_without_a_key(
             ),
             what="transcripts written",
         )
-        seen["jobs"] = {j.name: j for j in app.store.list_jobs()}
+        seen["jobs"] = {j.name: j for j in app.engine.store.list_jobs()}
         seen["problems"] = list(app.main.errors.problems)
-        seen["watching"] = app.watching()
+        seen["watching"] = app.engine.watched()
         seen["settings"] = app.settings
         await pilot.press("q")
 
@@ -107,7 +107,7 @@ def test_demo_command_shows_every_part_without_a_key(
     assert [p.message for p in errors] == [failed.error_message]
     warned = {p.where for p in seen["problems"] if p.severity == "warning"}
     assert any("04 chorus.wav" in w for w in warned) and any("05 silence" in w for w in warned)
-    assert seen["watching"] and seen["watching"][0][0] == folder
+    assert seen["watching"] and seen["watching"][0].folders == (folder,)
     assert seen["settings"].base_url.startswith("http://127.0.0.1:")
     # The user's own files are untouched: no config file, no job database.
     assert not locations.config_file().exists()

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import until
+from tests.conftest import fake_transcriber, until
 from tui.config import Settings
 from tui.engine import events as ev
-from tui.engine.events import EventBus
+from tui.engine.engine import Engine
 from tui.engine.hooks import run_hook
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.runner import Runner
@@ -79,12 +79,12 @@ def db_bytes(folder: Path) -> bytes:
 
 def make(tmp_path: Path, fake: Fake, **kw: Any) -> tuple[Store, Runner, list[ev.Event]]:
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
-    seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
     kw.setdefault("requests_per_minute", 0)
-    runner = Runner(store, bus, fake, **kw)
-    return store, runner, seen
+    settings = kw.pop("settings", None) or Settings()
+    engine = Engine(settings, store=store, transcriber=fake_transcriber(fake), **kw)
+    seen: list[ev.Event] = []
+    engine.bus.subscribe(seen.append)
+    return store, engine.runner, seen
 
 
 def files(tmp_path: Path, n: int) -> list[Path]:
@@ -249,8 +249,8 @@ async def test_requests_per_minute_spaces_job_starts(tmp_path: Path) -> None:
         return time.monotonic()
 
     class Recording(RateLimiter):
-        def record(self) -> None:
-            super().record()
+        async def acquire(self) -> None:
+            await super().acquire()
             starts.append(self._starts[-1])
 
     runner.limiter = Recording(2, window_s=0.6, clock=clock)
@@ -354,10 +354,10 @@ async def test_real_pipeline_against_the_emulator(tmp_path: Path, emu: Any) -> N
     bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=402)
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
+    engine = Engine(settings, store=store, concurrency=2, requests_per_minute=0)
     seen: list[ev.Event] = []
-    bus.subscribe(seen.append)
-    runner = Runner(store, bus, None, concurrency=2, requests_per_minute=0, settings=settings)
+    engine.bus.subscribe(seen.append)
+    runner = engine.runner
     jg = runner.enqueue(good, JobOptions(export=ExportSpec(formats=("txt", "json"))))
     jb = runner.enqueue(bad)
     await runner.drain()

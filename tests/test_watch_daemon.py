@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from tui.config import Settings
-from tui.engine.watcher import WatchConfig
+from tui.engine.engine import Engine
+from tui.engine.watch_files import WatchConfig
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator, write_directive_wav
 from tui.store.records import JobState
@@ -266,10 +267,10 @@ async def test_the_daemon_stops_when_its_runner_dies(
     blocker.execute("BEGIN IMMEDIATE")
     try:
         settings = Settings(base_url="http://127.0.0.1:9/v1", api_key=Secret(fake_key))
-        args = argparse.Namespace(concurrency=1, rpm=0, grace=1.0)
-        code = await asyncio.wait_for(
-            watch_cmd._daemon(args, settings, WatchConfig(folders=(inbox,)), store), 30
-        )
+        args = argparse.Namespace(grace=1.0)
+        engine = Engine(settings, store=store, concurrency=1, requests_per_minute=0, grace_s=1.0)
+        engine.watch(WatchConfig(folders=(inbox,)))
+        code = await asyncio.wait_for(watch_cmd._daemon(args, engine), 30)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

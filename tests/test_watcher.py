@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import until
+from tests.conftest import fake_transcriber, until
 from tui.config import Settings
 from tui.engine import events as ev
-from tui.engine.events import EventBus
+from tui.engine.engine import Engine
 from tui.engine.runner import Runner
-from tui.engine.watcher import WatchConfig, Watcher, skip_reason
+from tui.engine.watch_files import WatchConfig, skip_reason
+from tui.engine.watcher import Watcher
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.stepfun.emulator.directive import directive_chunk, synth_pcm16, wav_bytes
@@ -46,7 +47,7 @@ def wav(text: str) -> bytes:
 class Harness:
     store: Store
     runner: Runner
-    watcher: Watcher
+    engine: Engine
     emu: Emulator
     events: list[ev.Event] = field(default_factory=list)
 
@@ -70,7 +71,7 @@ class Harness:
         await until(
             lambda: (
                 len(self.finished()) >= n_jobs
-                and not self.watcher.settling
+                and not self.engine.settling
                 and not self.runner.running_ids
                 and not self.store.has_queued()
             ),
@@ -85,25 +86,22 @@ async def watching(
 ) -> AsyncIterator[Harness]:
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(db)
-    bus = EventBus()
-    h_events: list[ev.Event] = []
-    bus.subscribe(h_events.append)
-    runner = Runner(
-        store,
-        bus,
-        None,
+    engine = Engine(
+        settings,
+        store=store,
         concurrency=cfg.pop("concurrency", 4),
         requests_per_minute=0,
-        settings=settings,
         grace_s=5,
     )
+    h_events: list[ev.Event] = []
+    engine.bus.subscribe(h_events.append)
     cfg.setdefault("quiet_period_s", 0.6)
     cfg.setdefault("stat_interval_s", 0.1)
     cfg.setdefault("recheck_s", 0.3)
-    watcher = Watcher(WatchConfig(folders=tuple(folders), **cfg), store, runner, bus)
+    engine.watch(WatchConfig(folders=tuple(folders), **cfg))
     stop = asyncio.Event()
-    tasks = asyncio.gather(runner.run_forever(stop), watcher.run(stop))
-    harness = Harness(store, runner, watcher, emu, h_events)
+    tasks = asyncio.ensure_future(engine.serve(stop))
+    harness = Harness(store, engine.runner, engine, emu, h_events)
     try:
         await until(lambda: bool(harness.of(ev.WatchStarted)), 10, "watch started")
         yield harness
@@ -378,9 +376,8 @@ async def test_a_copy_admitted_by_another_process_meanwhile_is_not_queued_again(
 
     store = Store(db)
     store.ledger = RacingLedger(store._db)
-    bus = EventBus()
-    runner = Runner(store, bus, None, requests_per_minute=0)
-    watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
+    engine = Engine(Settings(), store=store, requests_per_minute=0)
+    watcher = Watcher(WatchConfig(folders=(inbox,)), store, engine.runner, engine.bus)
     watcher._admit(inbox / "b.wav", inbox, (inbox / "b.wav").stat(), digest)
     jobs = store.list_jobs()
     assert [j.source.name for j in jobs] == ["a.wav"]
@@ -400,9 +397,9 @@ async def test_a_job_that_failed_on_a_rename_runs_again_under_the_new_name(
     (inbox / "take1.wav").write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
-    runner = Runner(store, bus, None, requests_per_minute=0, settings=settings)
+    engine = Engine(settings, store=store, requests_per_minute=0)
+    runner, bus = engine.runner, engine.bus
     watcher = Watcher(WatchConfig(folders=(inbox,)), store, runner, bus)
     st = (inbox / "take1.wav").stat()
     adm = store.ledger.admit_file(
@@ -436,7 +433,7 @@ async def test_a_big_folder_is_scanned_without_freezing_the_event_loop(tmp_path:
     for i in range(n):
         (inbox / f"r{i:04d}.wav").write_bytes(b"RIFF" + i.to_bytes(4, "little"))
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
+    engine = Engine(Settings(), store=store)
     ticks = 0
     ticks_at_detection: list[int] = []
 
@@ -444,8 +441,8 @@ async def test_a_big_folder_is_scanned_without_freezing_the_event_loop(tmp_path:
         if isinstance(e, ev.FileDetected):
             ticks_at_detection.append(ticks)
 
-    bus.subscribe(on)
-    watcher = Watcher(WatchConfig(folders=(inbox,)), store, Runner(store, bus, None), bus)
+    engine.bus.subscribe(on)
+    watcher = Watcher(WatchConfig(folders=(inbox,)), store, engine.runner, engine.bus)
     stop = asyncio.Event()
 
     async def tick() -> None:
@@ -481,10 +478,12 @@ async def test_a_file_renamed_just_as_its_job_started_runs_again_under_the_new_n
         return TranscriptionResult(file=str(path), text=f"{len(data)} bytes", duration_s=1.0)
 
     store = Store(tmp_path / "jobs.sqlite3")
-    bus = EventBus()
+    engine = Engine(
+        Settings(), store=store, transcriber=fake_transcriber(transcribe), requests_per_minute=0
+    )
+    runner, bus = engine.runner, engine.bus
     events: list[ev.Event] = []
     bus.subscribe(events.append)
-    runner = Runner(store, bus, transcribe, requests_per_minute=0)
     watcher = Watcher(
         WatchConfig(folders=(inbox,), quiet_period_s=0.3, stat_interval_s=0.1), store, runner, bus
     )

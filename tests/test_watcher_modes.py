@@ -112,10 +112,8 @@ import asyncio, os, sys
 from pathlib import Path
 from tui.config import Settings
 from tui.engine import events as ev
-from tui.engine.events import EventBus
-from tui.engine.runner import Runner
-from tui.store.store import Store
-from tui.engine.watcher import WatchConfig, Watcher
+from tui.engine.engine import Engine
+from tui.engine.watch_files import WatchConfig
 from tui.secrets import Secret
 
 def show(e):
@@ -126,15 +124,14 @@ def show(e):
 
 async def main():
     settings = Settings(base_url=os.environ["EMU_URL"], api_key=Secret(os.environ["EMU_KEY"]))
-    store, bus = Store(Path(sys.argv[2])), EventBus()
-    bus.subscribe(show)
-    runner = Runner(store, bus, None, requests_per_minute=0, settings=settings)
-    cfg = WatchConfig(folders=(Path(sys.argv[1]),), recursive=True, quiet_period_s=0.3,
-                      stat_interval_s=0.1, recheck_s=0.3, empty_give_up_s=1.0)
+    engine = Engine(settings, db_path=Path(sys.argv[2]), requests_per_minute=0)
+    engine.bus.subscribe(show)
+    engine.watch(WatchConfig(folders=(Path(sys.argv[1]),), recursive=True, quiet_period_s=0.3,
+                             stat_interval_s=0.1, recheck_s=0.3, empty_give_up_s=1.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_reader(0, lambda: (loop.remove_reader(0), stop.set()))
-    await asyncio.gather(runner.run_forever(stop), Watcher(cfg, store, runner, bus).run(stop))
+    await engine.serve(stop)
 
 asyncio.run(main())
 """

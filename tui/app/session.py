@@ -1,4 +1,4 @@
-"""Small pure helpers the app uses: session totals, transcript layout, folder listing, and
+"""Small pure helpers the app uses: session totals, folder listing, and
 how the service is named in the header. No Textual here."""
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tui.app.live_text import format_result
 from tui.audio.sniff import is_audio_path
 from tui.config import Settings
 from tui.store.records import Totals
-from tui.store.store import Store
 from tui.transcript.model import CostEstimate, TranscriptionResult
 
 
@@ -32,12 +30,6 @@ def add_cost(totals: Totals, cost: CostEstimate | None) -> Totals:
     amounts = dict(totals.cost)
     amounts[cost.currency] = amounts.get(cost.currency, 0.0) + cost.amount
     return Totals(totals.jobs, totals.audio_s, amounts)
-
-
-def layout_transcript(store: Store, job_id: int) -> tuple[TranscriptionResult | None, str]:
-    """The stored result and its text as the pane shows it (may be slow: 20k segments ≈ 0.2 s)."""
-    result = store.get_result(job_id)
-    return result, format_result(result) if result is not None else ""
 
 
 def audio_files(folder: Path) -> list[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 FORMAT_TYPES = ("mp3", "wav", "ogg", "pcm", "m4a")
 
@@ -27,3 +27,7 @@ class AudioFormat:
                 channel=self.channel,
             )
         return out
+
+    def as_dict(self) -> dict[str, object]:
+        """Every field, for storing (``AudioFormat(**d)`` reads it back)."""
+        return asdict(self)

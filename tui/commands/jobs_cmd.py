@@ -15,6 +15,8 @@ from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
 from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
+    from tui.config import Settings
+    from tui.engine.engine import Engine
     from tui.store.records import Job
     from tui.store.store import Store
 
@@ -205,6 +207,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_retry(args: argparse.Namespace) -> int:
+    from tui.config import Settings
     from tui.store.records import JobState, JobStateError
 
     settings = None
@@ -213,20 +216,20 @@ def run_retry(args: argparse.Namespace) -> int:
         if isinstance(loaded, int):
             return loaded
         settings = loaded
-    store = _open(args.db)
-    if isinstance(store, int):
-        return store
-    with store:
+    engine = _engine(args.db, settings or Settings())
+    if isinstance(engine, int):
+        return engine
+    with engine:
         try:
-            job = store.retry_job(args.job_id)
-        except JobStateError as exc:
-            print(f"stepfun-asr: {exc}", file=sys.stderr)
+            job = engine.retry(args.job_id)
+        except (JobStateError, KeyError) as exc:
+            print(f"stepfun-asr: {_sentence(exc)}", file=sys.stderr)
             return 1
         print(f"job {job.id} queued again: {job.source}", flush=True)
         if settings is None:
             return 0
-        asyncio.run(_run_one(store, settings, job.id))
-        final = store.get_job(job.id)
+        asyncio.run(_drain_printing(engine, job.id))
+        final = engine.store.get_job(job.id)
     if final is None:
         return 1
     if final.state is JobState.RUNNING or final.state is JobState.QUEUED:
@@ -236,24 +239,16 @@ def run_retry(args: argparse.Namespace) -> int:
 
 
 def run_cross_check(args: argparse.Namespace) -> int:
+    from tui.engine.events import CrossCheckFailed, Event, JobFinished
+    from tui.store.records import JobStateError
+
     loaded = load_or_exit(args)  # the key is checked before anything is sent
     if isinstance(loaded, int):
         return loaded
-    store = _open(args.db)
-    if isinstance(store, int):
-        return store
-    with store:
-        ok = asyncio.run(_cross_check_one(store, loaded, args.job_id))
-    return 0 if ok else 1
-
-
-async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
-    from tui.engine.events import CrossCheckFailed, Event, EventBus, JobFinished
-    from tui.engine.runner import Runner
-    from tui.store.records import JobStateError
-
-    bus = EventBus()
-    bus.subscribe(EventPrinter(store, sys.stdout))
+    engine = _engine(args.db, loaded)
+    if isinstance(engine, int):
+        return engine
+    job_id = args.job_id
     outcome: list[bool] = []
 
     def settled(event: Event) -> None:
@@ -262,36 +257,32 @@ async def _cross_check_one(store: Store, settings: Any, job_id: int) -> bool:
         elif isinstance(event, CrossCheckFailed) and event.job_id == job_id:
             outcome.append(False)
 
-    bus.subscribe(settled)
-    runner = Runner(
-        store,
-        bus,
-        None,
-        concurrency=1,
-        requests_per_minute=settings.requests_per_minute,
-        settings=settings,
-    )
+    with engine:
+        engine.bus.subscribe(settled)
+        try:
+            engine.cross_check(job_id)
+        except (JobStateError, KeyError) as exc:
+            print(f"stepfun-asr: {_sentence(exc)}", file=sys.stderr)
+            return 1
+        asyncio.run(_drain_printing(engine, job_id))
+    return 0 if outcome == [True] else 1
+
+
+def _sentence(exc: Exception) -> str:
+    # KeyError's str() is the repr of its argument: show the sentence itself.
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _engine(db: Path | None, settings: Settings) -> Engine | int:
+    from tui.engine.engine import Engine
+
     try:
-        runner.cross_check(job_id)
-    except JobStateError as exc:
-        print(f"stepfun-asr: {exc}", file=sys.stderr)
-        return False
-    await runner.drain([job_id])
-    return outcome == [True]
+        return Engine(settings, db_path=db, concurrency=1)
+    except Exception as exc:  # a locked, corrupt or newer database
+        print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
+        return 1
 
 
-async def _run_one(store: Store, settings: Any, job_id: int) -> None:
-    from tui.engine.events import EventBus
-    from tui.engine.runner import Runner
-
-    bus = EventBus()
-    bus.subscribe(EventPrinter(store, sys.stdout))
-    runner = Runner(
-        store,
-        bus,
-        None,
-        concurrency=1,
-        requests_per_minute=settings.requests_per_minute,
-        settings=settings,
-    )
-    await runner.drain([job_id])
+async def _drain_printing(engine: Engine, job_id: int) -> None:
+    engine.bus.subscribe(EventPrinter(engine.store, sys.stdout))
+    await engine.drain([job_id])

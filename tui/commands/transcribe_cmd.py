@@ -8,22 +8,24 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui.audio.encoding import FORMAT_TYPES, AudioFormat
-from tui.cli_common import client_options, fail_usage, load_or_exit
-from tui.config import Settings
-from tui.errors import AsrError, ErrorKind
-from tui.secrets import redact
-from tui.stepfun.events import AttemptRestarted, DeltaReceived
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
 from tui.transcript.formats import FORMATS
-from tui.transcript.model import TranscriptionResult
+
+if TYPE_CHECKING:  # the engine is imported when a command runs: building the parser stays cheap
+    from tui.config import Settings
+    from tui.engine.engine import Engine
+    from tui.engine.events import Event
+    from tui.store.records import Job
+    from tui.transcript.model import TranscriptionResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "transcribe",
-        parents=[client_options()],
+        parents=[client_options(), db_option()],
         help="transcribe files and print the text",
         description="Transcribe each FILE; text goes to stdout. Each file succeeds or fails "
         "on its own. Exit 0: all succeeded; 1: any failed; 2: usage error or missing key.",
@@ -88,106 +90,170 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_exit(args)
     if isinstance(settings, int):
         return settings
-    if args.no_compress:
-        settings.compress = False
-    return asyncio.run(_run_all(args, settings, override, formats))
+    from tui.engine.engine import Engine
+
+    live = sys.stdout.isatty() and not args.json
+    try:
+        # One file at a time while text streams to the terminal, so it reads in order.
+        engine = Engine(settings, db_path=args.db, concurrency=1 if live else None, grace_s=0)
+    except Exception as exc:  # a locked, corrupt or newer database
+        print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
+        return 1
+    with engine:
+        jobs = _submit(engine, args, settings, override, formats)
+        report = BatchReport(engine, jobs, as_json=args.json, live=live)
+        engine.bus.subscribe(report.on_event)
+        asyncio.run(engine.drain([job.id for job in jobs]))
+        return report.finish()
 
 
-async def _run_all(
+def _submit(
+    engine: Engine,
     args: argparse.Namespace,
     settings: Settings,
     override: AudioFormat | None,
     formats: tuple[str, ...],
-) -> int:
-    # Imported here so that building the CLI parser stays cheap for every other command.
-    from tui.pipeline.transcription import transcribe_file
-    from tui.stepfun.client import AsrClient
-    from tui.transcript.exports import planned_paths, write_exports
+) -> list[Job]:
+    """One job per file, in the history like every other (``stepfun-asr jobs`` lists them)."""
+    from tui.store.records import JobOptions
+    from tui.transcript.exports import ExportSpec, planned_paths
 
-    live = sys.stderr.isatty() and not args.json
-    failed = 0
-    written_now: set[Path] = set()
-    async with AsrClient(settings.require_key(), settings.resolved_base_url) as client:
-        for path in args.files:
-            started = time.monotonic()
-            try:
-                result = await transcribe_file(
-                    path,
-                    settings,
-                    client,
-                    on_event=_live_printer() if live else None,
-                    cross_check=args.cross_check,
-                    format_override=override,
-                )
-            except AsrError as exc:
-                failed += 1
-                _report_failure(path, exc, args.json, time.monotonic() - started)
-                continue
-            except Exception as exc:  # a bug must fail this file, not the whole run
-                failed += 1
-                err = AsrError(
-                    ErrorKind.BAD_INPUT,
-                    redact(f"Unexpected {type(exc).__name__}: {exc}", settings.require_key()),
-                )
-                _report_failure(path, err, args.json, time.monotonic() - started)
-                continue
-            if live:
-                print(file=sys.stderr)
-            written: list[Path] = []
-            try:
-                if formats:
-                    # Overwrite what earlier runs left, but never what this run just wrote
-                    # (talk.wav and talk.m4a in one call both map to talk.srt).
-                    clash = written_now.intersection(planned_paths(path, formats, args.out_dir))
-                    written = write_exports(
-                        result, path, formats, args.out_dir, "suffix" if clash else "overwrite"
-                    )
-                    written_now.update(written)
-            except OSError as exc:
-                # The text is still printed: the user paid for it.
-                failed += 1
-                print(f"error: {path}: could not write output files: {exc}", file=sys.stderr)
-            _report_success(result, args.json, written)
-    return 1 if failed else 0
-
-
-def _live_printer() -> Any:
-    def on_event(event: object) -> None:
-        if isinstance(event, DeltaReceived):
-            sys.stderr.write(event.text)
-            sys.stderr.flush()
-        elif isinstance(event, AttemptRestarted):
-            sys.stderr.write(f"\n[retry {event.attempt} in {event.delay_s:.1f}s: {event.reason}]\n")
-
-    return on_event
-
-
-def _report_success(result: TranscriptionResult, as_json: bool, written: list[Path]) -> None:
-    if as_json:
-        data = result.to_json()
-        data["outputs"] = [str(p) for p in written]
-        print(json.dumps(data, ensure_ascii=False), flush=True)
-    else:
-        print(result.text, flush=True)
-    for warning in result.warnings:
-        marker = "REVIEW" if warning.serious else "warning"
-        print(f"{marker}: {result.file}: {warning.message}", file=sys.stderr)
-    for path in written:
-        print(f"wrote {path}", file=sys.stderr)
-
-
-def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) -> None:
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "error": exc.message,
-                    "error_kind": exc.kind.value,
-                    "elapsed_s": round(elapsed, 3),
-                },
-                ensure_ascii=False,
-            ),
-            flush=True,
+    planned: set[Path] = set()
+    jobs = []
+    for path in args.files:
+        export = None
+        if formats:
+            # Overwrite what earlier runs left, but never what this run writes for another
+            # file (talk.wav and talk.m4a in one call both map to talk.srt).
+            targets = set(planned_paths(path, formats, args.out_dir))
+            policy = "suffix" if targets & planned else "overwrite"
+            if policy == "suffix":
+                # One file at a time, so the first file keeps the plain name.
+                engine.runner.concurrency = 1
+            planned |= targets
+            out_dir = str(args.out_dir.expanduser().absolute()) if args.out_dir else None
+            export = ExportSpec(formats=formats, out_dir=out_dir, policy=policy)
+        options = JobOptions(
+            model=settings.model,
+            language=settings.language,
+            hotwords=tuple(settings.hotwords),
+            cross_check=args.cross_check,
+            export=export,
+            audio_format=override,
+            compress=False if args.no_compress else None,
         )
-    print(f"error: {path}: {exc.message}", file=sys.stderr)
+        jobs.append(engine.submit(path, options, origin="cli"))
+    return jobs
+
+
+class BatchReport:
+    """Prints each job's text (stdout) and failures, warnings and files (stderr) as the engine
+    reports them, in the order the files were given (a later file's lines wait their turn)."""
+
+    def __init__(self, engine: Engine, jobs: list[Job], *, as_json: bool, live: bool) -> None:
+        self.engine = engine
+        self.jobs = jobs
+        self.as_json = as_json
+        self.live = live
+        self.order = {job.id: i for i, job in enumerate(jobs)}
+        self.started: dict[int, float] = {}
+        self.streamed: dict[int, str] = {}
+        self.pending: dict[int, list[tuple[bool, str]]] = {}
+        self.settled: set[int] = set()
+        self.head = 0  # index of the first file whose lines are not all out yet
+        self.failed = 0
+
+    def on_event(self, event: Event) -> None:
+        from tui.engine import events as ev
+
+        match event:
+            case ev.JobStarted(job_id=jid) if jid in self.order:
+                self.started.setdefault(jid, time.monotonic())
+                if self.live and len(self.jobs) > 1:
+                    self._header(jid)
+            case ev.JobDeltaReceived(job_id=jid, text=text) if self.live and jid in self.order:
+                self.streamed[jid] = self.streamed.get(jid, "") + text
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            case ev.JobRestarted(job_id=jid, reason=reason) if jid in self.order:
+                if self.live and self.streamed.pop(jid, ""):
+                    sys.stdout.write("\n")
+                self._out(jid, f"[retrying: {reason}]", err=True)
+            case ev.JobFinished(job_id=jid, result=result) if jid in self.order:
+                self._finished(jid, result)
+            case ev.JobFailed(job_id=jid, message=message, kind=kind) if jid in self.order:
+                self._failed(jid, message, kind)
+            case ev.JobCanceled(job_id=jid) if jid in self.order:
+                self._failed(jid, "canceled", "canceled")
+            case ev.ExportWritten(job_id=jid, paths=paths) if jid in self.order:
+                for path in paths:
+                    self._out(jid, f"wrote {path}", err=True)
+            case ev.ExportFailed(job_id=jid, message=message) if jid in self.order:
+                # The text is still printed: the user paid for it.
+                self.failed += 1
+                self._out(jid, f"error: {message}", err=True)
+
+    def _out(self, job_id: int, text: str, *, err: bool = False) -> None:
+        if self.order[job_id] <= self.head:
+            print(text, file=sys.stderr if err else sys.stdout, flush=True)
+        else:
+            self.pending.setdefault(job_id, []).append((err, text))
+
+    def _settle(self, job_id: int) -> None:
+        self.settled.add(job_id)
+        while self.head < len(self.jobs) and self.jobs[self.head].id in self.settled:
+            self.head += 1
+            if self.head < len(self.jobs):
+                for err, text in self.pending.pop(self.jobs[self.head].id, []):
+                    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+    def _header(self, job_id: int) -> None:
+        if not self.as_json:
+            first = self.order[job_id] == 0
+            self._out(job_id, ("" if first else "\n") + f"==> {self._source(job_id)} <==")
+
+    def _source(self, job_id: int) -> Path:
+        return self.jobs[self.order[job_id]].source
+
+    def _elapsed(self, job_id: int) -> float:
+        return round(time.monotonic() - self.started.get(job_id, time.monotonic()), 3)
+
+    def _finished(self, job_id: int, result: TranscriptionResult) -> None:
+        if self.as_json:
+            data = {"job_id": job_id, **result.to_json(), "elapsed_s": self._elapsed(job_id)}
+            self._out(job_id, json.dumps(data, ensure_ascii=False))
+        elif self.live:
+            streamed = self.streamed.pop(job_id, "")
+            print(flush=True)
+            if streamed.strip() != result.text.strip():
+                # The service's final text is what the files hold; show it when it differs.
+                print("--- final text ---", file=sys.stderr)
+                print(result.text, flush=True)
+        else:
+            if len(self.jobs) > 1:
+                self._header(job_id)
+            self._out(job_id, result.text)
+        for warning in result.warnings:
+            marker = "REVIEW" if warning.serious else "warning"
+            self._out(job_id, f"{marker}: {result.file}: {warning.message}", err=True)
+        self._settle(job_id)
+
+    def _failed(self, job_id: int, message: str, kind: str) -> None:
+        self.failed += 1
+        source = self._source(job_id)
+        if self.as_json:
+            line = {
+                "job_id": job_id,
+                "file": str(source),
+                "error": message,
+                "error_kind": kind,
+                "elapsed_s": self._elapsed(job_id),
+            }
+            self._out(job_id, json.dumps(line, ensure_ascii=False))
+        elif self.live and self.streamed.pop(job_id, ""):
+            print(flush=True)
+        self._out(job_id, f"error: {source}: {message}", err=True)
+        self._settle(job_id)
+
+    def finish(self) -> int:
+        return 1 if self.failed else 0

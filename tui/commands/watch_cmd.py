@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
-from tui.config import Settings
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
-    from collections.abc import Awaitable
-
+    from tui.engine.engine import Engine
     from tui.engine.events import Event, JobProgressed
-    from tui.engine.watcher import WatchConfig
     from tui.store.store import Store
 
 GRACE_S = 30.0
@@ -103,7 +100,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.engine.watcher import WatchConfig
+    from tui.engine.watch_files import WatchConfig
     from tui.store.records import JobOptions
     from tui.transcript.exports import ExportSpec, parse_formats
 
@@ -152,41 +149,27 @@ def run(args: argparse.Namespace) -> int:
         **({"quiet_period_s": args.quiet_period} if args.quiet_period else {}),
         **({"skip_duplicate_content": False} if args.resend_duplicates else {}),
     )
-    try:
-        from tui.store.store import Store
+    from tui.engine.engine import Engine
 
-        store = Store(args.db)
+    try:
+        engine = Engine(
+            settings,
+            db_path=args.db,
+            concurrency=args.concurrency,
+            requests_per_minute=args.rpm,
+            grace_s=args.grace,
+        )
     except Exception as exc:  # a locked, corrupt or newer database
         print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
         return 1
-    try:
-        return asyncio.run(_daemon(args, settings, config, store))
-    finally:
-        store.close()
+    with engine:
+        engine.watch(config)
+        return asyncio.run(_daemon(args, engine))
 
 
-async def _daemon(
-    args: argparse.Namespace, settings: Settings, config: WatchConfig, store: Store
-) -> int:
-    from tui.engine.events import EventBus
-    from tui.engine.runner import Runner
-    from tui.engine.watcher import Watcher
-
-    bus = EventBus()
-    printer = EventPrinter(store, sys.stdout)
-    bus.subscribe(printer)
-    concurrency = args.concurrency or settings.concurrency
-    rpm = settings.requests_per_minute if args.rpm is None else args.rpm
-    runner = Runner(
-        store,
-        bus,
-        None,
-        concurrency=concurrency,
-        requests_per_minute=rpm,
-        settings=settings,
-        grace_s=args.grace,
-    )
-    watcher = Watcher(config, store, runner, bus)
+async def _daemon(args: argparse.Namespace, engine: Engine) -> int:
+    printer = EventPrinter(engine.store, sys.stdout)
+    engine.bus.subscribe(printer)
     stop = asyncio.Event()
     signals = 0
 
@@ -194,22 +177,14 @@ async def _daemon(
         nonlocal signals
         signals += 1
         if signals == 1:
-            busy = len(runner.running_ids)
+            busy = len(engine.running_ids)
             printer.line(
                 f"stopping ({signame}): {busy} job(s) in flight get up to "
                 f"{args.grace:g} s, then go back to the queue; signal again to stop now"
             )
             stop.set()
         else:
-            runner.stop_now()
-
-    async def until_stopped(part: Awaitable[None]) -> None:
-        # Either half ending (the runner on a database error, say) stops the other: a watcher
-        # queueing for a dead runner, or a runner waiting on a dead watcher, would hang forever.
-        try:
-            await part
-        finally:
-            stop.set()
+            engine.stop_now()
 
     loop = asyncio.get_running_loop()
     handled = []
@@ -218,18 +193,14 @@ async def _daemon(
             loop.add_signal_handler(sig, on_signal, sig.name)
             handled.append(sig)
     try:
-        results = await asyncio.gather(
-            until_stopped(runner.run_forever(stop)),
-            until_stopped(watcher.run(stop)),
-            return_exceptions=True,
-        )
+        # A watch that fails stops the daemon (loudly, exit 1) rather than leaving it deaf.
+        errors = await engine.serve(stop, stop_on_watch_failure=True)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
-    errors = [r for r in results if isinstance(r, BaseException)]
     for err in errors:
         printer.line(f"error: {type(err).__name__}: {err}")
-    counts = store.counts()
+    counts = engine.store.counts()
     printer.line(
         f"stopped: {counts['queued']} queued, {counts['done']} done, "
         f"{counts['needs_review']} to review, {counts['failed']} failed"
@@ -307,6 +278,8 @@ class EventPrinter:
                 return f"watching  {', '.join(map(str, folders))} ({how})"
             case ev.WatchStopped():
                 return "watch stopped"
+            case ev.WatchFailed(folders=folders, message=message):
+                return f"WATCH FAILED {', '.join(map(str, folders))}: {message}"
             case ev.FolderMissing(folder=folder, message=message):
                 return f"MISSING   {message or folder}"
             case ev.FolderRestored(folder=folder):

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from tui.config import Settings
 from tui.engine.delivery import Delivery
 from tui.engine.events import CrossCheckFailed, EventBus, JobFinished, JobStarted
+from tui.engine.outcome import attempt
 from tui.engine.progress import ProgressTracker
 from tui.engine.transcriber import CrossCheckFn
-from tui.errors import AsrError, ErrorKind
 from tui.store.records import FINISHED, Job, JobState, JobStateError
 from tui.store.store import Store
 from tui.transcript.model import CostEstimate, TranscriptionResult
@@ -122,36 +122,28 @@ class CrossChecks:
         progress = ProgressTracker(self.bus, job_id)
         self.bus.publish(JobStarted(job_id, job.attempts, cross_check_only=True))
         progress.publish(force=True)
+        work = check(
+            job.source,
+            settings=settings_for(job),
+            result=previous,
+            on_event=progress.on_event,
+            cancel=cancel,
+        )
         try:
-            result = await check(
-                job.source,
-                settings=settings_for(job),
-                result=previous,
-                on_event=progress.on_event,
-                cancel=cancel,
+            outcome = await attempt(
+                work, cancel=cancel, user_canceled=lambda: job_id in self._user_canceled
             )
         except asyncio.CancelledError:
-            if job_id in self._user_canceled:
-                if (me := asyncio.current_task()) is not None:
-                    me.uncancel()
-                self._failed(job_id, CANCELED, "canceled")
-                return
             self._failed(job_id, STOPPED, "canceled")
             raise
-        except Exception as exc:  # the check fails alone: the job keeps its result
-            if job_id in self._user_canceled or (
-                isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED and cancel.is_set()
-            ):
-                self._failed(job_id, CANCELED, "canceled")
-            else:
-                self._failed(job_id, *self.describe(job, exc))
-        else:
-            if job_id in self._user_canceled:
-                self._failed(job_id, CANCELED, "canceled")
-            else:
-                self._save(job, previous, result)
         finally:
             self._cancel.pop(job_id, None)
+        if outcome.canceled:
+            self._failed(job_id, CANCELED, "canceled")
+        elif outcome.error is not None:  # the check fails alone: the job keeps its result
+            self._failed(job_id, *self.describe(job, outcome.error))
+        elif outcome.value is not None:
+            self._save(job, previous, outcome.value)
 
     def _failed(self, job_id: int, message: str, kind: str) -> None:
         self._user_canceled.discard(job_id)

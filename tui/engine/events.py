@@ -153,6 +153,14 @@ class WatchStopped:
 
 
 @dataclass(frozen=True)
+class WatchFailed:
+    """A watch stopped on an error; its folders are no longer watched (the message says why)."""
+
+    folders: tuple[Path, ...]
+    message: str
+
+
+@dataclass(frozen=True)
 class FolderMissing:
     folder: Path
     message: str = ""
@@ -219,6 +227,7 @@ JobEvent = (
 WatchEvent = (
     WatchStarted
     | WatchStopped
+    | WatchFailed
     | FolderMissing
     | FolderRestored
     | FileDetected

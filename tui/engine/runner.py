@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import logging
 import traceback
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,10 @@ from tui.engine.events import (
     JobReviewed,
     JobStarted,
 )
-from tui.engine.progress import PROGRESS_INTERVAL_S, ProgressTracker
+from tui.engine.outcome import attempt
+from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
-from tui.engine.transcriber import CrossCheckFn, TranscribeFn, pipeline_engines
+from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
 from tui.store import owners
@@ -44,8 +45,6 @@ from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
 from tui.transcript.exports import ExportSpec
 from tui.transcript.model import TranscriptionResult
-
-__all__ = ["PROGRESS_INTERVAL_S", "STORE_POLL_S", "CrossCheckFn", "Runner", "TranscribeFn"]
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +56,16 @@ class Runner:
         self,
         store: Store,
         bus: EventBus,
-        transcribe: TranscribeFn | None = None,
         *,
+        transcriber: TranscriberFactory = pipeline_transcriber,
         concurrency: int = 2,
         requests_per_minute: int | None = 10,
         settings: Settings | None = None,
         grace_s: float = 30.0,
         owner: str | None = None,
-        cross_check: CrossCheckFn | None = None,
     ) -> None:
-        """``transcribe=None`` builds the real pipeline (needs the key) when serving starts, with
-        the RPM limit applied to every HTTP request. A given callable is limited per job start;
-        with it, ``cross_check`` is what cross-checks a finished job (without it, none can)."""
+        """``transcriber`` is opened when serving starts (the real one needs the key) with the
+        rate limiter, which it applies to every request it makes."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.store = store
@@ -81,10 +78,8 @@ class Runner:
         # process must not take this one's running jobs for a crashed runner's leftovers.
         self.owner = owner or owners.new_runner_owner()
         self.delivery = Delivery(store, bus, self._redact)
-        self._given = transcribe
-        self._fn: TranscribeFn | None = transcribe
-        self._given_check = cross_check
-        self._check_fn: CrossCheckFn | None = cross_check
+        self._factory = transcriber
+        self._transcriber: Transcriber | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._cancel_events: dict[int, asyncio.Event] = {}
         self._user_canceled: set[int] = set()
@@ -166,8 +161,6 @@ class Runner:
         main model does not run again. Events: JobStarted/JobProgressed, then JobFinished
         (``cross_check_only``) or CrossCheckFailed (the job keeps its previous result and
         state). JobStateError when the job cannot be cross-checked (the message says why)."""
-        if self._given is not None and self._given_check is None:
-            raise JobStateError("This runner was given a transcriber without a cross-checker.")
         return self.checks.request(job_id)
 
     def mark_reviewed(self, job_id: int, reviewed: bool = True) -> Job:
@@ -209,20 +202,13 @@ class Runner:
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
-            async with self._transcriber() as (fn, check):
-                self._fn, self._check_fn = fn, check
+            async with self._factory(self.settings, self.limiter) as transcriber:
+                self._transcriber = transcriber
                 await self._loop(stop, until_empty, only)
         finally:
+            self._transcriber = None
             owners.serving(self.owner, False)
             self._serving = False
-
-    @contextlib.asynccontextmanager
-    async def _transcriber(self) -> AsyncIterator[tuple[TranscribeFn, CrossCheckFn | None]]:
-        if self._given is not None:
-            yield self._given, self._given_check
-        else:
-            async with pipeline_engines(self.settings, self.limiter) as engines:
-                yield engines
 
     async def _loop(
         self, stop: asyncio.Event | None, until_empty: bool, only: set[int] | None
@@ -231,7 +217,7 @@ class Runner:
         try:
             while not (stop and stop.is_set()):
                 self._wake.clear()
-                delay = self._fill(only)
+                self._fill(only)
                 if (
                     until_empty
                     and not self._busy
@@ -247,8 +233,9 @@ class Runner:
                 }
                 if stop_wait:
                     waiters.add(stop_wait)
-                timeout = STORE_POLL_S if delay is None else min(delay, STORE_POLL_S)
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waiters, timeout=STORE_POLL_S, return_when=asyncio.FIRST_COMPLETED
+                )
                 wake.cancel()
         finally:
             if stop_wait:
@@ -266,32 +253,24 @@ class Runner:
     def _busy(self) -> int:
         return len(self._tasks) + len(self.checks.tasks)
 
-    def _fill(self, only: set[int] | None) -> float | None:
-        """Start jobs (asked-for cross-checks first) up to the concurrency; returns the
-        rate-limit wait if that stopped us."""
+    def _fill(self, only: set[int] | None) -> None:
+        """Start jobs (asked-for cross-checks first) up to the concurrency. Requests wait for
+        the rate limit in the transcriber's transport, not here."""
+        assert self._transcriber is not None
         while self._busy < self.concurrency:
-            check = bool(self.checks.pending) and self._check_fn is not None
-            if not check and not self._has_work(only):
-                return None
-            if self._given is not None:
-                wait = self.limiter.wait_time()
-                if wait > 0:
-                    return wait
-            if check:
-                assert self._check_fn is not None
-                self.checks.start(self.checks.pending.popleft(), self._check_fn, self._settings_for)
-                if self._given is not None:
-                    self.limiter.record()
+            if self.checks.pending:
+                self.checks.start(
+                    self.checks.pending.popleft(),
+                    self._transcriber.cross_check,
+                    self._settings_for,
+                )
                 continue
             job = self._claim(only)
             if job is None:
-                return None
-            if self._given is not None:
-                self.limiter.record()
+                return
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
             self._tasks[job.id] = task
             task.add_done_callback(functools.partial(self._job_done, job.id))
-        return None
 
     def _claim(self, only: set[int] | None) -> Job | None:
         if only is None:
@@ -343,51 +322,44 @@ class Runner:
             model=opts.model or base.model,
             language=opts.language if opts.language is not None else base.language,
             hotwords=list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords),
+            compress=opts.compress if opts.compress is not None else base.compress,
         )
 
     async def _run_job(self, job: Job) -> None:
-        assert self._fn is not None
+        assert self._transcriber is not None
         cancel = asyncio.Event()
         self._cancel_events[job.id] = cancel
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
+        work = self._transcriber.transcribe(
+            job.source,
+            settings=self._settings_for(job),
+            on_event=progress.on_event,
+            cancel=cancel,
+            cross_check=job.options.cross_check,
+            format_override=job.options.audio_format,
+        )
         try:
-            result = await self._fn(
-                job.source,
-                settings=self._settings_for(job),
-                on_event=progress.on_event,
-                cancel=cancel,
-                cross_check=job.options.cross_check,
+            outcome = await attempt(
+                work, cancel=cancel, user_canceled=lambda: job.id in self._user_canceled
             )
         except asyncio.CancelledError:
-            if job.id in self._user_canceled:
-                if (me := asyncio.current_task()) is not None:
-                    me.uncancel()
-                self._canceled(job.id)
-                return  # the user asked for this; the runner itself carries on
             self._requeue(job.id, "stopped before it finished; it will run again")
             raise
-        except Exception as exc:  # one bad file fails only its own job
-            if job.id in self._user_canceled or (
-                isinstance(exc, AsrError) and exc.kind is ErrorKind.CANCELED and cancel.is_set()
-            ):
-                self._canceled(job.id)
-            elif self._stopping:
-                # A terminal's Ctrl-C also reaches our children (ffmpeg): a failure while we
-                # stop is not trusted as the file's verdict. It runs again on the next start.
-                self._requeue(
-                    job.id, f"failed while stopping ({self._redact(str(exc))}); it will run again"
-                )
-            else:
-                self._failed(job.id, *self._describe(job, exc))
-        else:
-            if job.id in self._user_canceled:
-                self._canceled(job.id)
-            else:
-                self._finished(job, result)
         finally:
             self._cancel_events.pop(job.id, None)
+        if outcome.canceled:
+            self._canceled(job.id)
+        elif outcome.error is not None and self._stopping:
+            # A terminal's Ctrl-C also reaches our children (ffmpeg): a failure while we stop
+            # is not trusted as the file's verdict. It runs again on the next start.
+            reason = self._redact(str(outcome.error))
+            self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
+        elif outcome.error is not None:
+            self._failed(job.id, *self._describe(job, outcome.error))
+        elif outcome.value is not None:
+            self._finished(job, outcome.value)
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None

@@ -1,5 +1,10 @@
-"""What the runner calls to transcribe one file or cross-check a finished one, and the real
-ones (the pipeline + one client)."""
+"""What the runner calls to transcribe one file or cross-check a finished one.
+
+The runner is given a ``TranscriberFactory``: called with the settings and the rate limiter
+when serving starts, it opens the transcriber for the session (the real one: the pipeline and
+one HTTP client whose transport waits on the limiter before every request). Tests give a
+factory of their own; the runner takes the same path either way.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,18 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tui.audio.encoding import AudioFormat
 from tui.config import Settings
 from tui.engine.ratelimit import RateLimitedTransport, RateLimiter
 from tui.transcript.model import TranscriptionResult
 
 
 class TranscribeFn(Protocol):
-    """What the runner calls for one file: ``tui.pipeline.transcription.transcribe_file`` with its client
-    bound, or a fake in tests. ``settings`` carries the job's model/language/hotwords."""
+    """Transcribe one file. ``settings`` carry the job's model/language/hotwords/compression."""
 
     def __call__(
         self,
@@ -27,12 +33,12 @@ class TranscribeFn(Protocol):
         on_event: Callable[[Any], None] | None,
         cancel: asyncio.Event | None,
         cross_check: bool,
+        format_override: AudioFormat | None,
     ) -> Awaitable[TranscriptionResult]: ...
 
 
 class CrossCheckFn(Protocol):
-    """What the runner calls to cross-check a finished job: ``tui.pipeline.transcription.
-    cross_check_file`` with its client bound, or a fake in tests. Returns ``result`` updated."""
+    """Cross-check a finished job; returns ``result`` updated."""
 
     def __call__(
         self,
@@ -45,20 +51,30 @@ class CrossCheckFn(Protocol):
     ) -> Awaitable[TranscriptionResult]: ...
 
 
+@dataclass(frozen=True)
+class Transcriber:
+    transcribe: TranscribeFn
+    cross_check: CrossCheckFn
+
+
+TranscriberFactory = Callable[
+    [Settings, RateLimiter], contextlib.AbstractAsyncContextManager[Transcriber]
+]
+
+
 @contextlib.asynccontextmanager
-async def pipeline_engines(
-    settings: Settings,
-    limiter: RateLimiter | None = None,
-) -> AsyncIterator[tuple[TranscribeFn, CrossCheckFn]]:
-    """The real transcriber and cross-checker: one AsrClient shared by all jobs, every HTTP
-    request (the cross-check engine's too) rate-limited."""
+async def pipeline_transcriber(
+    settings: Settings, limiter: RateLimiter
+) -> AsyncIterator[Transcriber]:
+    """The real transcriber: one AsrClient shared by all jobs, every HTTP request (the
+    cross-check engine's too) rate-limited."""
     from tui.pipeline.transcription import cross_check_file, transcribe_file
     from tui.stepfun.client import AsrClient
 
-    transport = RateLimitedTransport(limiter) if limiter and not limiter.unlimited else None
+    transport = None if limiter.unlimited else RateLimitedTransport(limiter)
     async with AsrClient(
         settings.require_key(), settings.resolved_base_url, transport=transport
     ) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)
-        yield fn, check
+        yield Transcriber(fn, check)

@@ -31,8 +31,6 @@ from tui.engine.events import (
 )
 from tui.engine.runner import Runner
 from tui.engine.watch_files import (
-    HASH_CHUNK,
-    PARTIAL_SUFFIXES,
     WatchConfig,
     dir_identity,
     sha256_file,
@@ -44,17 +42,7 @@ from tui.engine.watch_files import (
 from tui.errors import ErrorKind
 from tui.store.records import Admission, Job, JobOptions, JobState
 from tui.store.store import Store
-from tui.transcript.exports import ExportSpec, transcript_exists
-
-__all__ = [
-    "HASH_CHUNK",
-    "PARTIAL_SUFFIXES",
-    "ExportSpec",
-    "WatchConfig",
-    "Watcher",
-    "sha256_file",
-    "skip_reason",
-]
+from tui.transcript.exports import transcript_exists
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from tui.audio.encoding import AudioFormat
 from tui.transcript.exports import ExportSpec
 
 
@@ -37,6 +38,10 @@ class JobOptions:
     hotwords: tuple[str, ...] | None = None
     cross_check: bool = False
     export: ExportSpec | None = None
+    # How to send the audio: a declared format (``--format``) and whether big WAV/PCM may be
+    # compressed (None: the settings decide).
+    audio_format: AudioFormat | None = None
+    compress: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +50,8 @@ class JobOptions:
             "hotwords": list(self.hotwords) if self.hotwords is not None else None,
             "cross_check": self.cross_check,
             "export": self.export.to_json() if self.export else None,
+            "audio_format": self.audio_format.as_dict() if self.audio_format else None,
+            "compress": self.compress,
         }
 
     @classmethod
@@ -57,6 +64,8 @@ class JobOptions:
             hotwords=tuple(hot) if hot is not None else None,
             cross_check=bool(data.get("cross_check")),
             export=ExportSpec.from_json(exp) if exp else None,
+            audio_format=AudioFormat(**fmt) if (fmt := data.get("audio_format")) else None,
+            compress=data.get("compress"),
         )
 
 
