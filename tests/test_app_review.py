@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
@@ -149,6 +150,14 @@ async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
             assert not (folder / "clip1.txt").exists()
 
 
+def _first_command(app: WorkbenchApp) -> str:
+    """The palette's highlighted command ('' while it is still searching)."""
+    commands = app.screen.query(CommandList)
+    if not commands or commands.first().option_count == 0:
+        return ""
+    return str(commands.first().get_option_at_index(0).prompt)
+
+
 async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
     with Emulator() as emu:
         app, _folder = await _finished_app(tmp_path, emu, _texts(1, "palette"))
@@ -157,9 +166,13 @@ async def test_command_palette_runs_workbench_actions(tmp_path: Path) -> None:
                 pilot, lambda: len(app.main.files.root.children) == 1, what="file listed"
             )
             await pilot.press("ctrl+p")
-            await pilot.pause()
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, CommandPalette), what="palette open"
+            )
             await pilot.press(*"Transcribe")
-            await pilot.pause(0.3)
+            await wait_until(
+                pilot, lambda: _first_command(app).startswith("Transcribe"), what="command listed"
+            )
             await pilot.press("enter")
             await wait_until(
                 pilot,

@@ -1,0 +1,173 @@
+"""Import contracts, checked on every module of the package.
+
+1. The core runs headless: importing any module outside ``tui.app`` never loads Textual
+   (every module, recursively, in a fresh interpreter).
+2. Layers: dependencies point one way. A module may import its own layer's packages and any
+   lower layer, never a higher one; imports inside functions (lazy ones) count too. Every
+   module must belong to a layer, so a new package has to be placed on purpose.
+"""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+from pathlib import Path
+
+import tui
+from tests.conftest import PYTHON, subprocess_env
+
+PACKAGE_DIR = Path(tui.__file__).parent
+
+# Highest first. Packages on one line are one layer and may import each other only where
+# INDEPENDENT below does not forbid it.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "front ends",
+        ("tui.app", "tui.commands", "tui.cli", "tui.cli_common", "tui.demo", "tui.__main__"),
+    ),
+    ("engine", ("tui.engine",)),
+    ("pipeline and store", ("tui.pipeline", "tui.store")),
+    ("settings", ("tui.config",)),
+    ("service", ("tui.stepfun",)),
+    ("audio", ("tui.audio",)),
+    ("transcript", ("tui.transcript",)),
+    ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui")),
+]
+# Siblings that must not know each other: the pipeline transcribes one file and never sees
+# the job store; the store keeps records and never runs anything.
+INDEPENDENT = [("tui.pipeline", "tui.store")]
+
+
+def all_modules() -> list[str]:
+    names = ["tui"]
+    for info in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="tui."):
+        names.append(info.name)
+    return sorted(names)
+
+
+def module_path(name: str) -> Path:
+    rel = Path(*name.split(".")[1:])
+    package = PACKAGE_DIR / rel / "__init__.py"
+    return package if package.exists() else (PACKAGE_DIR / rel).with_suffix(".py")
+
+
+def owner(name: str) -> str:
+    """The longest layer entry that ``name`` is or is inside."""
+    best = ""
+    for _layer, packages in LAYERS:
+        for package in packages:
+            if (name == package or name.startswith(package + ".")) and len(package) > len(best):
+                best = package
+    return best
+
+
+def layer_of(name: str) -> int:
+    package = owner(name)
+    for index, (_layer, packages) in enumerate(LAYERS):
+        if package in packages:
+            return index
+    raise LookupError(name)
+
+
+def imported(name: str, source: str | None = None) -> set[str]:
+    """Every ``tui`` module named by an import anywhere in the module (lazy ones too)."""
+    path = module_path(name)
+    tree = ast.parse(source if source is not None else path.read_text(encoding="utf-8"))
+    base = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "tui"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".")
+                module = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{module}.{node.module}" if node.module else module
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "tui":
+                continue
+            # `from tui.engine import events` names the module tui.engine.events.
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                found.add(sub if module_path_exists(sub) else module)
+    return found
+
+
+def module_path_exists(name: str) -> bool:
+    rel = Path(*name.split(".")[1:])
+    return (PACKAGE_DIR / rel / "__init__.py").exists() or (PACKAGE_DIR / rel).with_suffix(
+        ".py"
+    ).exists()
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = [m for m in all_modules() if not owner(m)]
+    assert not unplaced, f"place these in LAYERS: {unplaced}"
+
+
+def upward(name: str, targets: set[str]) -> list[str]:
+    mine = layer_of(name)
+    return [
+        f"{name} ({LAYERS[mine][0]}) imports {t} ({LAYERS[layer_of(t)][0]})"
+        for t in sorted(targets)
+        if layer_of(t) < mine
+    ]
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    wrong = [line for name in all_modules() for line in upward(name, imported(name))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_independent_packages_do_not_import_each_other() -> None:
+    wrong: list[str] = []
+    for a, b in INDEPENDENT:
+        for this, other in ((a, b), (b, a)):
+            for name in all_modules():
+                if owner(name) != this:
+                    continue
+                wrong += [f"{name} imports {t}" for t in imported(name) if owner(t) == other]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_contract_catches_upward_imports() -> None:
+    """The checker itself: lazy, relative and ``from package import module`` imports of a
+    higher layer in an audio module are all reported; its own and lower layers are not."""
+    source = (
+        "from tui.audio.sniff import sniff_format\n"
+        "from tui.errors import AsrError\n"
+        "def later():\n"
+        "    from tui.engine import events\n"
+        "    import tui.app.app\n"
+        "    from ..pipeline.transcription import transcribe_file\n"
+    )
+    found = upward("tui.audio.probe", imported("tui.audio.probe", source))
+    assert [line.split(" imports ")[1].split(" ")[0] for line in found] == [
+        "tui.app.app",
+        "tui.engine.events",
+        "tui.pipeline.transcription",
+    ]
+
+
+def test_no_core_module_loads_textual() -> None:
+    # tui.__main__ runs the program when imported; it only calls tui.cli.main (imported below).
+    core = [m for m in all_modules() if owner(m) not in ("tui.app", "tui.__main__")]
+    assert "tui.engine.engine" in core and "tui.stepfun.emulator.handler" in core
+    code = (
+        "import importlib, sys\n"
+        f"for name in {core!r}: importlib.import_module(name)\n"
+        "import tui.cli; tui.cli.build_parser()\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(bad); raise SystemExit(1 if bad else 0)\n"
+    )
+    done = subprocess.run(
+        [PYTHON, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
