@@ -352,10 +352,12 @@ class Runner:
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
+        settings = self._settings_for(job)
         try:
+            self.store.record_run_settings(job.id, settings.model, settings.language)
             result = await self._fn(
                 job.source,
-                settings=self._settings_for(job),
+                settings=settings,
                 on_event=progress.on_event,
                 cancel=cancel,
                 cross_check=job.options.cross_check,
