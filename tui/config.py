@@ -161,7 +161,7 @@ def _coerce(name: str, value: Any) -> Any:
 
         prices = values.table(name, value)
         bad = sorted(model for model, price in prices.items() if not valid_override(price))
-        stray = [name for name in bad if name in _FIELDS]
+        stray = [name for name in prices if name in _FIELDS]
         if stray:  # a setting written below the [prices] header lands inside the table
             raise ValueError(
                 f"{', '.join(stray)} is inside the [prices] table; move it above the [prices] "
