@@ -122,7 +122,7 @@ def known_setting(name: str) -> None:
     if name in _FIELDS:
         return
     close = difflib.get_close_matches(name, _FIELDS, n=3, cutoff=0.6)
-    close += [f for f in _FIELDS if name and name in f and f not in close]
+    close += [f for f in _FIELDS if len(name) >= 3 and name in f and f not in close]
     if close:
         raise ConfigError(f"Unknown setting {name!r}; did you mean {' or '.join(close)}?")
     raise ConfigError(f"Unknown setting {name!r}; the settings are {', '.join(_FIELDS)}.")

@@ -9,6 +9,7 @@ file that does not parse can still be edited: the lines the parser trips on are 
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import tomllib
@@ -24,6 +25,8 @@ from tui.fsutil import atomic_write_bytes
 
 # Put in front of a line the parser could not read, so the user can find and fix it.
 BROKEN_MARK = "# [stepfun-asr: unreadable, commented out] "
+# Lines taken out one at a time before the whole file is taken out (each round parses it all).
+MAX_ROUNDS = 100
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def salvage(lines: list[str], bad: list[int]) -> tuple[TOMLDocument, Repair | No
     for index in bad:
         lines[index] = _comment_out(lines[index])
     done = set(bad)
-    for _ in range(len(lines) + 1):
+    for _ in range(min(len(lines), MAX_ROUNDS) + 1):
         try:
             doc = tomlkit.parse("\n".join(lines))
         except (TOMLKitError, ValueError) as exc:
@@ -152,7 +155,12 @@ def salvage(lines: list[str], bad: list[int]) -> tuple[TOMLDocument, Repair | No
         if first is None:
             return doc, None
         return doc, Repair(first, tuple(sorted(i + 1 for i in done)))
-    return tomlkit.document(), Repair(first or TomlProblem("unreadable"), ())
+    # Not a config file gone slightly wrong (another file, or garbage): keep it all, as comments.
+    everything = [i for i, line in enumerate(lines) if line.strip() and i not in done]
+    for index in everything:
+        lines[index] = _comment_out(lines[index])
+    numbers = tuple(sorted(i + 1 for i in done.union(everything)))
+    return tomlkit.parse("\n".join(lines)), Repair(first or TomlProblem("unreadable"), numbers)
 
 
 def open_for_edit(path: Path) -> tuple[TOMLDocument, Repair | None]:
@@ -164,6 +172,17 @@ def open_for_edit(path: Path) -> tuple[TOMLDocument, Repair | None]:
     return salvage(*_decode(data))
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, where NaN equals NaN (TOML allows nan; an unknown key may hold it)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and bool(a == b)
+
+
 def write_document(path: Path, doc: TOMLDocument, repair: Repair | None = None) -> Repair | None:
     """Write ``doc`` atomically (mode 0600) to the file ``path`` names, through symlinks.
 
@@ -173,7 +192,7 @@ def write_document(path: Path, doc: TOMLDocument, repair: Repair | None = None) 
     """
     text = tomlkit.dumps(doc)
     try:
-        readable = tomllib.loads(text) == doc.unwrap()
+        readable = _same(tomllib.loads(text), doc.unwrap())
     except tomllib.TOMLDecodeError:
         readable = False
     if not readable:
