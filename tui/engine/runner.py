@@ -294,6 +294,13 @@ class Runner:
         return None
 
     def _claim(self, only: set[int] | None) -> Job | None:
+        job = self._take(only)
+        if job is not None:  # kept for `show`: what it runs with (its option, else the settings')
+            settings = self._settings_for(job)
+            self.store.record_run_settings(job.id, settings.model, settings.language)
+        return job
+
+    def _take(self, only: set[int] | None) -> Job | None:
         if only is None:
             return self.store.claim_next(self.owner)
         for job_id in sorted(only):
@@ -352,12 +359,10 @@ class Runner:
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
-        settings = self._settings_for(job)
         try:
-            self.store.record_run_settings(job.id, settings.model, settings.language)
             result = await self._fn(
                 job.source,
-                settings=settings,
+                settings=self._settings_for(job),
                 on_event=progress.on_event,
                 cancel=cancel,
                 cross_check=job.options.cross_check,
