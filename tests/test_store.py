@@ -350,7 +350,8 @@ async def test_show_prints_the_model_and_language_a_job_ran_with(
     )
     db = tmp_path / "jobs.sqlite3"
     with Store(db) as store:
-        runner = Runner(store, EventBus(), None, requests_per_minute=0, settings=settings)
+        # Keywords only: the same call works before and after the Engine lands.
+        runner = Runner(store, EventBus(), requests_per_minute=0, settings=settings)
         jobs = [
             store.add_job(good, JobOptions(), "tui"),
             store.add_job(bad, JobOptions(), "tui"),
