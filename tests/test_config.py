@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON, subprocess_env
-from tui import config, locations
+from tui import config, config_values, locations
 from tui.config import ConfigError, Settings
 
 
@@ -138,3 +138,134 @@ def test_settings_the_engine_cannot_run_with_are_refused_when_loaded():
         config.load()
     done = _cli("config", "set", "concurrency", "0")
     assert done.returncode == 2 and "concurrency" in done.stderr
+
+
+BAD_VALUES = [
+    ("itn", "maybe", "itn must be true or false"),
+    ("timestamps", "2", "timestamps must be true or false"),
+    ("compress", "", "compress must be true or false"),
+    ("concurrency", "0", r"concurrency \(files transcribed at once\) .* from 1 to 16"),
+    ("concurrency", "17", "from 1 to 16"),
+    ("concurrency", "2.5", "whole number"),
+    ("concurrency", "two", "whole number"),
+    ("requests_per_minute", "-1", "0 or more"),
+    ("quiet_period_s", "-5", r"quiet_period_s .* 0 or more, not '-5'"),
+    ("quiet_period_s", "nan", "quiet_period_s"),
+    ("quiet_period_s", "inf", "quiet_period_s"),
+    ("chunk_minutes", "31", "from 0.25 to 30"),
+    ("chunk_minutes", "0.1", "from 0.25 to 30"),
+    ("chunk_parallelism", "0", "chunk_parallelism"),
+    ("compress_threshold_mb", "-1", "compress_threshold_mb"),
+    ("language", "fr", r"language must be one of zh \(Chinese\), en .* or auto"),
+    ("language", "zh-CN", "language must be one of"),
+    ("region", "mars", "Region must be one of cn, cn-plan, intl, intl-plan"),
+    ("formats", "txt,docx", "docx"),
+    ("existing_policy", "delete", "skip, overwrite or suffix"),
+    ("model", "", "model must be a model name"),
+    ("model", "stepaudio 2", "model must be a model name"),
+    ("base_url", "http://10.0.0.5/v1", "plain http"),
+    ("prices", "0.2", r"must be a table"),
+    ("keymap", "retry=R", r"must be a table"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "match"), BAD_VALUES)
+def test_each_setting_is_checked_when_set(name: str, value: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        config.save_values({name: value})
+    assert not locations.config_file().exists()  # refused before the file was touched
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("itn = 2", "itn must be true or false"),
+        ('itn = "maybe"', "itn must be true or false"),
+        ("concurrency = true", "concurrency"),
+        ("concurrency = 2.5", "whole number"),
+        ("quiet_period_s = -5", "quiet_period_s"),
+        ("quiet_period_s = nan", "quiet_period_s"),
+        ("chunk_minutes = 45", "chunk_minutes"),
+        ('language = "fr"', "language"),
+        ("hotwords = [1, 2]", "hotwords entry must be text"),
+        ("model = 5", "model must be text"),
+        ("keymap = { retry = 5 }", "keymap entry 'retry'"),
+        ('api_key = "two words"', "does not look like an API key"),
+        ("[prices]\nquiet_period_s = 3", r"inside the \[prices\] table"),
+        ("concurency = 3", "did you mean concurrency"),
+    ],
+)
+def test_each_setting_is_checked_when_loaded(line: str, match: str) -> None:
+    path = locations.config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=match) as caught:
+        config.load()
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        *((w, True) for w in config_values.TRUE_WORDS),
+        *((w, False) for w in config_values.FALSE_WORDS),
+        ("YES", True),
+        (" Off ", False),
+        (True, True),
+        (0, False),
+    ],
+)
+def test_booleans_take_the_usual_words_only(value: object, expected: bool) -> None:
+    settings = Settings()
+    config.apply(settings, "cross_check_auto", value)
+    assert settings.cross_check_auto is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("auto", None),
+        ("", None),
+        ("ZH", "zh"),
+        ("en", "en"),
+        ("ja", "ja"),
+        ("ko", "ko"),
+        ("yue", "yue"),
+    ],
+)
+def test_languages_come_from_the_known_list(value: str, expected: str | None) -> None:
+    config.save_values({"language": "en"})
+    path = config.save_values({"language": value})
+    assert config.load().language == expected
+    assert ("language" in path.read_text(encoding="utf-8")) == (expected is not None)
+
+
+def test_unknown_settings_name_the_close_matches() -> None:
+    with pytest.raises(ConfigError, match=r"'concurency'; did you mean concurrency\?"):
+        config.save_values({"concurency": 3})
+    with pytest.raises(ConfigError, match="did you mean quiet_period_s"):
+        config.save_values({"quiet": 3})
+    with pytest.raises(ConfigError, match="the settings are region, base_url, model"):
+        config.save_values({"colour": "red"})
+
+
+def test_the_chunk_ceiling_matches_the_splitter() -> None:
+    from tui.audio.split import HARD_CEILING_MIN
+
+    assert config_values.CHUNK_MINUTES_MAX == HARD_CEILING_MIN
+
+
+def test_bad_settings_exit_2_with_a_sentence_from_every_command(tmp_path: Path) -> None:
+    done = _cli("config", "set", "quiet_period_s", "-5")
+    assert done.returncode == 2 and "quiet_period_s" in done.stderr
+    path = Path(os.environ["STEPFUN_ASR_CONFIG"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("quiet_period_s = -5\n", encoding="utf-8")
+    for args in (("watch", str(tmp_path)), ("transcribe", "x.wav"), ("config", "show")):
+        done = _cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert str(path) in done.stderr and "quiet_period_s" in done.stderr
+    path.write_text("", encoding="utf-8")
+    done = _cli("transcribe", "--language", "fr", "x.wav", STEPFUN_API_KEY="test-k")
+    assert done.returncode == 2 and "--language: language must be one of" in done.stderr

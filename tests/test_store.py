@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import subprocess
@@ -310,3 +311,77 @@ def test_a_file_changed_before_its_job_started_is_sent_once(store: Store, tmp_pa
     )
     assert changed.job.id != jb.job.id
     assert store.get_job(jb.job.id).content_hash == "hb"  # type: ignore[union-attr]
+
+
+def _show(db: Path, job_id: int, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """`stepfun-asr show ID` through the real entry point, as {field: value}."""
+    from tui.cli import main
+
+    capsys.readouterr()
+    assert main(["show", str(job_id), "--db", str(db)]) == 0
+    rows = {}
+    for line in capsys.readouterr().out.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.strip() in ("model", "language", "state"):
+            rows[key.strip()] = value.strip()
+    return rows
+
+
+async def test_show_prints_the_model_and_language_a_job_ran_with(
+    tmp_path: Path, emu: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Workbench jobs carry no model/language of their own: `show` prints the settings they
+    actually ran with (what the service was sent), not "(default)"; a failed job too."""
+    from tui.config import Settings
+    from tui.engine.events import EventBus
+    from tui.engine.runner import Runner
+    from tui.secrets import Secret
+    from tui.stepfun.emulator import Emulator, write_directive_wav
+
+    assert isinstance(emu, Emulator)
+    good = write_directive_wav(tmp_path / "good.wav", 1.5, text="Hello there.")
+    bad = write_directive_wav(tmp_path / "bad.wav", 1.5, fault="status", code=402)
+    own = write_directive_wav(tmp_path / "own.wav", 1.5, text="你好。")
+    settings = Settings(
+        base_url=emu.base_url,
+        api_key=Secret(emu.demo_key),
+        language="en",
+        model="stepaudio-2.5-asr",
+    )
+    db = tmp_path / "jobs.sqlite3"
+    with Store(db) as store:
+        # Keywords only: the same call works before and after the Engine lands.
+        runner = Runner(store, EventBus(), requests_per_minute=0, settings=settings)
+        jobs = [
+            store.add_job(good, JobOptions(), "tui"),
+            store.add_job(bad, JobOptions(), "tui"),
+            store.add_job(own, JobOptions(language="zh"), "cli"),
+        ]
+        waiting = store.add_job(tmp_path / "later.wav", JobOptions(), "tui")
+        await runner.drain([j.id for j in jobs])
+        states = [store.require_job(j.id).state for j in jobs]
+    assert states[0] in (JobState.DONE, JobState.NEEDS_REVIEW) and states[1] is JobState.FAILED
+    sent = [r.language for r in emu.requests if r.endpoint == "sse"]
+    assert sorted(sent, key=str) == ["en", "en", "zh"]  # what `show` must match
+    for job, language in zip(jobs, ("en", "en", "zh"), strict=True):
+        shown = _show(db, job.id, capsys)
+        assert (shown["model"], shown["language"]) == ("stepaudio-2.5-asr", language), shown
+    later = _show(db, waiting.id, capsys)
+    assert "when it starts" in later["model"] and "when it starts" in later["language"]
+
+
+def test_a_finished_job_records_auto_detect_and_old_rows_read_as_such(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "a.wav"
+    job = store.add_job(src, JobOptions(), "tui")
+    store.claim_next("me")
+    store.record_run_settings(job.id, "stepaudio-2.5-asr", None)
+    auto = dataclasses.replace(_result(src), language=None)
+    done = store.finish_job(job.id, auto, owner="me")
+    assert (done.model, done.language) == ("stepaudio-2.5-asr", "")
+    assert _show(store.path, job.id, capsys)["language"] == "auto-detect"
+    # A row finished before the language was recorded (NULL) was auto-detected too.
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE jobs SET language = NULL WHERE id = ?", (job.id,))
+    assert store.require_job(job.id).language == ""

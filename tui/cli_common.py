@@ -9,6 +9,7 @@ from typing import Any
 
 from tui import config
 from tui.config import REGIONS, ConfigError, Settings
+from tui.config_values import LANGUAGES
 
 
 def client_options() -> argparse.ArgumentParser:
@@ -25,7 +26,11 @@ def client_options() -> argparse.ArgumentParser:
         help="override the region's base URL (https, or http on loopback), e.g. for the emulator",
     )
     group.add_argument("--model", help="default stepaudio-2.5-asr")
-    group.add_argument("--language", help="zh or en; omitted lets the service detect it")
+    group.add_argument(
+        "--language",
+        help=f"{', '.join(LANGUAGES)} or auto; omitted: the config's (default auto, the service "
+        "detects it)",
+    )
     group.add_argument("--hotwords", help="comma-separated terms to favour")
     group.add_argument(
         "--no-itn",
@@ -64,7 +69,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     for name, value in overrides.items():
         if value is not None:
-            config.apply(settings, name, value)
+            try:
+                config.apply(settings, name, value)
+            except ConfigError as exc:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag}: {exc}") from None
     if getattr(args, "region", None) and not getattr(args, "base_url", None):
         settings.base_url = None  # an explicit region beats a base URL from the environment
     if getattr(args, "no_itn", False):

@@ -1,23 +1,26 @@
-"""Settings: the config file (TOML) plus environment overrides, and API-key resolution.
+"""Settings: the config file (TOML) plus environment overrides, validation, and the API key.
 
 Resolution order for the key: ``STEPFUN_API_KEY``, then the config file. Nothing here ever
-prints the key; ``Settings.api_key`` is a :class:`Secret`.
+prints the key; ``Settings.api_key`` is a :class:`Secret`. Every value is checked the same way
+whether it comes from the file, the environment, the command line or the settings screen; the
+file itself is read and written by ``tui.config_file``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tui import locations
-from tui.fsutil import atomic_write_text
+from tui import config_file, locations
+from tui import config_values as values
+from tui.config_file import Repair, UnreadableConfig
 from tui.secrets import Secret, mask_key
 
 REGIONS: dict[str, str] = {
@@ -107,72 +110,103 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# --- one setting --------------------------------------------------------------------------
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "api_key"}
+_DEFAULTS = Settings()
+
+
+def known_setting(name: str) -> None:
+    """ConfigError naming the close matches when ``name`` is not a setting."""
+    if name in _FIELDS:
+        return
+    close = difflib.get_close_matches(name, _FIELDS, n=3, cutoff=0.6)
+    close += [f for f in _FIELDS if len(name) >= 3 and name in f and f not in close]
+    if close:
+        raise ConfigError(f"Unknown setting {name!r}; did you mean {' or '.join(close)}?")
+    raise ConfigError(f"Unknown setting {name!r}; the settings are {', '.join(_FIELDS)}.")
+
+
+def coerce(name: str, value: Any) -> Any:
+    """The checked, typed value of one setting (None: unset, the default applies).
+
+    Text from the command line and typed values from the file go through the same checks.
+    """
+    known_setting(name)
+    try:
+        return _coerce(name, value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _coerce(name: str, value: Any) -> Any:
-    default = Settings().__getattribute__(name)
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-        return bool(value)
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    if isinstance(default, list):
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return [str(v) for v in value]
-    if isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f"Setting {name!r} must be a table.")
-        return dict(value)
-    return None if value in (None, "") else str(value)
-
-
-def apply(settings: Settings, name: str, value: Any) -> None:
-    """Set one setting by name with type coercion and validation."""
-    if name not in _FIELDS:
-        raise ConfigError(f"Unknown setting {name!r}. Known: {', '.join(sorted(_FIELDS))}.")
-    try:
-        coerced = _coerce(name, value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"Setting {name!r}: {exc}") from None
-    if name == "region" and coerced not in REGIONS:
-        raise ConfigError(f"Region must be one of {', '.join(REGIONS)}, not {coerced!r}.")
-    if name == "base_url" and coerced:
-        coerced = validate_base_url(coerced)
-    if name == "existing_policy" and coerced not in ("skip", "overwrite", "suffix"):
-        raise ConfigError("existing_policy must be skip, overwrite or suffix.")
-    if name == "concurrency" and coerced < 1:
-        raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
+    if name in values.RANGES:
+        return values.number(name, value, values.RANGES[name])
+    if isinstance(getattr(_DEFAULTS, name), bool):
+        return values.boolean(name, value)
+    if name == "language":
+        return values.language(value)
+    if name == "hotwords":
+        return values.words(name, value)
     if name == "formats":
         from tui.transcript.exports import check_formats
 
         try:
-            coerced = list(check_formats(coerced))
+            return list(check_formats(values.words(name, value)))
         except ValueError as exc:
-            raise ConfigError(f"Setting 'formats': {exc}") from None
+            raise ValueError(f"Setting 'formats': {exc}") from None
     if name == "prices":
         from tui.transcript.cost import valid_override
 
-        bad = sorted(model for model, price in coerced.items() if not valid_override(price))
+        prices = values.table(name, value)
+        bad = sorted(model for model, price in prices.items() if not valid_override(price))
+        stray = [name for name in prices if name in _FIELDS]
+        if stray:  # a setting written below the [prices] header lands inside the table
+            raise ValueError(
+                f"{', '.join(stray)} is inside the [prices] table; move it above the [prices] "
+                "line (settings come before any [table])."
+            )
         if bad:
-            raise ConfigError(
+            raise ValueError(
                 f"[prices] entries for {', '.join(bad)} must look like "
                 '"model" = [0.15, "CNY"] (amount per audio hour, CNY or USD).'
             )
+        return prices
+    if name == "keymap":
+        keymap = values.table(name, value)
+        for binding, keys in keymap.items():
+            values.text(f"keymap entry {binding!r}", keys)
+        return keymap
+    text = values.text(name, value).strip()
+    if name == "region":
+        if text.lower() not in REGIONS:
+            raise ValueError(f"Region must be one of {', '.join(REGIONS)}, not {text!r}.")
+        return text.lower()
+    if name == "existing_policy" and text not in values.EXISTING_POLICIES:
+        raise ValueError(f"existing_policy must be skip, overwrite or suffix, not {text!r}.")
+    if name == "model" and (not text or any(c.isspace() for c in text)):
+        raise ValueError(f"model must be a model name such as {DEFAULT_MODEL}, not {value!r}.")
+    if name == "base_url" and text:
+        return validate_base_url(text)
+    return text or None
+
+
+def apply(settings: Settings, name: str, value: Any) -> None:
+    """Set one setting by name, checked and typed (ConfigError says what is wrong)."""
+    coerced = coerce(name, value)
+    if coerced is None and name in ("region", "model", "existing_policy"):
+        coerced = getattr(_DEFAULTS, name)
     setattr(settings, name, coerced)
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
+def check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key.strip()):
+        raise ConfigError("That does not look like an API key (empty or contains spaces).")
+    return key.strip()
+
+
+# --- the file -----------------------------------------------------------------------------
 
 
 def insecure_mode(path: Path) -> bool:
@@ -183,64 +217,140 @@ def insecure_mode(path: Path) -> bool:
         return False
 
 
+def read_file(path: Path) -> dict[str, Any]:
+    """The file's values, untyped ({} when absent); ConfigError in one sentence when unreadable."""
+    try:
+        return config_file.read_values(path)
+    except UnreadableConfig as exc:
+        raise ConfigError(
+            f"The config file {path} is not valid TOML ({exc.problem.describe()}); fix it in "
+            "an editor, or run `stepfun-asr config set NAME VALUE`, which comments out the "
+            "lines it cannot read and keeps a copy of the original."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"The config file {path} cannot be read: {exc.strerror}.") from None
+
+
+def check_values(raw: dict[str, Any], settings: Settings, path: Path) -> Secret | None:
+    """Apply the file's values to ``settings``; the file's key, if any. ConfigError names the
+    file and the setting."""
+    key: Secret | None = None
+    for name, value in raw.items():
+        try:
+            if name == "api_key":
+                key = Secret(check_key(value))
+            else:
+                apply(settings, name, value)
+        except ConfigError as exc:
+            hint = (
+                f"remove it with `stepfun-asr config unset {name}`"
+                if name not in _FIELDS and name != "api_key"
+                else "set it again with `stepfun-asr config set-key`"
+                if name == "api_key"
+                else f"edit the [{name}] table in an editor"
+                if isinstance(getattr(_DEFAULTS, name), dict)
+                else f"change it with `stepfun-asr config set {name} VALUE` or in an editor"
+            )
+            raise ConfigError(
+                f"In the config file {path}: {str(exc).rstrip('.')} ({hint})."
+            ) from None
+    return key
+
+
 def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     path = path or locations.config_file()
     env = dict(os.environ) if env is None else env
     settings = Settings()
-    raw = read_file(path)
-    file_key = raw.pop("api_key", None)
-    for name, value in raw.items():
-        apply(settings, name, value)
-    if env.get("STEPFUN_REGION"):
-        apply(settings, "region", env["STEPFUN_REGION"])
-    if env.get("STEPFUN_BASE_URL"):
-        apply(settings, "base_url", env["STEPFUN_BASE_URL"])
-    key = env.get("STEPFUN_API_KEY") or file_key
-    if key:
-        settings.api_key = Secret(str(key).strip())
+    file_key = check_values(read_file(path), settings, path)
+    for var, name in (("STEPFUN_REGION", "region"), ("STEPFUN_BASE_URL", "base_url")):
+        if env.get(var):
+            try:
+                apply(settings, name, env[var])
+            except ConfigError as exc:
+                raise ConfigError(f"{var}: {exc}") from None
+    key = env.get("STEPFUN_API_KEY", "").strip()
+    settings.api_key = Secret(key) if key else file_key
     return settings
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value)
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+@dataclass(frozen=True)
+class Saved:
+    """What a change to the config file did, for the user to read."""
+
+    path: Path
+    removed: dict[str, Any] = field(default_factory=dict)
+    repair: Repair | None = None
+    still_wrong: str | None = None
+
+    def notes(self) -> list[str]:
+        out: list[str] = []
+        if self.repair is not None:
+            numbers = self.repair.commented_lines
+            lines = ("line " if len(numbers) == 1 else "lines ") + ", ".join(map(str, numbers))
+            out.append(
+                f"The file was not valid TOML ({self.repair.problem.describe()}); what could "
+                f"not be read is commented out ({lines}) and the original is kept in "
+                f"{self.repair.backup}."
+            )
+        if "base_url" in self.removed:
+            out.append(
+                f"base_url ({self.removed['base_url']}) was removed from the file so that the "
+                "region takes effect."
+            )
+        if self.still_wrong:
+            out.append(f"The file still has a problem: {self.still_wrong}")
+        return out
 
 
-def dumps(raw: dict[str, Any]) -> str:
-    scalars = {k: v for k, v in raw.items() if not isinstance(v, dict) and v is not None}
-    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
-    lines = [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
-    for name, table in tables.items():
-        lines += ["", f"[{name}]"]
-        lines += [f'"{k}" = {_toml_value(v)}' for k, v in table.items()]
-    return "\n".join(lines) + "\n"
+def edit(
+    updates: dict[str, Any], path: Path | None = None, *, unset: tuple[str, ...] = ()
+) -> Saved:
+    """Change settings in the config file in place (comments, order and layout kept).
+
+    Every value is checked before the file is touched; a value that means "unset" removes the
+    line. Setting the region removes a stored base_url (which would otherwise override it). A
+    file that does not parse is repaired as described in ``tui.config_file``.
+    """
+    path = path or locations.config_file()
+    typed: dict[str, Any] = {}
+    for name, value in updates.items():
+        typed[name] = check_key(value) if name == "api_key" else coerce(name, value)
+    try:
+        doc, repair = config_file.open_for_edit(path)
+    except OSError as exc:
+        raise ConfigError(f"The config file {path} cannot be read: {exc.strerror}.") from None
+    removed: dict[str, Any] = {}
+    for name, value in typed.items():
+        if value is None:
+            doc.pop(name, None)
+        else:
+            doc[name] = value
+    before = doc.unwrap()
+    if "region" in typed and "base_url" not in typed and "base_url" in doc:
+        removed["base_url"] = before["base_url"]
+        doc.pop("base_url")
+    for name in unset:
+        if name not in doc:
+            raise ConfigError(f"{name} is not set in {path}.")
+        removed[name] = before.get(name)
+        doc.pop(name)
+    try:
+        repair = config_file.write_document(path, doc, repair)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(f"The config file {path} could not be written: {reason}.") from None
+    still_wrong = None
+    try:
+        check_values(doc.unwrap(), Settings(), path)
+    except ConfigError as exc:
+        still_wrong = str(exc)
+    return Saved(path, {k: v for k, v in removed.items() if k != "api_key"}, repair, still_wrong)
 
 
 def save_values(updates: dict[str, Any], path: Path | None = None) -> Path:
     """Merge ``updates`` into the config file, atomically, mode 0600 (it may hold the key)."""
-    path = path or locations.config_file()
-    raw = read_file(path)
-    probe = Settings()
-    for name, value in updates.items():
-        if name == "api_key":
-            raw[name] = str(value)
-            continue
-        apply(probe, name, value)
-        raw[name] = getattr(probe, name)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write_text(path, dumps(raw), mode=0o600)
-    return path
+    return edit(updates, path).path
 
 
 def save_key(key: str, path: Path | None = None) -> Path:
-    key = key.strip()
-    if not key or any(c.isspace() for c in key):
-        raise ConfigError("That does not look like an API key (empty or contains spaces).")
-    return save_values({"api_key": key}, path)
+    return edit({"api_key": check_key(key)}, path).path

@@ -28,8 +28,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     path.set_defaults(func=run_path)
     setter = actions.add_parser("set", help="change one setting, e.g. `config set region cn-plan`")
     setter.add_argument("name")
-    setter.add_argument("value")
+    setter.add_argument("value", help='the new value; "" unsets text settings')
     setter.set_defaults(func=run_set)
+    unset = actions.add_parser(
+        "unset", help="remove a setting from the config file (its default applies again)"
+    )
+    unset.add_argument("name")
+    unset.set_defaults(func=run_unset)
 
 
 def run_set_key(args: argparse.Namespace) -> int:
@@ -38,11 +43,12 @@ def run_set_key(args: argparse.Namespace) -> int:
     else:
         key = sys.stdin.readline()
     try:
-        path = config.save_key(key)
+        saved = config.edit({"api_key": config.check_key(key)})
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"Key saved to {path} (mode 0600).")
+    print(f"Key saved to {saved.path} (mode 0600).")
+    _print_notes(saved)
     if os.environ.get("STEPFUN_API_KEY"):
         print("Note: STEPFUN_API_KEY is set in this environment and takes precedence.")
     return 0
@@ -78,6 +84,10 @@ def run_path(args: argparse.Namespace) -> int:
     print(f"config  {locations.config_file()}")
     print(f"jobs    {locations.default_db_path()}")
     print(f"cache   {locations.cache_dir()}")
+    try:
+        config.load()
+    except ConfigError as exc:  # still exit 0: this command is how users find the file
+        print(f"stepfun-asr: {exc}", file=sys.stderr)
     return 0
 
 
@@ -90,9 +100,28 @@ def run_set(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        path = config.save_values({args.name: args.value})
+        saved = config.edit({args.name: args.value})
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.name} saved to {path}.")
+    print(f"{args.name} saved to {saved.path}.")
+    _print_notes(saved)
+    if args.name == "region" and os.environ.get("STEPFUN_BASE_URL"):
+        print("Note: STEPFUN_BASE_URL is set in this environment and overrides the region.")
     return 0
+
+
+def run_unset(args: argparse.Namespace) -> int:
+    try:
+        saved = config.edit({}, unset=(args.name,))
+    except ConfigError as exc:
+        print(f"stepfun-asr: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.name} removed from {saved.path}.")
+    _print_notes(saved)
+    return 0
+
+
+def _print_notes(saved: config.Saved) -> None:
+    for note in saved.notes():
+        print(f"Note: {note}")

@@ -97,8 +97,8 @@ def job_dict(job: Job) -> dict[str, Any]:
         "watch_id": job.watch_id,
         "size": job.size,
         "content_hash": job.content_hash,
-        "model": job.options.model,
-        "language": job.options.language,
+        "model": job.model,  # what it ran with: its own option, else the settings'
+        "language": job.language,  # "" auto-detect; None: not started, the settings' then
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -118,6 +118,12 @@ def job_dict(job: Job) -> dict[str, Any]:
 
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _language(code: str | None) -> str:
+    if code is None:
+        return "(the settings' language, when it starts)"
+    return code or "auto-detect"
 
 
 def _cost(job: Job) -> str:
@@ -179,8 +185,8 @@ def run_show(args: argparse.Namespace) -> int:
         ("state", job.state.value + reviewed),
         ("attempts", str(job.attempts)),
         ("origin", job.origin + watch),
-        ("model", job.options.model or "(default)"),
-        ("language", job.options.language or "(auto)"),
+        ("model", job.model or "(the settings' model, when it starts)"),
+        ("language", _language(job.language)),
         ("created", _when(job.created_at)),
         ("started", _when(job.started_at)),
         ("finished", _when(job.finished_at)),

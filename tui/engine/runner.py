@@ -273,6 +273,13 @@ class Runner:
             task.add_done_callback(functools.partial(self._job_done, job.id))
 
     def _claim(self, only: set[int] | None) -> Job | None:
+        job = self._take(only)
+        if job is not None:  # kept for `show`: what it runs with (its option, else the settings')
+            settings = self._settings_for(job)
+            self.store.record_run_settings(job.id, settings.model, settings.language)
+        return job
+
+    def _take(self, only: set[int] | None) -> Job | None:
         if only is None:
             return self.store.claim_next(self.owner)
         for job_id in sorted(only):

@@ -22,7 +22,7 @@ from tui.store.schema import migrate
 JOB_COLUMNS = (
     "id, source, size, mtime, content_hash, state, attempts, error_message, error_kind, "
     "options, created_at, started_at, finished_at, usage, duration_s, cost_amount, "
-    "cost_currency, reviewed, outputs, watch_id, origin, owner"
+    "cost_currency, reviewed, outputs, watch_id, origin, owner, model, language"
 )
 
 
@@ -50,6 +50,8 @@ def job_from_row(row: sqlite3.Row) -> Job:
         reviewed=bool(row["reviewed"]),
         outputs=tuple(Path(p) for p in json.loads(row["outputs"] or "[]")),
         owner=row["owner"],
+        ran_model=row["model"],
+        ran_language=row["language"],
     )
 
 

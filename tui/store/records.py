@@ -93,6 +93,10 @@ class Job:
     reviewed: bool = False
     outputs: tuple[Path, ...] = ()
     owner: str | None = None
+    # What it ran with (the jobs table's model and language columns): the job's own option
+    # until it starts, then the effective value. ``ran_language`` "" means auto-detect.
+    ran_model: str | None = None
+    ran_language: str | None = None
 
     @property
     def name(self) -> str:
@@ -100,10 +104,17 @@ class Job:
 
     @property
     def model(self) -> str | None:
-        return self.options.model
+        """The model it ran (or will run) with; None: the settings' model, once it starts."""
+        return self.ran_model or self.options.model
 
     @property
     def language(self) -> str | None:
+        """The language it ran (or will run) with: a code, "" for auto-detect, or None when it
+        will take the settings' language once it starts."""
+        if self.ran_language is not None:
+            return self.ran_language
+        if self.state in FINISHED:  # rows from before languages were recorded: NULL was auto
+            return ""
         return self.options.language
 
 

@@ -146,6 +146,15 @@ class Store:
             cur = conn.execute(_CLAIM, (time.time(), owner, job_id))
             return self._db.get(conn, job_id) if cur.rowcount else None
 
+    def record_run_settings(self, job_id: int, model: str, language: str | None) -> None:
+        """The model and language a starting job runs with (its option, else the settings'),
+        kept in the job's row for `show` and the history; language "" means auto-detect."""
+        with self._db.tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET model = ?, language = ? WHERE id = ?",
+                (model, language or "", job_id),
+            )
+
     def _transition(
         self,
         job_id: int,
@@ -198,8 +207,8 @@ class Store:
                     result.duration_s,
                     cost.amount if cost else None,
                     cost.currency if cost else None,
-                    result.model or job.options.model,
-                    result.language or job.options.language,
+                    result.model or job.model,
+                    result.language or job.ran_language or job.options.language or "",
                     job_id,
                 ),
             )

@@ -1,7 +1,8 @@
 """Settings: region, model, language, hotwords, output formats, concurrency and the key.
 
-Saving writes the config file (mode 0600, atomically, via ``tui.config``); the key field is a
-masked input that is left empty to keep the current key.
+Saving writes the changed settings into the config file in place (mode 0600, atomically, via
+``tui.config.edit``; the user's comments survive); the key field is a masked input that is left
+empty to keep the current key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from tui import config
 from tui.config import REGIONS, ConfigError, Settings
+from tui.config_values import LANGUAGES
 from tui.secrets import mask_key
 from tui.stepfun.options import SSE_MODELS
 from tui.transcript.formats import FORMATS
@@ -28,7 +30,9 @@ HINT = (
     "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
     "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels."
 )
-LANGUAGES = [("detect automatically", ""), ("Chinese (zh)", "zh"), ("English (en)", "en")]
+LANGUAGE_CHOICES = [("detect automatically", "")] + [
+    (f"{name} ({code})", code) for code, name in LANGUAGES.items()
+]
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
                 (
                     "Language",
                     Select(
-                        LANGUAGES,
+                        LANGUAGE_CHOICES,
                         value=s.language or "",
                         allow_blank=False,
                         compact=True,
@@ -163,23 +167,28 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         if not values["formats"]:
             error.update("Choose at least one output format.")
             return
-        try:
-            concurrency = int(values["concurrency"] or 0)
-        except ValueError:
-            concurrency = 0
-        if not 1 <= concurrency <= 16:
-            error.update("Files transcribed at once must be a whole number from 1 to 16.")
-            return
         probe = Settings()
         try:
             for name, value in values.items():
                 config.apply(probe, name, value)
-            path = config.save_values(values, self.config_path)
-            if key is not None:
-                path = config.save_key(key, self.config_path)
+        except ConfigError as exc:
+            error.update(Text(str(exc)))
+            return
+        # Only what changed is written: the rest of the user's file stays as they wrote it, and
+        # an unchanged region does not drop a base_url they set on purpose.
+        updates = {
+            n: v for n, v in values.items() if getattr(probe, n) != getattr(self.settings, n)
+        }
+        if key is not None:
+            updates["api_key"] = key
+        try:
+            saved = config.edit(updates, self.config_path)
         except (ConfigError, OSError) as exc:
             error.update(Text(str(exc)))
             return
+        for note in saved.notes():
+            self.app.notify(note, markup=False, timeout=10)
+        path = saved.path
         changed = frozenset(n for n in values if getattr(probe, n) != getattr(self.settings, n))
         if key is not None:
             changed |= {"api_key"}
