@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("engine", ("tui.engine",)),
     ("pipeline and store", ("tui.pipeline", "tui.store")),
-    ("settings", ("tui.config",)),
+    ("settings", ("tui.config", "tui.config_file", "tui.config_values")),
     ("service", ("tui.stepfun",)),
     ("audio", ("tui.audio",)),
     ("transcript", ("tui.transcript",)),
