@@ -93,13 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    configure_output(args)
     log_file: Path | None = getattr(args, "log_file", None)
     try:
-        if log_file is not None:
-            from tui import logs
-
-            logs.install(log_file)
+        configure_output(args)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -150,11 +150,23 @@ class Output:
 OUTPUT = Output()
 
 
+# Commands whose screen is the terminal: log records must not be written over it.
+FULL_SCREEN = frozenset({"tui", "demo"})
+
+
 def configure_output(args: argparse.Namespace) -> None:
+    """Verbosity from -q/-v, and where log records go: the log file always (a traceback has to
+    land somewhere other than the user's terminal), one-line summaries on stderr too."""
     OUTPUT.quiet = bool(getattr(args, "quiet", False))
     OUTPUT.verbose = 0 if OUTPUT.quiet else int(getattr(args, "verbose", 0) or 0)
-    if OUTPUT.verbose:
-        logs.to_stderr(debug=OUTPUT.verbose > 1)
+    log_file: Path | None = getattr(args, "log_file", None)
+    try:
+        logs.install(log_file, debug=OUTPUT.verbose > 1)
+    except OSError as exc:
+        if log_file is not None or OUTPUT.verbose:
+            print(f"stepfun-asr: warning: cannot write the log file: {exc}", file=sys.stderr)
+    if getattr(args, "command", None) not in FULL_SCREEN:
+        logs.to_console(verbose=OUTPUT.verbose, quiet=OUTPUT.quiet)
 
 
 def quiet() -> bool:
@@ -177,6 +189,17 @@ def detail(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def retry_reporter() -> Any:
+    """-v without a terminal: an ``on_event`` for the pipeline that prints each retry."""
+    from tui.stepfun.events import AttemptRestarted
+
+    def on_event(event: object) -> None:
+        if isinstance(event, AttemptRestarted):
+            detail(f"retry {event.attempt} in {event.delay_s:.1f} s: {event.reason}")
+
+    return on_event
+
+
 _COLOURS = {"red": "31", "yellow": "33", "green": "32", "dim": "2", "bold": "1"}
 
 
@@ -197,13 +220,14 @@ def paint(text: str, colour: str, stream: TextIO | None = None) -> str:
     return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
 
 
-def file_error(path: Path | str, message: str) -> str:
+def file_error(path: Path | str, message: str, label: str | None = None) -> str:
     """``error: PATH: message`` naming the file once, even when the message starts with its name
-    (audio errors say ``talk.wav: …`` so that they stand alone in the workbench)."""
+    (audio errors say ``talk.wav: …`` so that they stand alone in the workbench). ``label`` is
+    how to call the file instead of its path (``stdin``)."""
     name = Path(path).name
     if name and message.startswith(f"{name}: "):
         message = message[len(name) + 2 :]
-    return f"{paint('error', 'red')}: {path}: {message}"
+    return f"{paint('error', 'red')}: {label or path}: {message}"
 
 
 def unknown_job(job_id: int) -> int:

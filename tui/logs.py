@@ -13,9 +13,9 @@ import logging.handlers
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
 
 from tui import locations
 from tui.secrets import redact
@@ -27,9 +27,12 @@ BACKUPS = 3
 # Libraries that would flood the file at INFO (watchfiles reports every batch of changes).
 _QUIET_LIBRARIES = {"watchfiles": logging.WARNING, "httpcore": logging.WARNING}
 
+# `extra=FILE_ONLY` on a record its caller has shown on the console already.
+FILE_ONLY = {"console": False}
+
 _protected: set[str] = set()
 _file_handler: logging.handlers.RotatingFileHandler | None = None
-_stderr_handler: logging.StreamHandler[TextIO] | None = None
+_console_handler: logging.Handler | None = None
 
 
 def protect(secret: str | None) -> None:
@@ -87,31 +90,32 @@ def _load_config_key() -> None:
             protect(settings.api_key.reveal())
 
 
-def install(log_file: Path | None = None) -> Path:
+def install(log_file: Path | None = None, *, debug: bool = False) -> Path:
     """Start writing the rotating log (idempotent). Raises OSError when the file cannot be
     opened; the caller decides whether that is fatal (it never is for the CLI)."""
     global _file_handler
     path = Path(log_file).expanduser() if log_file else locations.log_file()
-    if _file_handler is not None:
-        if Path(_file_handler.baseFilename) == path.absolute():
-            return path
-        uninstall()
+    level = logging.DEBUG if debug else logging.INFO
+    if _file_handler is not None and Path(_file_handler.baseFilename) == path.absolute():
+        _file_handler.setLevel(min(level, _file_handler.level))
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
+    uninstall()
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)  # file names and errors are nobody else's business
     handler.setFormatter(_formatter())
     handler.addFilter(RedactingFilter())
-    handler.setLevel(logging.INFO)
+    handler.setLevel(level)
     _load_config_key()
     root = logging.getLogger()
     root.addHandler(handler)
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
-    for name, level in _QUIET_LIBRARIES.items():
-        logging.getLogger(name).setLevel(level)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    for name, quiet_level in _QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else quiet_level)
     _file_handler = handler
     return path
 
@@ -142,22 +146,57 @@ def start(log_file: Path | None, component: str) -> Path | None:
     return path
 
 
-def to_stderr(*, debug: bool = False) -> None:
-    """-v: log records on stderr too (retries, requests; -vv adds debug detail)."""
-    global _stderr_handler
-    if _stderr_handler is not None:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", DATE_FORMAT))
-    handler.addFilter(RedactingFilter())
-    handler.setLevel(logging.DEBUG if debug else logging.INFO)
+class ConsoleHandler(logging.Handler):
+    """Log records on stderr as one line each, never a traceback: a record that carries one
+    says where the log file holding it is (the file handler has written it by then)."""
+
+    def __init__(self, level: int, detailed: bool) -> None:
+        super().__init__(level)
+        self.detailed = detailed
+        self.addFilter(RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "console", True) is False:
+            return
+        try:
+            message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            if self.detailed:
+                when = time.strftime(DATE_FORMAT, time.localtime(record.created))
+                line = f"{when} {record.name}: {message}"
+            else:
+                line = f"stepfun-asr: {record.levelname.lower()}: {message}"
+            if record.exc_info or record.exc_text:
+                where = current_file()
+                line += f" (traceback in {where})" if where else ""
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def to_console(*, verbose: int = 0, quiet: bool = False) -> None:
+    """Warnings (errors under -q; with -v also retries and requests, -vv debug) on stderr, one
+    line each. Not for the workbench: its screen is the terminal."""
+    global _console_handler
+    if _console_handler is not None:
+        logging.getLogger().removeHandler(_console_handler)
+    level = (
+        logging.ERROR
+        if quiet
+        else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    )
+    handler = ConsoleHandler(level, detailed=verbose > 0)
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else min(root.level or logging.INFO, logging.INFO))
-    logging.getLogger("httpx").setLevel(logging.INFO)  # one line per request: method, URL, status
-    for name, level in _QUIET_LIBRARIES.items():
-        logging.getLogger(name).setLevel(logging.DEBUG if debug else level)
-    _stderr_handler = handler
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    if verbose:
+        logging.getLogger("httpx").setLevel(
+            logging.INFO
+        )  # one line per request: method, URL, status
+    for name, quiet_level in _QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else quiet_level)
+    _console_handler = handler
 
 
 def record_crash(exc: BaseException, log_file: Path | None, where: str) -> Path | None:

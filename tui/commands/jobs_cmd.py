@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, unknown_job
 from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
@@ -161,8 +161,7 @@ def run_show(args: argparse.Namespace) -> int:
     with store:
         job = store.get_job(args.job_id)
         if job is None:
-            print(f"stepfun-asr: there is no job {args.job_id}", file=sys.stderr)
-            return 1
+            return unknown_job(args.job_id)
         result = store.get_result(job.id)
     if args.json:
         data = job_dict(job)
@@ -217,6 +216,8 @@ def run_retry(args: argparse.Namespace) -> int:
     if isinstance(store, int):
         return store
     with store:
+        if store.get_job(args.job_id) is None:
+            return unknown_job(args.job_id)
         try:
             job = store.retry_job(args.job_id)
         except JobStateError as exc:
@@ -243,6 +244,8 @@ def run_cross_check(args: argparse.Namespace) -> int:
     if isinstance(store, int):
         return store
     with store:
+        if store.get_job(args.job_id) is None:
+            return unknown_job(args.job_id)
         ok = asyncio.run(_cross_check_one(store, loaded, args.job_id))
     return 0 if ok else 1
 

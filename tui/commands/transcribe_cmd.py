@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from tui.audio.encoding import FORMAT_TYPES, AudioFormat
-from tui.cli_common import client_options, fail_usage, load_or_exit
+from tui.cli_common import (
+    client_options,
+    detail,
+    fail_usage,
+    file_error,
+    load_or_exit,
+    paint,
+    quiet,
+    retry_reporter,
+    say,
+    verbose,
+)
+from tui.commands import stdin_audio
 from tui.config import Settings
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
@@ -28,16 +40,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Transcribe each FILE; text goes to stdout. Each file succeeds or fails "
         "on its own. Exit 0: all succeeded; 1: any failed; 2: usage error or missing key.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="audio or video; - reads stdin"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
     parser.add_argument(
         "-o",
+        "--formats",
         "--output-format",
+        dest="output_format",
         metavar="FMTS",
         help=f"write files too: comma-separated from {','.join(FORMATS)}",
     )
     parser.add_argument(
-        "--out-dir", type=Path, help="where -o files go (default: next to each audio file)"
+        "--out-dir",
+        "--output-dir",
+        dest="out_dir",
+        type=Path,
+        help="where -o files go (default: next to each audio file; for - the current folder)",
+    )
+    parser.add_argument(
+        "--name",
+        dest="stdin_name",
+        metavar="NAME",
+        help="name standard input's outputs NAME.* instead of stdin.* (NAME.pcm: raw PCM)",
     )
     parser.add_argument(
         "--format", choices=FORMAT_TYPES, help="declare the format instead of detecting it"
@@ -55,20 +81,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="send large WAV/PCM files as they are instead of compressing them to Opus first",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=stdin_audio.accepting_stdin(run))
 
 
 def _format_override(args: argparse.Namespace) -> AudioFormat | str | None:
+    layout = args.rate or args.bits or args.channel
+    all_pcm = all(Path(f).suffix.lower() == ".pcm" for f in args.files)
     if args.format is None:
-        if args.rate or args.bits or args.channel:
-            return "--rate/--bits/--channel only apply with --format pcm"
-        return None
-    if args.format == "pcm":
+        if layout and not all_pcm:
+            return (
+                "--rate/--bits/--channel describe raw PCM: use them with .pcm files or --format pcm"
+            )
+        if not layout:
+            return None
+    if args.format == "pcm" or args.format is None:
         missing = [f"--{n}" for n in ("rate", "bits", "channel") if not getattr(args, n)]
         if missing:
-            return (
-                f"--format pcm needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 --channel 1)"
-            )
+            return f"raw PCM needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 --channel 1)"
         return AudioFormat("pcm", "pcm_s16le", args.rate, args.bits, args.channel)
     return AudioFormat(args.format)
 
@@ -104,7 +133,7 @@ async def _run_all(
     from tui.stepfun.client import AsrClient
     from tui.transcript.exports import planned_paths, write_exports
 
-    live = sys.stderr.isatty() and not args.json
+    live = sys.stderr.isatty() and not args.json and not quiet()
     failed = 0
     written_now: set[Path] = set()
     async with AsrClient(settings.require_key(), settings.resolved_base_url) as client:
@@ -115,7 +144,7 @@ async def _run_all(
                     path,
                     settings,
                     client,
-                    on_event=_live_printer() if live else None,
+                    on_event=_live_printer() if live else retry_reporter() if verbose() else None,
                     cross_check=args.cross_check,
                     format_override=override,
                 )
@@ -133,6 +162,7 @@ async def _run_all(
                 continue
             if live:
                 print(file=sys.stderr)
+            detail(f"{stdin_audio.label(path)}: {_timing(result, time.monotonic() - started)}")
             written: list[Path] = []
             try:
                 if formats:
@@ -146,8 +176,8 @@ async def _run_all(
             except OSError as exc:
                 # The text is still printed: the user paid for it.
                 failed += 1
-                print(f"error: {path}: could not write output files: {exc}", file=sys.stderr)
-            _report_success(result, args.json, written)
+                print(file_error(path, f"could not write output files: {exc}"), file=sys.stderr)
+            _report_success(result, args.json, written, show_text=not (quiet() and formats))
     return 1 if failed else 0
 
 
@@ -162,18 +192,29 @@ def _live_printer() -> Any:
     return on_event
 
 
-def _report_success(result: TranscriptionResult, as_json: bool, written: list[Path]) -> None:
+def _timing(result: TranscriptionResult, elapsed: float) -> str:
+    audio = f"{result.duration_s:.1f} s of audio" if result.duration_s else "audio"
+    return f"{audio} transcribed in {elapsed:.1f} s"
+
+
+def _report_success(
+    result: TranscriptionResult, as_json: bool, written: list[Path], show_text: bool = True
+) -> None:
+    name = stdin_audio.label(result.file)
     if as_json:
         data = result.to_json()
+        data["file"] = name
         data["outputs"] = [str(p) for p in written]
         print(json.dumps(data, ensure_ascii=False), flush=True)
-    else:
+    elif show_text:
         print(result.text, flush=True)
     for warning in result.warnings:
-        marker = "REVIEW" if warning.serious else "warning"
-        print(f"{marker}: {result.file}: {warning.message}", file=sys.stderr)
+        if warning.serious:  # a transcript that may be wrong is reported even under -q
+            print(f"{paint('REVIEW', 'yellow')}: {name}: {warning.message}", file=sys.stderr)
+        else:
+            say(f"warning: {name}: {warning.message}")
     for path in written:
-        print(f"wrote {path}", file=sys.stderr)
+        say(f"wrote {path}")
 
 
 def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) -> None:
@@ -181,7 +222,7 @@ def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) ->
         print(
             json.dumps(
                 {
-                    "file": str(path),
+                    "file": stdin_audio.label(path),
                     "error": exc.message,
                     "error_kind": exc.kind.value,
                     "elapsed_s": round(elapsed, 3),
@@ -190,4 +231,4 @@ def _report_failure(path: Path, exc: AsrError, as_json: bool, elapsed: float) ->
             ),
             flush=True,
         )
-    print(f"error: {path}: {exc.message}", file=sys.stderr)
+    print(file_error(path, exc.message, stdin_audio.label(path)), file=sys.stderr)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, quiet
 from tui.config import Settings
+from tui.logs import FILE_ONLY
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from collections.abc import Awaitable
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays
     from tui.store.store import Store
 
 GRACE_S = 30.0
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,12 +48,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("folders", nargs="+", type=Path, metavar="DIR")
     parser.add_argument(
         "--out-dir",
+        "--output-dir",
+        dest="out_dir",
         type=Path,
         help="write transcripts here, mirroring the "
         "folder structure (default: next to each recording)",
     )
     parser.add_argument(
+        "-o",
         "--formats",
+        "--output-format",
+        dest="formats",
+        metavar="FMTS",
         help="comma-separated from txt,srt,vtt,json,md (default: the `formats` setting, txt)",
     )
     parser.add_argument(
@@ -99,6 +108,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="S",
         help=f"on stop, how long in-flight jobs may finish (default {GRACE_S:g})",
     )
+    parser.add_argument(
+        "--print-service",
+        choices=("systemd", "launchd"),
+        help="print a user service (systemd unit or launchd agent) that runs this exact watch, "
+        "restarting it on failure; the key stays in the config file",
+    )
     parser.set_defaults(func=run)
 
 
@@ -139,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         return fail_usage(str(exc))
+    if args.print_service:
+        from tui.commands.service_unit import print_service
+
+        return print_service(args)
     options = JobOptions(
         model=settings.model, language=settings.language, hotwords=tuple(settings.hotwords)
     )
@@ -160,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
         return 1
     try:
+        from tui import logs
+
+        logs.start(args.log_file if "log_file" in args else None, "watch daemon")
         return asyncio.run(_daemon(args, settings, config, store))
     finally:
         store.close()
@@ -228,7 +250,7 @@ async def _daemon(
             loop.remove_signal_handler(sig)
     errors = [r for r in results if isinstance(r, BaseException)]
     for err in errors:
-        printer.line(f"error: {type(err).__name__}: {err}")
+        printer.line(f"error: {type(err).__name__}: {err}", important=True)
     counts = store.counts()
     printer.line(
         f"stopped: {counts['queued']} queued, {counts['done']} done, "
@@ -248,8 +270,11 @@ class EventPrinter:
         self.names: dict[int, str] = {}
         self._progress_at: dict[int, float] = {}
 
-    def line(self, text: str) -> None:
-        self.out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+    def line(self, text: str, important: bool = False) -> None:
+        log.info("%s", text, extra=FILE_ONLY)  # the console has this line already
+        if quiet() and not important:  # -q: failures and transcripts to review only
+            return
+        self.out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
         self.out.flush()
 
     def name(self, job_id: int) -> str:
@@ -261,7 +286,7 @@ class EventPrinter:
     def __call__(self, event: Event) -> None:
         text = self.describe(event)
         if text:
-            self.line(text)
+            self.line(text, important=is_problem(event))
 
     def describe(self, event: Event) -> str | None:
         from tui.engine import events as ev
@@ -322,6 +347,16 @@ class EventPrinter:
             case ev.HookFailed(job_id=jid, message=message):
                 return f"hook failed {self.name(jid)}: {message}"
         return None
+
+
+def is_problem(event: Event) -> bool:
+    """What -q still prints: failures, missing folders, transcripts that need review."""
+    from tui.engine import events as ev
+
+    problems = (ev.JobFailed, ev.CrossCheckFailed, ev.ExportFailed, ev.HookFailed, ev.FolderMissing)
+    if isinstance(event, ev.JobFinished):
+        return event.state != "done"
+    return isinstance(event, problems)
 
 
 def progress_text(p: JobProgressed) -> str:
