@@ -210,7 +210,7 @@ def record_crash(exc: BaseException, log_file: Path | None, where: str) -> Path 
         except OSError:
             continue
         logging.getLogger("tui.cli").error(
-            "unexpected %s in %s", type(exc).__name__, where, exc_info=exc
+            "unexpected %s in %s", type(exc).__name__, where, exc_info=exc, extra=FILE_ONLY
         )
         if _file_handler is not None:
             _file_handler.flush()

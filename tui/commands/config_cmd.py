@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = actions.add_parser("show", help="print the settings, key masked")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
-    path = actions.add_parser("path", help="print where the config, jobs DB and cache live")
+    path = actions.add_parser("path", help="print where the config, jobs DB, cache and log live")
     path.set_defaults(func=run_path)
     setter = actions.add_parser("set", help="change one setting, e.g. `config set region cn-plan`")
     setter.add_argument("name")
@@ -78,6 +78,7 @@ def run_path(args: argparse.Namespace) -> int:
     print(f"config  {locations.config_file()}")
     print(f"jobs    {locations.default_db_path()}")
     print(f"cache   {locations.cache_dir()}")
+    print(f"log     {locations.log_file()}")
     return 0
 
 

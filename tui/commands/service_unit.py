@@ -55,7 +55,10 @@ def watch_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             continue
         if value is None or value is False or value == action.default:
             continue
-        flag = max(action.option_strings, key=len)  # the long spelling reads best in a unit
+        # The first long spelling is the canonical one (--formats, not its --output-format alias).
+        flag = next(
+            (f for f in action.option_strings if f.startswith("--")), action.option_strings[0]
+        )
         if isinstance(action, argparse._CountAction):
             argv += [flag] * int(value)
         elif action.nargs == 0:
@@ -132,8 +135,9 @@ def launchd_plist(argv: list[str], grace_s: float) -> str:
         "StandardErrorPath": str(logs / "watch.err.log"),
         "ProcessType": "Background",
     }
+    # No "--" inside an XML comment, so the command line itself is not quoted here.
     header = (
-        f"<!-- A launchd agent, printed by `stepfun-asr watch --print-service launchd`.\n"
+        "<!-- A launchd agent printed by stepfun-asr (watch, print-service launchd).\n"
         f"     Install: save as ~/Library/LaunchAgents/{LAUNCHD_LABEL}.plist, then\n"
         f"       launchctl bootstrap gui/$(id -u) ~/Library/LaunchAgents/{LAUNCHD_LABEL}.plist\n"
         "     The API key is read from the config file, never from here. -->\n"
@@ -164,6 +168,8 @@ def print_service(args: argparse.Namespace) -> int:
     if args.print_service == "systemd":
         sys.stdout.write(systemd_unit(argv, folders, grace))
     else:
+        # launchd opens StandardOutPath but does not make its folder.
+        locations.log_dir().mkdir(parents=True, exist_ok=True)
         sys.stdout.write(launchd_plist(argv, grace))
     if not _key_in_config_file():
         print(
