@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from tui import config, logs
+from tui import config
 from tui.config import REGIONS, ConfigError, Settings
 
 
@@ -63,6 +63,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """Config file + environment, then the command line on top. Raises ConfigError."""
     settings = config.load()
     if settings.api_key:
+        from tui import logs
+
         logs.protect(settings.api_key.reveal())
     overrides: dict[str, Any] = {
         "region": getattr(args, "region", None),
@@ -157,6 +159,8 @@ FULL_SCREEN = frozenset({"tui", "demo"})
 def configure_output(args: argparse.Namespace) -> None:
     """Verbosity from -q/-v, and where log records go: the log file always (a traceback has to
     land somewhere other than the user's terminal), one-line summaries on stderr too."""
+    from tui import logs  # not at import time: building the parser stays cheap
+
     OUTPUT.quiet = bool(getattr(args, "quiet", False))
     OUTPUT.verbose = 0 if OUTPUT.quiet else int(getattr(args, "verbose", 0) or 0)
     log_file: Path | None = getattr(args, "log_file", None)

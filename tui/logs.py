@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import logging.handlers
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,7 +29,7 @@ _QUIET_LIBRARIES = {"watchfiles": logging.WARNING, "httpcore": logging.WARNING}
 FILE_ONLY = {"console": False}
 
 _protected: set[str] = set()
-_file_handler: logging.handlers.RotatingFileHandler | None = None
+_file_handler: logging.FileHandler | None = None
 _console_handler: logging.Handler | None = None
 
 
@@ -99,10 +97,10 @@ def install(log_file: Path | None = None, *, debug: bool = False) -> Path:
     if _file_handler is not None and Path(_file_handler.baseFilename) == path.absolute():
         _file_handler.setLevel(min(level, _file_handler.level))
         return path
+    from logging.handlers import RotatingFileHandler  # only when a log is written
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-    )
+    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     uninstall()
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)  # file names and errors are nobody else's business
@@ -202,6 +200,8 @@ def to_console(*, verbose: int = 0, quiet: bool = False) -> None:
 def record_crash(exc: BaseException, log_file: Path | None, where: str) -> Path | None:
     """Write ``exc`` with its traceback to the log; the path written, or None if no file could
     be written at all (the default log first, then a temporary file)."""
+    import tempfile
+
     candidates: list[Path | None] = [log_file] if log_file else [None]
     candidates.append(Path(tempfile.gettempdir()) / f"stepfun-asr-crash-{os.getpid()}.log")
     for candidate in candidates:

@@ -15,14 +15,16 @@ import functools
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tui.audio.sniff import AUDIO_EXTENSIONS, sniff_bytes
 from tui.cli_common import fail_usage
+
+if TYPE_CHECKING:
+    import tempfile
 
 STDIN_ARGS = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 DEFAULT_NAME = "stdin"
@@ -130,6 +132,8 @@ def open_stdin(
             "`-` reads audio from standard input, but that is the terminal; pipe audio in, "
             "e.g. `cat talk.m4a | stepfun-asr transcribe -`"
         )
+    import tempfile
+
     stem, hint = _stem_and_hint(name)
     folder = tempfile.TemporaryDirectory(prefix="stepfun-asr-stdin-")
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import time
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, quiet
 from tui.config import Settings
-from tui.logs import FILE_ONLY
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from collections.abc import Awaitable
@@ -30,7 +28,6 @@ if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays
     from tui.store.store import Store
 
 GRACE_S = 30.0
-log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -269,9 +266,15 @@ class EventPrinter:
         self.out = out
         self.names: dict[int, str] = {}
         self._progress_at: dict[int, float] = {}
+        import logging  # here, not at import: building the parser stays cheap
+
+        from tui.logs import FILE_ONLY
+
+        self._log = logging.getLogger(__name__)
+        self._file_only = FILE_ONLY
 
     def line(self, text: str, important: bool = False) -> None:
-        log.info("%s", text, extra=FILE_ONLY)  # the console has this line already
+        self._log.info("%s", text, extra=self._file_only)  # the console has this line already
         if quiet() and not important:  # -q: failures and transcripts to review only
             return
         self.out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
