@@ -81,6 +81,12 @@ def test_bash_completes_commands_flags_and_choices(tmp_path):
     # Setting names for `config set`, after walking through the nested subcommand.
     settings = bash_complete(path, ["stepfun-asr", "-v", "config", "set", "reg"])
     assert settings == ["region"]
+    # ... and the values each setting takes.
+    assert bash_complete(path, ["stepfun-asr", "config", "set", "region", "intl"]) == [
+        "intl",
+        "intl-plan",
+    ]
+    assert bash_complete(path, ["stepfun-asr", "config", "set", "itn", ""]) == ["true", "false"]
 
 
 def test_bash_completes_files_and_folders_where_the_parser_takes_them(tmp_path):
@@ -114,10 +120,13 @@ def test_zsh_script_parses_and_offers_the_choices(tmp_path):
         "words=(stepfun-asr config set ''); CURRENT=4; PREFIX=''; _stepfun_asr\n"
         "print -- --\n"
         "words=(stepfun-asr ''); CURRENT=2; PREFIX=''; _stepfun_asr\n"
+        "print -- --\n"
+        "words=(stepfun-asr config set region ''); CURRENT=5; PREFIX=''; _stepfun_asr\n"
     )
     done = subprocess.run(["zsh", "-f", "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    policy, settings, top = done.stdout.split("--\n")
+    policy, settings, top, regions = done.stdout.split("--\n")
+    assert regions.split() == ["cn", "cn-plan", "intl", "intl-plan"]
     assert policy.split() == ["skip", "overwrite", "suffix"]
     assert "region" in settings.split() and "api_key" not in settings.split()
     assert "transcribe" in top.split() and "FILES -/" in top
@@ -143,3 +152,4 @@ def test_fish_script_loads_and_completes(tmp_path):
     assert fish_complete("stepfun-asr tr") == ["transcribe"]
     assert fish_complete("stepfun-asr config set reg") == ["region"]
     assert "--region" in fish_complete("stepfun-asr transcribe --reg")
+    assert fish_complete("stepfun-asr config set existing_policy s") == ["skip", "suffix"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import pty
+import re
 import subprocess
 from pathlib import Path
 
@@ -199,3 +200,43 @@ def test_a_workbench_crash_is_logged_not_printed(capsys, tmp_path):
         run_app(Broken(), headless=True)
     out = capsys.readouterr()
     assert "Traceback" not in out.err + out.out and "the workbench broke" not in out.err
+
+
+def test_every_flag_a_message_suggests_exists():
+    """Messages anywhere in the code that name a `--flag` name one the command line has."""
+    import ast
+
+    flags: set[str] = set()
+
+    def collect(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            flags.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+
+    collect(cli.build_parser())
+    other_programs = {"--user", "--now"}  # systemctl's, in the printed unit's comment
+    pattern = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+    unknown = []
+    for path in Path(cli.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for flag in pattern.findall(node.value):
+                    if flag not in flags | other_programs:
+                        unknown.append(f"{path.name}: {flag}")
+    assert unknown == []
+
+
+def test_every_command_takes_quiet_and_verbose():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        options = {f for a in command._actions for f in a.option_strings}
+        assert {"-q", "--quiet", "-v", "--verbose", "--log-file"} <= options, name
+
+
+def test_quiet_config_set_prints_nothing_and_still_saves(tmp_path):
+    done = run("config", "set", "region", "intl", "-q")
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+    assert "intl" in run("config", "show").stdout

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-ValueKind = Literal["none", "choice", "list", "file", "dir", "other"]
+ValueKind = Literal["none", "choice", "list", "file", "dir", "other", "setting_value"]
 
 # dest → what its value is when the parser has no `choices` to say it.
 _DIR_DESTS = frozenset({"folders", "path", "out_dir", "folder"})
@@ -70,6 +70,30 @@ def _hints() -> dict[str, tuple[str, ...]]:
     }
 
 
+def setting_values() -> dict[str, tuple[ValueKind, tuple[str, ...]]]:
+    """For `config set NAME VALUE`: what VALUE can be, per setting that has a fixed set."""
+    import dataclasses
+
+    from tui.config import REGIONS, Settings
+    from tui.transcript.exports import POLICIES
+
+    hints = _hints()
+    out: dict[str, tuple[ValueKind, tuple[str, ...]]] = {
+        "region": ("choice", tuple(REGIONS)),
+        "model": ("choice", hints["model"]),
+        "language": ("choice", hints["language"]),
+        "existing_policy": ("choice", POLICIES),
+        "formats": ("list", hints["formats"]),
+        "out_dir": ("dir", ()),
+        "ffmpeg_path": ("file", ()),
+    }
+    defaults = Settings()
+    for f in dataclasses.fields(Settings):
+        if isinstance(getattr(defaults, f.name), bool):
+            out[f.name] = ("choice", ("true", "false"))
+    return out
+
+
 def _kind(
     action: argparse.Action, hints: dict[str, tuple[str, ...]]
 ) -> tuple[ValueKind, tuple[str, ...]]:
@@ -81,6 +105,8 @@ def _kind(
         return "list", hints[action.dest]
     if action.dest == "name" and not action.option_strings:
         return "choice", hints["setting"]
+    if action.dest == "value" and not action.option_strings:
+        return "setting_value", ()  # what fits depends on the NAME before it
     if action.dest in hints:
         return "choice", hints[action.dest]
     if action.dest in _DIR_DESTS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tui.commands.completion_model import Argument, Command
+from tui.commands.completion_model import Argument, Command, setting_values
 
 PROG = "stepfun-asr"
 _WORD = re.compile(r"^[A-Za-z0-9_.:+-]+$")
@@ -51,6 +51,8 @@ def _bash_values(kind: str, choices: tuple[str, ...]) -> str:
         return "_stepfun_asr_files"
     if kind == "dir":
         return "_stepfun_asr_dirs"
+    if kind == "setting_value":
+        return '_stepfun_asr_setting "${COMP_WORDS[COMP_CWORD - 1]}"'
     return ":"
 
 
@@ -74,6 +76,10 @@ def bash(root: Command) -> str:
         for index, arg in _positional_patterns(cmd):
             pat = _sh_single(f"{cmd.name}|") + (index if index == "*" else _sh_single(index))
             positionals.append(f"        {pat}) {_bash_values(arg.kind, arg.choices)} ;;")
+    settings = [
+        f"        {_sh_single(name)}) {_bash_values(kind, choices)} ;;"
+        for name, (kind, choices) in setting_values().items()
+    ]
     nl = "\n"
     return f"""# bash completion for {PROG}, generated from its parser by `{PROG} completion bash`.
 # Install: {PROG} completion bash > ~/.local/share/bash-completion/completions/{PROG}
@@ -112,6 +118,11 @@ _stepfun_asr_values() {{
 _stepfun_asr_positional() {{
     case "$1|$2" in
 {nl.join(positionals)}
+    esac
+}}
+_stepfun_asr_setting() {{
+    case "$1" in
+{nl.join(settings)}
     esac
 }}
 _stepfun_asr() {{
@@ -168,6 +179,8 @@ def _zsh_values(kind: str, choices: tuple[str, ...], what: str) -> str:
         return "_files"
     if kind == "dir":
         return "_files -/"
+    if kind == "setting_value":
+        return '_stepfun_asr_setting "${words[CURRENT - 1]}"'
     return f"_message {_sh_single(what)}"
 
 
@@ -197,6 +210,10 @@ def zsh(root: Command) -> str:
             pat = _sh_single(f"{cmd.name}|") + (index if index == "*" else _sh_single(index))
             what = arg.dest.replace("_", " ")
             positionals.append(f"        {pat}) {_zsh_values(arg.kind, arg.choices, what)} ;;")
+    settings = [
+        f"        {_sh_single(name)}) {_zsh_values(kind, choices, name)} ;;"
+        for name, (kind, choices) in setting_values().items()
+    ]
     nl = "\n"
     return f"""#compdef {PROG}
 # zsh completion for {PROG}, generated from its parser by `{PROG} completion zsh`.
@@ -229,6 +246,11 @@ _stepfun_asr_values() {{
 _stepfun_asr_positional() {{
     case "$1|$2" in
 {nl.join(positionals)}
+    esac
+}}
+_stepfun_asr_setting() {{
+    case "$1" in
+{nl.join(settings)}
     esac
 }}
 _stepfun_asr() {{
@@ -294,7 +316,17 @@ def _fish_value_args(kind: str, choices: tuple[str, ...]) -> str:
         return "-F"
     if kind == "dir":
         return f"-f -a {_fish_quote('(__fish_complete_directories)')}"
+    if kind == "setting_value":
+        return f"-f -a {_fish_quote('(__stepfun_asr_setting (commandline -opc)[-1])')}"
     return "-f"
+
+
+def _fish_setting(kind: str, choices: tuple[str, ...]) -> str:
+    if kind in ("choice", "list"):
+        return f"printf '%s\\n' {_words(choices)}"
+    if kind == "dir":
+        return "__fish_complete_directories"
+    return "__fish_complete_path"
 
 
 def fish(root: Command) -> str:
@@ -340,12 +372,22 @@ def fish(root: Command) -> str:
         f"complete -c {PROG} -n {_fish_quote('__stepfun_asr_at ' + _fish_quote('') + ' 0')} "
         "-f -a '(__fish_complete_directories)'"
     )
+    settings = [
+        f"        case {_fish_quote(name)}\n            {_fish_setting(kind, choices)}"
+        for name, (kind, choices) in setting_values().items()
+    ]
     nl = "\n"
     return f"""# fish completion for {PROG}, generated from its parser by `{PROG} completion fish`.
 # Install: {PROG} completion fish > ~/.config/fish/completions/{PROG}.fish
 
 function __stepfun_asr_formats
     printf '%s\\n' {_words(formats)}
+end
+
+function __stepfun_asr_setting
+    switch $argv[1]
+{nl.join(settings)}
+    end
 end
 
 function __stepfun_asr_subs

@@ -9,6 +9,7 @@ import os
 import sys
 
 from tui import config, locations
+from tui.cli_common import quiet
 from tui.config import ConfigError
 
 
@@ -42,7 +43,8 @@ def run_set_key(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"Key saved to {path} (mode 0600).")
+    if not quiet():
+        print(f"Key saved to {path} (mode 0600).")
     if os.environ.get("STEPFUN_API_KEY"):
         print("Note: STEPFUN_API_KEY is set in this environment and takes precedence.")
     return 0
@@ -95,5 +97,6 @@ def run_set(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.name} saved to {path}.")
+    if not quiet():
+        print(f"{args.name} saved to {path}.")
     return 0

@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, unknown_job
+from tui.cli_common import (
+    client_options,
+    db_option,
+    fail_usage,
+    load_or_exit,
+    quiet,
+    unknown_job,
+)
 from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
@@ -223,7 +230,8 @@ def run_retry(args: argparse.Namespace) -> int:
         except JobStateError as exc:
             print(f"stepfun-asr: {exc}", file=sys.stderr)
             return 1
-        print(f"job {job.id} queued again: {job.source}", flush=True)
+        if not quiet():
+            print(f"job {job.id} queued again: {job.source}", flush=True)
         if settings is None:
             return 0
         asyncio.run(_run_one(store, settings, job.id))
