@@ -118,3 +118,35 @@ def test_verbose_shows_requests_and_timings(emu, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "HTTP Request: POST" in done.stderr and "transcribed in" in done.stderr
     assert emu.demo_key not in done.stderr
+
+
+def test_a_command_that_logs_nothing_leaves_no_log_file():
+    subprocess.run(
+        [PYTHON, "-m", "tui", "config", "path"], env=subprocess_env(), timeout=60, check=True
+    )
+    assert not locations.log_file().exists() and not locations.log_dir().exists()
+
+
+def test_an_unwritable_log_sends_the_crash_to_a_temporary_file(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    import tui.commands.jobs_cmd as jobs_cmd
+    from tui import cli
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    def broken(args: argparse.Namespace) -> int:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(jobs_cmd, "run", broken)
+    assert cli.main(["--log-file", str(blocker / "x.log"), "jobs"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    crash = Path(err[0].split("the traceback is in ")[1].split(". Please")[0])
+    assert crash.name.startswith("stepfun-asr-crash-") and crash.parent != blocker
+    try:
+        assert "OSError: disk on fire" in crash.read_text(encoding="utf-8")
+    finally:
+        logs.uninstall()
+        crash.unlink()

@@ -164,11 +164,7 @@ def configure_output(args: argparse.Namespace) -> None:
     OUTPUT.quiet = bool(getattr(args, "quiet", False))
     OUTPUT.verbose = 0 if OUTPUT.quiet else int(getattr(args, "verbose", 0) or 0)
     log_file: Path | None = getattr(args, "log_file", None)
-    try:
-        logs.install(log_file, debug=OUTPUT.verbose > 1)
-    except OSError as exc:
-        if log_file is not None or OUTPUT.verbose:
-            print(f"stepfun-asr: warning: cannot write the log file: {exc}", file=sys.stderr)
+    logs.install(log_file, debug=OUTPUT.verbose > 1)  # the file appears with the first record
     if getattr(args, "command", None) not in FULL_SCREEN:
         logs.to_console(verbose=OUTPUT.verbose, quiet=OUTPUT.quiet)
 

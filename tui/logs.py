@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.handlers
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from tui import locations
 from tui.secrets import redact
@@ -29,7 +31,7 @@ _QUIET_LIBRARIES = {"watchfiles": logging.WARNING, "httpcore": logging.WARNING}
 FILE_ONLY = {"console": False}
 
 _protected: set[str] = set()
-_file_handler: logging.FileHandler | None = None
+_file_handler: PrivateLogFile | None = None
 _console_handler: logging.Handler | None = None
 
 
@@ -73,6 +75,38 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """The rotating log, created (folder and file, mode 0600) only when a first record comes:
+    a command that logs nothing leaves nothing behind. A log that cannot be written costs one
+    warning line on stderr, never the traceback logging would print by default."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
+        )
+        self.failed: OSError | None = None
+        self.warn = True  # off while a crash report tries this file and then another
+
+    def _open(self) -> Any:
+        path = Path(self.baseFilename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # File names and error texts are nobody else's business.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if self.failed is None and self.warn:
+            print(
+                f"stepfun-asr: warning: cannot write the log {self.baseFilename}: {error}",
+                file=sys.stderr,
+            )
+        self.failed = error if isinstance(error, OSError) else OSError(str(error))
+
+    def written(self) -> bool:
+        return self.failed is None and self.stream is not None
+
+
 def _formatter() -> logging.Formatter:
     return logging.Formatter(FORMAT, DATE_FORMAT)
 
@@ -89,21 +123,16 @@ def _load_config_key() -> None:
 
 
 def install(log_file: Path | None = None, *, debug: bool = False) -> Path:
-    """Start writing the rotating log (idempotent). Raises OSError when the file cannot be
-    opened; the caller decides whether that is fatal (it never is for the CLI)."""
+    """Send log records to the rotating log from now on (idempotent). The file is made when the
+    first record arrives; if it cannot be, that is one warning line, never fatal."""
     global _file_handler
     path = Path(log_file).expanduser() if log_file else locations.log_file()
     level = logging.DEBUG if debug else logging.INFO
     if _file_handler is not None and Path(_file_handler.baseFilename) == path.absolute():
         _file_handler.setLevel(min(level, _file_handler.level))
         return path
-    from logging.handlers import RotatingFileHandler  # only when a log is written
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    handler = PrivateLogFile(path)
     uninstall()
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)  # file names and errors are nobody else's business
     handler.setFormatter(_formatter())
     handler.addFilter(RedactingFilter())
     handler.setLevel(level)
@@ -130,14 +159,10 @@ def current_file() -> Path | None:
     return Path(_file_handler.baseFilename) if _file_handler else None
 
 
-def start(log_file: Path | None, component: str) -> Path | None:
-    """For the workbench and the daemon: install the log and note the start. A log that cannot
-    be opened is a warning on stderr, not a reason to stop."""
-    try:
-        path = install(log_file)
-    except OSError as exc:
-        print(f"stepfun-asr: warning: cannot write the log file: {exc}", file=sys.stderr)
-        return None
+def start(log_file: Path | None, component: str) -> Path:
+    """For the workbench and the daemon: install the log and note the start, which also makes
+    the file now — a log that cannot be written is a warning before work begins, not later."""
+    path = install(log_file)
     from tui import __version__
 
     logging.getLogger("tui").info("%s started (stepfun-asr %s)", component, __version__)
@@ -209,10 +234,16 @@ def record_crash(exc: BaseException, log_file: Path | None, where: str) -> Path 
             path = install(candidate)
         except OSError:
             continue
+        handler = _file_handler
+        if handler is None:
+            continue
+        handler.warn = False
         logging.getLogger("tui.cli").error(
             "unexpected %s in %s", type(exc).__name__, where, exc_info=exc, extra=FILE_ONLY
         )
-        if _file_handler is not None:
-            _file_handler.flush()
-        return path
+        handler.flush()
+        handler.warn = True
+        if handler.written():
+            return path
+        uninstall()
     return None
