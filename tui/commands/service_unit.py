@@ -101,7 +101,6 @@ def systemd_unit(argv: list[str], folders: list[str], grace_s: float) -> str:
         "# The API key is read from the config file (`stepfun-asr config set-key`), never here.\n"
         "[Unit]\n"
         f"Description=stepfun-asr: transcribe new recordings in {', '.join(folders)}\n"
-        "After=network-online.target\n"
         "\n"
         "[Service]\n"
         "Type=exec\n"
