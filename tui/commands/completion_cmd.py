@@ -28,9 +28,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     # The whole parser is built here, from the same code as the command line itself.
     from tui.cli import build_parser
+    from tui.commands import completion_bash, completion_fish, completion_zsh
     from tui.commands.completion_model import describe
-    from tui.commands.completion_scripts import RENDERERS
 
-    script = RENDERERS[args.shell](describe(build_parser()))
+    render = {
+        "bash": completion_bash.bash,
+        "zsh": completion_zsh.zsh,
+        "fish": completion_fish.fish,
+    }[args.shell]
+    script = render(describe(build_parser()))
     sys.stdout.write(script)
     return 0

@@ -9,6 +9,7 @@ up by the argument's ``dest`` in the small tables below.
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -143,3 +144,32 @@ def describe(
         )
         (options if action.option_strings else positionals).append(arg)
     return Command(path, help, tuple(options), tuple(positionals), tuple(subcommands))
+
+
+# ------------------------------------------------------------- shared by the script renderers
+
+PROG = "stepfun-asr"
+_WORD = re.compile(r"^[A-Za-z0-9_.:+-]+$")
+
+
+def shell_words(values: tuple[str, ...] | list[str]) -> str:
+    for value in values:
+        if not _WORD.match(value):  # every choice is a plain word; anything else needs quoting
+            raise ValueError(f"completion word {value!r} would need shell quoting")
+    return " ".join(values)
+
+
+def valued_options(cmd: Command) -> list[Argument]:
+    return [o for o in cmd.options if o.kind != "none"]
+
+
+def positional_patterns(cmd: Command) -> list[tuple[str, Argument]]:
+    """(index pattern, argument): an exact index, or ``*`` for a repeated last positional."""
+    out: list[tuple[str, Argument]] = []
+    for i, arg in enumerate(cmd.positionals):
+        out.append(("*" if arg.repeat else str(i), arg))
+    return out
+
+
+def sh_single(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
