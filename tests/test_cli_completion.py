@@ -94,9 +94,11 @@ def test_bash_completes_files_and_folders_where_the_parser_takes_them(tmp_path):
     work = tmp_path / "work"
     (work / "recordings").mkdir(parents=True)
     (work / "talk.wav").write_bytes(b"RIFF")
+    (work / "my talk.m4a").write_bytes(b"....ftyp")
     # transcribe takes files (the value of --out-dir is skipped, not counted as a file).
     got = bash_complete(path, ["stepfun-asr", "transcribe", "--out-dir", "x", "ta"], cwd=work)
     assert got == ["talk.wav"]
+    assert bash_complete(path, ["stepfun-asr", "transcribe", "my"], cwd=work) == ["my talk.m4a"]
     assert bash_complete(path, ["stepfun-asr", "watch", "rec"], cwd=work) == ["recordings"]
     # The top level offers commands and folders (`stepfun-asr DIR` opens the workbench).
     assert bash_complete(path, ["stepfun-asr", "re"], cwd=work) == ["retry", "recordings"]

@@ -62,8 +62,17 @@ def bash(root: Command) -> str:
 # Install: {PROG} completion bash > ~/.local/share/bash-completion/completions/{PROG}
 
 _stepfun_asr_words() {{ COMPREPLY+=($(compgen -W "$1" -- "$cur")); }}
-_stepfun_asr_files() {{ compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); }}
-_stepfun_asr_dirs() {{ compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -d -- "$cur")); }}
+# One name per line, so that "my talk.wav" stays one candidate.
+_stepfun_asr_files() {{
+    compopt -o filenames 2>/dev/null
+    local IFS=$'\n'
+    COMPREPLY+=($(compgen -f -- "$cur"))
+}}
+_stepfun_asr_dirs() {{
+    compopt -o filenames 2>/dev/null
+    local IFS=$'\n'
+    COMPREPLY+=($(compgen -d -- "$cur"))
+}}
 _stepfun_asr_list() {{
     # A comma-separated list (txt,srt): complete the part after the last comma.
     local head="" last="$cur"
