@@ -105,7 +105,7 @@ def output_options(*, top_level: bool = False) -> argparse.ArgumentParser:
         "--quiet",
         action="store_true",
         default=False if top_level else argparse.SUPPRESS,
-        help="print errors only",
+        help="print errors only (transcribe still prints the text unless -o writes files)",
     )
     group.add_argument(
         "-v",

@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--format", choices=FORMAT_TYPES, help="declare the format instead of detecting it"
     )
-    parser.add_argument("--rate", type=int, help="pcm sample rate, e.g. 16000")
+    parser.add_argument(
+        "--rate", type=int, help="raw PCM (.pcm or --format pcm) sample rate, e.g. 16000"
+    )
     parser.add_argument("--bits", type=int, help="pcm bits per sample, e.g. 16")
     parser.add_argument("--channel", type=int, help="pcm channel count, e.g. 1")
     parser.add_argument(
