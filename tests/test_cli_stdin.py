@@ -162,3 +162,11 @@ def test_a_regular_file_on_stdin_is_not_copied_but_a_pipe_is(speech):
         # The bytes say WAV, so the extension follows them, not the --name hint.
         assert audio.path.name == "call.wav" and not audio.path.is_symlink()
         assert audio.copied_bytes == len(data) and audio.path.read_bytes() == data
+
+
+def test_quiet_without_output_files_prints_just_the_text(emu, speech, tmp_path):
+    cat = pipe(speech)
+    done = run_cli("-", "-q", emu=emu, stdin=cat.stdout, cwd=tmp_path)
+    cat.wait(timeout=30)
+    assert done.returncode == 0 and done.stderr == b""
+    assert done.stdout.decode().strip() == TEXT
