@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("engine", ("tui.engine",)),
     ("pipeline and store", ("tui.pipeline", "tui.store")),
-    ("settings", ("tui.config", "tui.config_file", "tui.config_values")),
+    # logs: the log file redacts the key it finds through the settings.
+    ("settings", ("tui.config", "tui.config_file", "tui.config_values", "tui.logs")),
     ("service", ("tui.stepfun",)),
     ("audio", ("tui.audio",)),
     ("transcript", ("tui.transcript",)),

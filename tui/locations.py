@@ -31,3 +31,12 @@ def default_db_path() -> Path:
 
 def cache_dir() -> Path:
     return platformdirs.user_cache_path(APP_NAME, appauthor=False)
+
+
+def log_dir() -> Path:
+    # ~/.local/state/stepfun-asr/log on Linux (XDG_STATE_HOME honoured), ~/Library/Logs on macOS.
+    return platformdirs.user_log_path(APP_NAME, appauthor=False)
+
+
+def log_file() -> Path:
+    return log_dir() / "stepfun-asr.log"

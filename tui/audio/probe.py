@@ -69,7 +69,7 @@ def pcm_duration(size: int, fmt: AudioFormat) -> float:
         raise AsrError(
             ErrorKind.BAD_INPUT,
             "Raw PCM needs a sample rate, bit depth and channel "
-            "count (e.g. --rate 16000 --bits 16 --channels 1).",
+            "count (e.g. --rate 16000 --bits 16 --channel 1).",
         )
     return size / (fmt.rate * fmt.bits / 8 * fmt.channel)
 

@@ -9,6 +9,7 @@ import os
 import sys
 
 from tui import config, locations
+from tui.cli_common import quiet
 from tui.config import ConfigError
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = actions.add_parser("show", help="print the settings, key masked")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
-    path = actions.add_parser("path", help="print where the config, jobs DB and cache live")
+    path = actions.add_parser("path", help="print where the config, jobs DB, cache and log live")
     path.set_defaults(func=run_path)
     setter = actions.add_parser("set", help="change one setting, e.g. `config set region cn-plan`")
     setter.add_argument("name")
@@ -47,7 +48,8 @@ def run_set_key(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"Key saved to {saved.path} (mode 0600).")
+    if not quiet():
+        print(f"Key saved to {saved.path} (mode 0600).")
     _print_notes(saved)
     if os.environ.get("STEPFUN_API_KEY"):
         print("Note: STEPFUN_API_KEY is set in this environment and takes precedence.")
@@ -84,6 +86,7 @@ def run_path(args: argparse.Namespace) -> int:
     print(f"config  {locations.config_file()}")
     print(f"jobs    {locations.default_db_path()}")
     print(f"cache   {locations.cache_dir()}")
+    print(f"log     {locations.log_file()}")
     try:
         config.load()
     except ConfigError as exc:  # still exit 0: this command is how users find the file
@@ -104,7 +107,8 @@ def run_set(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"stepfun-asr: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.name} saved to {saved.path}.")
+    if not quiet():
+        print(f"{args.name} saved to {saved.path}.")
     _print_notes(saved)
     if args.name == "region" and os.environ.get("STEPFUN_BASE_URL"):
         print("Note: STEPFUN_BASE_URL is set in this environment and overrides the region.")

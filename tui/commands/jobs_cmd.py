@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.cli_common import (
+    client_options,
+    db_option,
+    fail_usage,
+    load_or_exit,
+    quiet,
+    unknown_job,
+)
 from tui.commands.watch_cmd import EventPrinter
 
 if TYPE_CHECKING:
@@ -169,8 +176,7 @@ def run_show(args: argparse.Namespace) -> int:
     with store:
         job = store.get_job(args.job_id)
         if job is None:
-            print(f"stepfun-asr: there is no job {args.job_id}", file=sys.stderr)
-            return 1
+            return unknown_job(args.job_id)
         result = store.get_result(job.id)
     if args.json:
         data = job_dict(job)
@@ -226,12 +232,15 @@ def run_retry(args: argparse.Namespace) -> int:
     if isinstance(engine, int):
         return engine
     with engine:
+        if engine.store.get_job(args.job_id) is None:
+            return unknown_job(args.job_id)
         try:
             job = engine.retry(args.job_id)
         except (JobStateError, KeyError) as exc:
             print(f"stepfun-asr: {_sentence(exc)}", file=sys.stderr)
             return 1
-        print(f"job {job.id} queued again: {job.source}", flush=True)
+        if not quiet():
+            print(f"job {job.id} queued again: {job.source}", flush=True)
         if settings is None:
             return 0
         asyncio.run(_drain_printing(engine, job.id))
@@ -255,6 +264,9 @@ def run_cross_check(args: argparse.Namespace) -> int:
     if isinstance(engine, int):
         return engine
     job_id = args.job_id
+    if engine.store.get_job(job_id) is None:
+        engine.close()
+        return unknown_job(job_id)
     outcome: list[bool] = []
 
     def settled(event: Event) -> None:

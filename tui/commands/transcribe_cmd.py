@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.audio.encoding import FORMAT_TYPES, AudioFormat
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.cli_common import (
+    client_options,
+    db_option,
+    fail_usage,
+    file_error,
+    load_or_exit,
+    paint,
+    quiet,
+)
+from tui.commands import stdin_audio
 from tui.transcript.formats import FORMATS
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: building the parser stays cheap
@@ -30,21 +39,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Transcribe each FILE; text goes to stdout. Each file succeeds or fails "
         "on its own. Exit 0: all succeeded; 1: any failed; 2: usage error or missing key.",
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="audio or video; - reads stdin"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file")
     parser.add_argument(
         "-o",
+        "--formats",
         "--output-format",
+        dest="output_format",
         metavar="FMTS",
         help=f"write files too: comma-separated from {','.join(FORMATS)}",
     )
     parser.add_argument(
-        "--out-dir", type=Path, help="where -o files go (default: next to each audio file)"
+        "--out-dir",
+        "--output-dir",
+        dest="out_dir",
+        type=Path,
+        help="where -o files go (default: next to each audio file; for - the current folder)",
+    )
+    parser.add_argument(
+        "--name",
+        dest="stdin_name",
+        metavar="NAME",
+        help="name standard input's outputs NAME.* instead of stdin.* (NAME.pcm: raw PCM)",
     )
     parser.add_argument(
         "--format", choices=FORMAT_TYPES, help="declare the format instead of detecting it"
     )
-    parser.add_argument("--rate", type=int, help="pcm sample rate, e.g. 16000")
+    parser.add_argument(
+        "--rate", type=int, help="raw PCM (.pcm or --format pcm) sample rate, e.g. 16000"
+    )
     parser.add_argument("--bits", type=int, help="pcm bits per sample, e.g. 16")
     parser.add_argument("--channel", type=int, help="pcm channel count, e.g. 1")
     parser.add_argument(
@@ -57,20 +82,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="send large WAV/PCM files as they are instead of compressing them to Opus first",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=stdin_audio.accepting_stdin(run))
 
 
 def _format_override(args: argparse.Namespace) -> AudioFormat | str | None:
+    layout = args.rate or args.bits or args.channel
+    all_pcm = all(Path(f).suffix.lower() == ".pcm" for f in args.files)
     if args.format is None:
-        if args.rate or args.bits or args.channel:
-            return "--rate/--bits/--channel only apply with --format pcm"
-        return None
-    if args.format == "pcm":
+        if layout and not all_pcm:
+            return (
+                "--rate/--bits/--channel describe raw PCM: use them with .pcm files or --format pcm"
+            )
+        if not layout:
+            return None
+    if args.format == "pcm" or args.format is None:
         missing = [f"--{n}" for n in ("rate", "bits", "channel") if not getattr(args, n)]
         if missing:
-            return (
-                f"--format pcm needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 --channel 1)"
-            )
+            return f"raw PCM needs {' '.join(missing)} (e.g. --rate 16000 --bits 16 --channel 1)"
         return AudioFormat("pcm", "pcm_s16le", args.rate, args.bits, args.channel)
     return AudioFormat(args.format)
 
@@ -92,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         return settings
     from tui.engine.engine import Engine
 
-    live = sys.stdout.isatty() and not args.json
+    live = sys.stdout.isatty() and not args.json and not quiet()
     try:
         # One file at a time while text streams to the terminal, so it reads in order.
         engine = Engine(settings, db_path=args.db, concurrency=1 if live else None, grace_s=0)
@@ -101,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     with engine:
         jobs = _submit(engine, args, settings, override, formats)
-        report = BatchReport(engine, jobs, as_json=args.json, live=live)
+        show_text = not (quiet() and formats)  # -q with files to write: nothing on stdout
+        report = BatchReport(engine, jobs, as_json=args.json, live=live, show_text=show_text)
         engine.bus.subscribe(report.on_event)
         asyncio.run(engine.drain([job.id for job in jobs]))
         return report.finish()
@@ -150,11 +179,14 @@ class BatchReport:
     """Prints each job's text (stdout) and failures, warnings and files (stderr) as the engine
     reports them, in the order the files were given (a later file's lines wait their turn)."""
 
-    def __init__(self, engine: Engine, jobs: list[Job], *, as_json: bool, live: bool) -> None:
+    def __init__(
+        self, engine: Engine, jobs: list[Job], *, as_json: bool, live: bool, show_text: bool
+    ) -> None:
         self.engine = engine
         self.jobs = jobs
         self.as_json = as_json
         self.live = live
+        self.show_text = show_text
         self.order = {job.id: i for i, job in enumerate(jobs)}
         self.started: dict[int, float] = {}
         self.streamed: dict[int, str] = {}
@@ -178,7 +210,7 @@ class BatchReport:
             case ev.JobRestarted(job_id=jid, reason=reason) if jid in self.order:
                 if self.live and self.streamed.pop(jid, ""):
                     sys.stdout.write("\n")
-                self._out(jid, f"[retrying: {reason}]", err=True)
+                self._note(jid, f"retrying {stdin_audio.label(self._source(jid))}: {reason}")
             case ev.JobFinished(job_id=jid, result=result) if jid in self.order:
                 self._finished(jid, result)
             case ev.JobFailed(job_id=jid, message=message, kind=kind) if jid in self.order:
@@ -187,11 +219,19 @@ class BatchReport:
                 self._failed(jid, "canceled", "canceled")
             case ev.ExportWritten(job_id=jid, paths=paths) if jid in self.order:
                 for path in paths:
-                    self._out(jid, f"wrote {path}", err=True)
+                    self._note(jid, f"wrote {path}")
             case ev.ExportFailed(job_id=jid, message=message) if jid in self.order:
                 # The text is still printed: the user paid for it.
                 self.failed += 1
-                self._out(jid, f"error: {message}", err=True)
+                self._out(jid, file_error(self._source(jid), message), err=True)
+
+    def _note(self, job_id: int, text: str, *, verbose_only: bool = False) -> None:
+        """A line for stderr that -q silences (-v only: ``verbose_only``)."""
+        if not quiet():
+            from tui.cli_common import verbose
+
+            if not verbose_only or verbose():
+                self._out(job_id, text, err=True)
 
     def _out(self, job_id: int, text: str, *, err: bool = False) -> None:
         if self.order[job_id] <= self.head:
@@ -219,8 +259,10 @@ class BatchReport:
         return round(time.monotonic() - self.started.get(job_id, time.monotonic()), 3)
 
     def _finished(self, job_id: int, result: TranscriptionResult) -> None:
+        name = stdin_audio.label(result.file)
+        elapsed = self._elapsed(job_id)
         if self.as_json:
-            data = {"job_id": job_id, **result.to_json(), "elapsed_s": self._elapsed(job_id)}
+            data = {"job_id": job_id, **result.to_json(), "elapsed_s": elapsed, "file": name}
             self._out(job_id, json.dumps(data, ensure_ascii=False))
         elif self.live:
             streamed = self.streamed.pop(job_id, "")
@@ -229,13 +271,18 @@ class BatchReport:
                 # The service's final text is what the files hold; show it when it differs.
                 print("--- final text ---", file=sys.stderr)
                 print(result.text, flush=True)
-        else:
+        elif self.show_text:
             if len(self.jobs) > 1:
                 self._header(job_id)
             self._out(job_id, result.text)
+        audio = f"{result.duration_s:.1f} s of audio" if result.duration_s else "audio"
+        self._note(job_id, f"{name}: {audio} transcribed in {elapsed:.1f} s", verbose_only=True)
         for warning in result.warnings:
-            marker = "REVIEW" if warning.serious else "warning"
-            self._out(job_id, f"{marker}: {result.file}: {warning.message}", err=True)
+            if warning.serious:  # a transcript that may be wrong is reported even under -q
+                line = f"{paint('REVIEW', 'yellow')}: {name}: {warning.message}"
+                self._out(job_id, line, err=True)
+            else:
+                self._note(job_id, f"warning: {name}: {warning.message}")
         self._settle(job_id)
 
     def _failed(self, job_id: int, message: str, kind: str) -> None:
@@ -244,7 +291,7 @@ class BatchReport:
         if self.as_json:
             line = {
                 "job_id": job_id,
-                "file": str(source),
+                "file": stdin_audio.label(source),
                 "error": message,
                 "error_kind": kind,
                 "elapsed_s": self._elapsed(job_id),
@@ -252,7 +299,7 @@ class BatchReport:
             self._out(job_id, json.dumps(line, ensure_ascii=False))
         elif self.live and self.streamed.pop(job_id, ""):
             print(flush=True)
-        self._out(job_id, f"error: {source}: {message}", err=True)
+        self._out(job_id, file_error(source, message, stdin_audio.label(source)), err=True)
         self._settle(job_id)
 
     def finish(self) -> int:

@@ -82,8 +82,11 @@ def run_tui(args: argparse.Namespace) -> int:
         app = make_app(settings, path, db_path=args.db, watch=args.watch)
     except (OSError, sqlite3.Error, SchemaError) as exc:
         return fail_usage(f"cannot open the job database: {exc}")
-    app.run()
-    return app.return_code or 0
+    from tui import logs
+    from tui.commands.app_runner import run_app
+
+    logs.start(getattr(args, "log_file", None), "workbench")
+    return run_app(app)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -104,7 +107,9 @@ def run_demo(args: argparse.Namespace) -> int:
             config_path=session.config_path,
             demo=True,
         )
-        app.run()
+        from tui.commands.app_runner import run_app
+
+        run_app(app)
     print(
         f"\nThe demo files (recordings, transcripts, job database) are in {session.workdir}",
         file=sys.stderr,

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, quiet
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from tui.engine.engine import Engine
@@ -42,12 +42,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("folders", nargs="+", type=Path, metavar="DIR")
     parser.add_argument(
         "--out-dir",
+        "--output-dir",
+        dest="out_dir",
         type=Path,
         help="write transcripts here, mirroring the "
         "folder structure (default: next to each recording)",
     )
     parser.add_argument(
+        "-o",
         "--formats",
+        "--output-format",
+        dest="formats",
+        metavar="FMTS",
         help="comma-separated from txt,srt,vtt,json,md (default: the `formats` setting, txt)",
     )
     parser.add_argument(
@@ -96,6 +102,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="S",
         help=f"on stop, how long in-flight jobs may finish (default {GRACE_S:g})",
     )
+    parser.add_argument(
+        "--print-service",
+        choices=("systemd", "launchd"),
+        help="print a user service (systemd unit or launchd agent) that runs this exact watch, "
+        "restarting it on failure; the key stays in the config file",
+    )
     parser.set_defaults(func=run)
 
 
@@ -136,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         return fail_usage(str(exc))
+    if args.print_service:
+        from tui.commands.service_unit import print_service
+
+        return print_service(args)
     options = JobOptions(
         model=settings.model, language=settings.language, hotwords=tuple(settings.hotwords)
     )
@@ -162,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a locked, corrupt or newer database
         print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
         return 1
+    from tui import logs
+
+    logs.start(args.log_file if "log_file" in args else None, "watch daemon")
     with engine:
         engine.watch(config)
         return asyncio.run(_daemon(args, engine))
@@ -199,7 +218,7 @@ async def _daemon(args: argparse.Namespace, engine: Engine) -> int:
         for sig in handled:
             loop.remove_signal_handler(sig)
     for err in errors:
-        printer.line(f"error: {type(err).__name__}: {err}")
+        printer.line(f"error: {type(err).__name__}: {err}", important=True)
     counts = engine.store.counts()
     printer.line(
         f"stopped: {counts['queued']} queued, {counts['done']} done, "
@@ -218,9 +237,18 @@ class EventPrinter:
         self.out = out
         self.names: dict[int, str] = {}
         self._progress_at: dict[int, float] = {}
+        import logging  # here, not at import: building the parser stays cheap
 
-    def line(self, text: str) -> None:
-        self.out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+        from tui.logs import FILE_ONLY
+
+        self._log = logging.getLogger(__name__)
+        self._file_only = FILE_ONLY
+
+    def line(self, text: str, important: bool = False) -> None:
+        self._log.info("%s", text, extra=self._file_only)  # the console has this line already
+        if quiet() and not important:  # -q: failures and transcripts to review only
+            return
+        self.out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
         self.out.flush()
 
     def name(self, job_id: int) -> str:
@@ -232,7 +260,7 @@ class EventPrinter:
     def __call__(self, event: Event) -> None:
         text = self.describe(event)
         if text:
-            self.line(text)
+            self.line(text, important=is_problem(event))
 
     def describe(self, event: Event) -> str | None:
         from tui.engine import events as ev
@@ -295,6 +323,23 @@ class EventPrinter:
             case ev.HookFailed(job_id=jid, message=message):
                 return f"hook failed {self.name(jid)}: {message}"
         return None
+
+
+def is_problem(event: Event) -> bool:
+    """What -q still prints: failures, missing folders, transcripts that need review."""
+    from tui.engine import events as ev
+
+    problems = (
+        ev.JobFailed,
+        ev.CrossCheckFailed,
+        ev.ExportFailed,
+        ev.HookFailed,
+        ev.FolderMissing,
+        ev.WatchFailed,
+    )
+    if isinstance(event, ev.JobFinished):
+        return event.state != "done"
+    return isinstance(event, problems)
 
 
 def progress_text(p: JobProgressed) -> str:

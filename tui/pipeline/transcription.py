@@ -212,8 +212,7 @@ class _Job:
         if kind == "pcm" and pcm is None:
             raise bad_input(
                 self.path,
-                "raw PCM has no header; pass its layout (e.g. --format "
-                "pcm --rate 16000 --bits 16 --channel 1).",
+                "raw PCM has no header; pass its layout (e.g. --rate 16000 --bits 16 --channel 1).",
             )
         info = await probe(self.path, ffmpeg=self.prep.ffmpeg, pcm=pcm, cancel=self.cancel)
         duration = info.duration_s
