@@ -216,6 +216,7 @@ class _Job:
                 "pcm --rate 16000 --bits 16 --channel 1).",
             )
         info = await probe(self.path, ffmpeg=self.prep.ffmpeg, pcm=pcm, cancel=self.cancel)
+        self.prep.probed(info)
         duration = info.duration_s
         self.emit(Probed(duration))
 
@@ -239,6 +240,7 @@ class _Job:
             model=self.options.model,
             language=self.options.language,
             duration_s=duration,
+            duration_estimated=self.prep.duration_estimated,
             attempts=max((p.attempts for p in parts), default=1),
         )
         if len(parts) > 1:
