@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
+from tui.audio.headers import read_header_info
 from tui.audio.probe import bad_input
 from tui.errors import AsrError, ErrorKind
 
@@ -131,6 +132,11 @@ async def convert(
     )
     if res.returncode != 0 or not output_ok(dst):
         raise bad_input(src, transcode_failure(res.stderr, res.returncode))
+    # The written header counts the samples exactly (Opus granules less pre-skip, WAV data);
+    # ffmpeg's report also counts the encoder's look-ahead, so it is only the fallback.
+    written = await asyncio.to_thread(read_header_info, dst)
+    if written is not None and written.duration_s is not None and not written.estimated:
+        return Converted(dst, written.duration_s)
     return Converted(dst, sent_seconds(res.stdout.decode("ascii", errors="replace")))
 
 

@@ -1,0 +1,411 @@
+"""Real-world audio (issue 11): each class of file, made at test time by a real encoder (lame,
+twolame, opusenc, oggenc, flac, sox, ffmpeg, mkvmerge), measured right and sent in a form the
+service takes. Where no free encoder writes a variant, a real encoder's bytes are edited and the
+test says so."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tui.audio import ffmpeg as ff
+from tui.audio.ffmpeg import reason_from
+from tui.audio.headers import read_header_info
+from tui.audio.probe import ProbeResult, probe
+from tui.audio.sniff import sniff_format
+from tui.audio.transcode import encode_opus, to_opus
+from tui.errors import AsrError
+from tui.pipeline.sendable import probe_warnings, send_plan, sent_mismatch
+from tui.transcript.model import WarningKind
+
+FFMPEG = ff.find_ffmpeg()
+TOOLS = ("ffmpeg", "ffprobe", "sox", "lame", "twolame", "opusenc", "oggenc", "flac", "mkvmerge")
+
+
+def test_encoders_present() -> None:
+    # .ci/run installs these; a missing one fails loudly instead of skipping a class unseen.
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    assert not missing, f"install {missing} (see .ci/run)"
+
+
+def run(*cmd: str | Path, stdout: Path | None = None) -> None:
+    args = [str(c) for c in cmd]
+    if args[0] == "ffmpeg":
+        args[1:1] = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    if stdout is None:
+        subprocess.run(args, check=True, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+        return
+    with stdout.open("wb") as fh:
+        subprocess.run(args, check=True, stdout=fh, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def tone(path: Path, seconds: float, rate: int = 44100, freq: int = 440, **sox: str) -> Path:
+    extra = [x for k, v in sox.items() for x in (f"-{k}", v)]
+    run(
+        "sox", "-n", "-r", rate, "-c", "1", "-b", "16", *extra, path, "synth", seconds, "sine", freq
+    )
+    return path
+
+
+def loud_then_soft(d: Path, rate: int = 44100) -> Path:
+    """4 s of noise then 16 s of a soft tone: VBR spends its bits at the start, so size over the
+    first frame's bitrate is far off."""
+    out = d / "loud_soft.wav"
+    run("sox", "-n", "-r", rate, "-c", "1", "-b", "16", d / "loud.wav", "synth", "4", "whitenoise")
+    run("sox", "-n", "-r", rate, "-c", "1", "-b", "16", d / "soft.wav", "synth", "16", "sine", "220",
+        "vol", "0.2")  # fmt: skip
+    run("sox", d / "loud.wav", d / "soft.wav", out)
+    return out
+
+
+def decoded_seconds(path: Path) -> float:
+    """Samples a full decode yields, the reference every measurement is held to."""
+    assert FFMPEG is not None
+    res = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le",
+         "-ac", "1", "-ar", "8000", "-"],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    return len(res.stdout) / 2 / 8000
+
+
+def cut(src: Path, dst: Path, share: float = 0.5) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * share)])
+    return dst
+
+
+def amr_frame_types(raw: bytes) -> list[int]:
+    sizes = (13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1)  # with the TOC byte
+    pos, kinds = 6, []
+    while pos < len(raw):
+        kinds.append((raw[pos] >> 3) & 15)
+        pos += sizes[kinds[-1]]
+    return kinds
+
+
+# ------------------------------------------------------------------ 1. fragmented MP4/M4A
+
+
+async def test_fragmented_m4a_has_its_real_length(tmp_path: Path) -> None:
+    src = tone(tmp_path / "src.wav", 6.0)
+    frag = tmp_path / "browser.m4a"
+    # Written to a pipe like a live recorder: no mfra index, mvhd duration 0, length in trun.
+    run("ffmpeg", "-i", src, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+        "-frag_duration", "500000", "-f", "mp4", "-", stdout=frag)  # fmt: skip
+    head = read_header_info(frag)
+    assert head is not None and head.variant == "fragmented"
+    assert head.duration_s == pytest.approx(6.0, abs=0.1)
+    got = await probe(frag, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(6.0, abs=0.1)
+    plan = send_plan("m4a", got, None)
+    assert plan.transcode and "fragmented" in plan.reason
+
+
+# ------------------------------------------------------------------ 2. truncated files
+
+
+def _make(kind: str, src: Path, d: Path) -> Path:
+    out = d / f"full.{kind}"
+    if kind == "mp3":
+        run("lame", "--quiet", "-V", "4", src, out)  # VBR with a Xing tag that counts bytes
+    elif kind == "m4a":
+        run("ffmpeg", "-i", src, "-c:a", "aac", "-movflags", "+faststart", out)
+    elif kind == "flac":
+        run("flac", "--silent", "-o", out, src)
+    elif kind == "webm":
+        run("ffmpeg", "-i", src, "-c:a", "libopus", out)
+    elif kind == "aiff":
+        run("sox", src, out)
+    else:
+        run("sox", src, out)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["mp3", "m4a", "flac", "webm", "aiff", "wav"])
+async def test_truncated_file_is_measured_and_warned(tmp_path: Path, kind: str) -> None:
+    src = loud_then_soft(tmp_path) if kind == "mp3" else tone(tmp_path / "src.wav", 20.0)
+    full = _make(kind, src, tmp_path)
+    whole = await probe(full, ffmpeg=FFMPEG)
+    assert not whole.truncated and whole.duration_s == pytest.approx(20.0, abs=0.1)
+    assert probe_warnings(whole) == []
+
+    half = cut(full, tmp_path / f"half.{kind}")
+    got = await probe(half, ffmpeg=FFMPEG)
+    assert got.claimed_s == pytest.approx(20.0, abs=0.1), got
+    assert got.duration_s == pytest.approx(decoded_seconds(half), abs=0.1)
+    assert got.duration_s < 15
+    (warning,) = probe_warnings(got)
+    assert warning.code == WarningKind.TRUNCATED_FILE and warning.serious
+    assert "header says 20.0 s" in warning.message
+    assert send_plan(kind, got, None).transcode
+
+
+async def test_truncated_mp3_without_ffmpeg_is_an_approximate_length(tmp_path: Path) -> None:
+    half = cut(_make("mp3", tone(tmp_path / "src.wav", 20.0), tmp_path), tmp_path / "half.mp3")
+    got = await probe(half, ffmpeg=None)
+    assert got.estimated and got.claimed_s == pytest.approx(20.0, abs=0.1)
+    assert got.duration_s == pytest.approx(decoded_seconds(half), abs=0.5)
+    kinds = [w.code for w in probe_warnings(got)]
+    assert kinds == [WarningKind.TRUNCATED_FILE, WarningKind.ESTIMATED_DURATION]
+    assert "~" in probe_warnings(got)[0].message
+
+
+# ------------------------------------------------------------------ 3. what follows an ID3 tag
+
+
+def _id3_tag(d: Path) -> bytes:
+    tagged = d / "tagged.mp3"
+    run("ffmpeg", "-f", "lavfi", "-i", "anullsrc=d=0.5", "-c:a", "libmp3lame", "-id3v2_version", "3",
+        "-metadata", "title=Voice memo", "-metadata", "artist=Phone", tagged)  # fmt: skip
+    raw = tagged.read_bytes()
+    size = 0
+    for b in raw[6:10]:
+        size = (size << 7) | b
+    return raw[: 10 + size]
+
+
+@pytest.mark.parametrize("inner", ["flac", "aac"])
+async def test_id3_tag_in_front_of_flac_or_adts(tmp_path: Path, inner: str) -> None:
+    src = tone(tmp_path / "src.wav", 3.0)
+    body = tmp_path / f"body.{inner}"
+    if inner == "flac":
+        run("flac", "--silent", "-o", body, src)
+    else:
+        run("ffmpeg", "-i", src, "-c:a", "aac", "-f", "adts", body)
+    # Taggers put ID3v2 in front of anything; the name still says .mp3.
+    tagged = tmp_path / "memo.mp3"
+    tagged.write_bytes(_id3_tag(tmp_path) + body.read_bytes())
+    assert sniff_format(tagged) == inner
+    got = await probe(tagged, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(3.0, abs=0.1)
+    plan = send_plan(sniff_format(tagged), got, None)
+    assert plan.native is None and plan.transcode
+
+
+# ------------------------------------------------------------------ 4. MPEG Layer I/II
+
+
+@pytest.mark.parametrize("name", ["broadcast.mp2", "misnamed.mp3"])
+async def test_layer_ii_is_not_sent_as_mp3(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    run("twolame", "--quiet", tone(tmp_path / "src.wav", 3.0, rate=48000), out)
+    assert sniff_format(out) == "mp2"
+    got = await probe(out, ffmpeg=FFMPEG)
+    assert (got.format, got.codec) == ("mp2", "mp2")
+    assert got.duration_s == pytest.approx(3.0, abs=0.1)
+    plan = send_plan(sniff_format(out), got, None)
+    assert plan.native is None and "Layer II" in plan.reason
+    mp3 = tmp_path / "real.mp3"
+    run("lame", "--quiet", tmp_path / "src.wav", mp3)
+    assert send_plan(sniff_format(mp3), await probe(mp3, ffmpeg=FFMPEG), None).native is not None
+
+
+# ------------------------------------------------------------------ 5. video: the audio track
+
+
+async def test_video_uses_the_audio_tracks_length(tmp_path: Path) -> None:
+    audio = tone(tmp_path / "voice.wav", 3.0)
+    mp4 = tmp_path / "screen.mp4"
+    # 5 s of video, 3 s of sound (no -shortest): mvhd says 5 s.
+    run("ffmpeg", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=5", "-i", audio,
+        "-c:v", "mpeg4", "-c:a", "aac", mp4)  # fmt: skip
+    got = await probe(mp4, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(3.0, abs=0.05)
+    # The same from mkvmerge (Matroska keeps per-track DURATION tags).
+    video = tmp_path / "video.mp4"
+    run("ffmpeg", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=5", "-c:v", "mpeg4",
+        video)  # fmt: skip
+    opus = tmp_path / "voice.opus"
+    run("opusenc", "--quiet", audio, opus)
+    mkv = tmp_path / "screen.mkv"
+    run("mkvmerge", "--quiet", "-o", mkv, video, opus)
+    got = await probe(mkv, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(3.0, abs=0.05)
+
+
+# ------------------------------------------------------------------ 6. Xing without a frame count
+
+
+async def test_xing_without_frame_count_is_not_taken_for_cbr(tmp_path: Path) -> None:
+    vbr = tmp_path / "vbr.mp3"
+    run("lame", "--quiet", "-V", "4", loud_then_soft(tmp_path), vbr)
+    # No free encoder writes a Xing tag without the frames field: clear that flag (and drop the
+    # field) in lame's own tag.
+    data = bytearray(vbr.read_bytes())
+    at = data.index(b"Xing")
+    flags = struct.unpack(">I", data[at + 4 : at + 8])[0]
+    assert flags & 1
+    data[at + 4 : at + 8] = struct.pack(">I", flags & ~1)
+    del data[at + 8 : at + 12]
+    data[at + 400 : at + 400] = b"\0\0\0\0"  # keep the first frame's length
+    crafted = tmp_path / "xing_no_frames.mp3"
+    crafted.write_bytes(bytes(data))
+    head = read_header_info(crafted)
+    assert head is not None and head.estimated and head.duration_s is not None
+    assert head.duration_s < 15  # the CBR guess is far off
+    got = await probe(crafted, ffmpeg=FFMPEG)
+    assert got.source == "decode" and got.duration_s == pytest.approx(20.0, abs=0.1)
+    assert not got.estimated
+
+
+# ------------------------------------------------------------------ 7. chained Ogg
+
+
+@pytest.mark.parametrize("encoder", ["opusenc", "oggenc"])
+async def test_chained_ogg_is_summed_and_transcoded(tmp_path: Path, encoder: str) -> None:
+    links = []
+    for i, seconds in enumerate((3.0, 2.0)):
+        wav = tone(tmp_path / f"l{i}.wav", seconds, rate=16000, freq=300 + 200 * i)
+        out = tmp_path / f"l{i}.ogg"
+        if encoder == "opusenc":
+            run("opusenc", "--quiet", wav, out)
+        else:
+            run("oggenc", "-Q", "-o", out, wav)
+        links.append(out.read_bytes())
+    chained = tmp_path / "restarted.ogg"
+    chained.write_bytes(b"".join(links))  # a recorder that restarted: two links
+    got = await probe(chained, ffmpeg=FFMPEG)
+    assert got.streams == 2 and got.variant == "chained"
+    assert got.duration_s == pytest.approx(5.0, abs=0.05)
+    plan = send_plan("ogg", got, None)
+    assert plan.native is None
+    assert FFMPEG is not None
+    done = await encode_opus(FFMPEG, chained, tmp_path / "sent.ogg")
+    # Both links are sent (many decoders would stop after the first).
+    assert done.sent_s == pytest.approx(5.0, abs=0.1)
+    assert decoded_seconds(done.path) == pytest.approx(5.0, abs=0.1)
+    assert sent_mismatch(done.sent_s, got.duration_s) is None
+
+
+# ------------------------------------------------------------------ 8. AMR with DTX
+
+
+async def test_amr_dtx_pauses_keep_the_timeline(tmp_path: Path) -> None:
+    call = tmp_path / "call.wav"
+    run("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", call, "synth", "2", "sine", "300", ":",
+        "synth", "5", "sine", "300", "vol", "0", ":", "synth", "2", "sine", "500")  # fmt: skip
+    amr = tmp_path / "call.amr"
+    run("sox", call, "-t", "amr-nb", "-C", "7", amr)  # sox's AMR encoder runs with DTX on
+    kinds = amr_frame_types(amr.read_bytes())
+    assert kinds.count(15) > 100 and kinds.count(8) > 5  # NO_DATA and SID frames: DTX is on
+    got = await probe(amr, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(9.0, abs=0.05)
+    assert FFMPEG is not None
+    done = await encode_opus(FFMPEG, amr, tmp_path / "sent.ogg")
+    assert decoded_seconds(done.path) == pytest.approx(9.0, abs=0.05)
+    assert done.sent_s == pytest.approx(9.0, abs=0.05)
+    assert sent_mismatch(done.sent_s, got.duration_s) is None
+    # The second tone still starts 7 s in: find the pause in what is sent.
+    res = await ff.run(
+        FFMPEG, ["-i", str(done.path), "-af", "silencedetect=d=1", "-f", "null", "-"]
+    )
+    assert "silence_end: 7.0" in res.stderr or "silence_end: 6.9" in res.stderr, res.stderr
+    # Without keeping the timeline ffmpeg closes the pauses up: that is what the check catches.
+    plain = tmp_path / "plain.wav"
+    run("ffmpeg", "-i", amr, "-ar", "16000", plain)
+    short = decoded_seconds(plain)
+    assert short < 8.5
+    warning = sent_mismatch(short, got.duration_s)
+    assert warning is not None and warning.code == WarningKind.DURATION_MISMATCH
+    assert warning.serious
+
+
+# ------------------------------------------------------------------ 9. estimated, without ffmpeg
+
+
+async def test_vbr_without_xing_and_without_ffmpeg_is_flagged(tmp_path: Path) -> None:
+    vbr = tmp_path / "noxing.mp3"
+    run("lame", "--quiet", "-V", "4", "-t", loud_then_soft(tmp_path), vbr)  # -t: no tag at all
+    got = await probe(vbr, ffmpeg=None)
+    assert got.estimated and abs(got.duration_s - 20.0) > 2  # the short estimate
+    (warning,) = probe_warnings(got)
+    assert warning.code == WarningKind.ESTIMATED_DURATION and "~" in warning.message
+    measured = await probe(vbr, ffmpeg=FFMPEG)
+    assert not measured.estimated and measured.duration_s == pytest.approx(20.0, abs=0.1)
+
+
+# ------------------------------------------------------------------ 10. WAV the service takes
+
+
+@pytest.mark.parametrize(
+    ("name", "sox_args", "native"),
+    [
+        ("s16_stereo.wav", ["-b", "16", "-c", "2"], True),
+        ("u8.wav", ["-b", "8"], False),
+        ("s24.wav", ["-b", "24"], False),
+        ("s32.wav", ["-b", "32"], False),
+        ("float.wav", ["-e", "floating-point", "-b", "32"], False),
+        ("six.wav", ["-b", "16", "-c", "6"], False),
+        ("alaw.wav", ["-e", "a-law"], False),
+    ],
+)
+async def test_wav_variants(tmp_path: Path, name: str, sox_args: list[str], native: bool) -> None:
+    out = tmp_path / name
+    run("sox", tone(tmp_path / "src.wav", 2.0, rate=16000), *sox_args, out)
+    got = await probe(out, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(2.0, abs=0.01)
+    plan = send_plan(sniff_format(out), got, None)
+    assert (plan.native is not None and not plan.transcode) == native, plan
+
+
+async def test_rf64_is_transcoded(tmp_path: Path) -> None:
+    out = tmp_path / "long_recorder.wav"
+    run("ffmpeg", "-i", tone(tmp_path / "src.wav", 2.0, rate=16000), "-rf64", "always", out)
+    got = await probe(out, ffmpeg=FFMPEG)
+    assert got.variant == "rf64"
+    assert send_plan("wav", got, None).native is None
+
+
+# ------------------------------------------------------------------ 11. LAME delay, messages
+
+
+async def test_lame_delay_and_padding_are_subtracted(tmp_path: Path) -> None:
+    src = tone(tmp_path / "src.wav", 1.2)
+    for args in (["-V", "4"], ["-b", "128"]):
+        out = tmp_path / f"lame{args[0]}.mp3"
+        run("lame", "--quiet", *args, src, out)
+        got = await probe(out, ffmpeg=FFMPEG)
+        assert got.source == "header"
+        assert got.duration_s == pytest.approx(1.2, abs=0.002)
+        assert got.duration_s == pytest.approx(decoded_seconds(out), abs=0.002)
+
+
+async def test_unreadable_file_shows_the_decoders_reason_naming_the_file_once(
+    tmp_path: Path,
+) -> None:
+    full = tmp_path / "full.m4a"
+    run("ffmpeg", "-i", tone(tmp_path / "src.wav", 3.0), "-c:a", "aac", full)  # moov at the end
+    broken = cut(full, tmp_path / "interview.m4a", 0.5)
+    with pytest.raises(AsrError) as info:
+        await probe(broken, ffmpeg=FFMPEG)
+    message = str(info.value)
+    assert message.count("interview.m4a") == 1 and "moov atom not found" in message
+    assert FFMPEG is not None
+    with pytest.raises(AsrError) as info:
+        await to_opus(FFMPEG, broken, tmp_path / "out.ogg")
+    assert str(info.value).count("interview.m4a") == 1
+    assert "moov atom not found" in str(info.value)
+    assert "filter graph" not in str(info.value)
+
+
+def test_reason_prefers_the_decoders_words() -> None:
+    stderr = (
+        "[aac @ 0x55d0c8a1e2c0] Sample rate index in program config element does not match\n"
+        "Error while decoding stream #0:0: Invalid data found when processing input\n"
+        "[aac @ 0x55d0c8a1e2c0] Sample rate index in program config element does not match\n"
+        "Error configuring filter graph\n"
+        "Conversion failed!\n"
+    )
+    assert reason_from(stderr) == ("Sample rate index in program config element does not match")
+    assert reason_from("Error configuring filter graph\nConversion failed!\n") == (
+        "Error configuring filter graph; Conversion failed!"
+    )
+
+
+def test_probe_result_defaults_are_a_measurement() -> None:
+    assert not ProbeResult(1.0, "header").estimated
