@@ -216,6 +216,7 @@ async def test_video_uses_the_audio_tracks_length(tmp_path: Path) -> None:
         "-c:v", "mpeg4", "-c:a", "aac", mp4)  # fmt: skip
     got = await probe(mp4, ffmpeg=FFMPEG)
     assert got.duration_s == pytest.approx(3.0, abs=0.05)
+    assert got.format == "mp4" and send_plan("mp4", got, None).native is None
     # The same from mkvmerge (Matroska keeps per-track DURATION tags).
     video = tmp_path / "video.mp4"
     run("ffmpeg", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=5", "-c:v", "mpeg4",

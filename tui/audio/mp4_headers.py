@@ -87,9 +87,11 @@ def mp4_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
     if movie_scale == 0:
         return None
     sound = _sound_track(read_at, moov, movie_scale)
+    # A video keeps its container name: only its sound is ever sent, after transcoding.
+    kind = "mp4" if _has_video(read_at, moov) else "m4a"
     if sound is None:
         # No sound track found (or one we cannot read): only a decoder can say "no audio".
-        return HeaderInfo("m4a", None, None, None, None, None)
+        return HeaderInfo(kind, None, None, None, None, None)
     mvex = _child(read_at, *moov, b"mvex")
     cut_short = any(declared > size for k, _, _, declared in top if k in (b"mdat", b"moof"))
     cut_short = cut_short or sound.last_chunk >= size
@@ -109,9 +111,17 @@ def mp4_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
         present = duration * _present_share(top, size)
         if is_short(present, duration):
             return HeaderInfo(
-                "m4a", present, *facts, estimated=True, claimed_s=duration, variant=variant
+                kind, present, *facts, estimated=True, claimed_s=duration, variant=variant
             )
-    return HeaderInfo("m4a", duration, *facts, variant=variant)
+    return HeaderInfo(kind, duration, *facts, variant=variant)
+
+
+def _has_video(read_at: ReadAt, moov: tuple[int, int]) -> bool:
+    for kind, body, stop, _ in _boxes(read_at, *moov):
+        hdlr = _path(read_at, (body, stop), b"mdia", b"hdlr") if kind == b"trak" else None
+        if hdlr is not None and read_at(hdlr[0] + 8, 4) == b"vide":
+            return True
+    return False
 
 
 def _present_share(top: list[tuple[bytes, int, int, int]], size: int) -> float:
