@@ -410,3 +410,18 @@ def test_reason_prefers_the_decoders_words() -> None:
 
 def test_probe_result_defaults_are_a_measurement() -> None:
     assert not ProbeResult(1.0, "header").estimated
+
+
+def test_streaming_wav_placeholder_sizes_are_not_truncation(tmp_path: Path) -> None:
+    # ffmpeg writing to a pipe leaves 0xFFFFFFFF; arecord-style writers leave 0x7FFFFFFF.
+    piped = tmp_path / "piped.wav"
+    run("ffmpeg", "-f", "lavfi", "-i", "sine=d=2", "-f", "wav", "-", stdout=piped)
+    head = read_header_info(piped)
+    assert head is not None and not head.truncated
+    assert head.duration_s == pytest.approx(2.0, abs=0.01)
+    data = bytearray(piped.read_bytes())
+    at = data.index(b"data")
+    data[at + 4 : at + 8] = struct.pack("<I", 0x7FFFFFFF)
+    (tmp_path / "arecord.wav").write_bytes(bytes(data))
+    head = read_header_info(tmp_path / "arecord.wav")
+    assert head is not None and not head.truncated

@@ -14,7 +14,7 @@ from tui.audio import ffmpeg as ff
 from tui.audio.transcode import to_opus
 from tui.childenv import clean_child_env
 from tui.config import Settings
-from tui.pipeline.transcription import transcribe_file
+from tui.pipeline.transcription import Probed, transcribe_file
 from tui.stepfun.client import AsrClient
 from tui.stepfun.emulator import Emulator
 from tui.transcript.model import TranscriptionResult, WarningKind
@@ -77,8 +77,10 @@ async def test_estimated_length_without_ffmpeg_is_marked_approximate(
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     assert ff.find_ffmpeg() is None
-    result = await transcribe_file(vbr, settings, client)
+    seen: list[object] = []
+    result = await transcribe_file(vbr, settings, client, on_event=seen.append)
     assert result.duration_estimated
+    assert [e for e in seen if isinstance(e, Probed)] == [Probed(result.duration_s or 0, True)]
     assert result.duration_s is not None and abs(result.duration_s - 20.0) > 2
     (warning,) = [w for w in result.warnings if w.code == WarningKind.ESTIMATED_DURATION]
     assert f"~{result.duration_s:.1f} s" in warning.message

@@ -116,6 +116,9 @@ _GENERIC = (
     "Output file is empty",
     "Error initializing output stream",
     "Error opening output file",
+    "Error opening input file",
+    "Error opening input files",
+    "Error opening input:",
     "Error opening output files",
     "Task finished with error",
     "Terminating thread with return code",
@@ -131,7 +134,8 @@ def reason_from(stderr: str, max_lines: int = 2) -> str:
     for raw in stderr.splitlines():
         line = _LOG_PREFIX.sub("", raw.strip())
         if line.startswith(("/", "file:")) and ": " in line:
-            line = line.split(": ", 1)[1]
+            # "<path>: <error>": the error text has no ": ", the path may.
+            line = line.rsplit(": ", 1)[1]
         if not line or line.startswith(_NOISE):
             continue
         bucket = generic if line.startswith(_GENERIC) else specific

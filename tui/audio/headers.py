@@ -34,6 +34,9 @@ __all__ = [
     "wav_layout_from_bytes",
 ]
 
+# Recorders writing to a pipe put a placeholder here (0xFFFFFFFF, arecord's 0x7FFFFFFF, ...):
+# "unknown", not a promise the file broke.
+_STREAMING_SIZE = 0x7FFF0000
 _FLAC_TAIL = 1 << 18  # the last frame header is within this many bytes of the end
 _WAVE_PCM = 1
 _WAVE_FLOAT = 3
@@ -195,7 +198,7 @@ def _wav_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
     claimed: float | None = None
     if (
         duration is not None
-        and lay.declared_size not in (0, 0xFFFFFFFF)
+        and 0 < lay.declared_size < _STREAMING_SIZE
         and lay.declared_size > lay.data_size
         and lay.data_size > 0
     ):

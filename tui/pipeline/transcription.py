@@ -218,7 +218,7 @@ class _Job:
         info = await probe(self.path, ffmpeg=self.prep.ffmpeg, pcm=pcm, cancel=self.cancel)
         self.prep.probed(info)
         duration = info.duration_s
-        self.emit(Probed(duration))
+        self.emit(Probed(duration, info.estimated))
 
         chunk_s = chunk_seconds(self.settings.chunk_minutes)
         if duration > chunk_s:
