@@ -172,6 +172,8 @@ async def main(folder: Path | None, no_ffmpeg: bool, full: bool) -> None:
             plan = send_plan(sniff_format(path), got, None)
             as_is = plan.native is not None and (not plan.transcode or no_ffmpeg)
             sent = plan.native.type if as_is and plan.native else "ogg"
+            if no_ffmpeg and not as_is:
+                sent = "refused (needs ffmpeg)"
             measured = ("~" if got.estimated else " ") + f"{got.duration_s:9.3f}"
             note = f" [truncated: header says {got.claimed_s:.1f} s]" if got.claimed_s else ""
             print(

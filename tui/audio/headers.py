@@ -119,7 +119,7 @@ def _dispatch(read_at: ReadAt, size: int) -> HeaderInfo | None:
         if read_at(start, 4) == b"fLaC":
             return _flac_info(read_at, start, size)
         return mp3_info(read_at, size, start)
-    except (struct.error, ValueError, IndexError, ZeroDivisionError):
+    except (struct.error, ValueError, IndexError, ZeroDivisionError, OverflowError):
         return None
 
 

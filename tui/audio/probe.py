@@ -147,6 +147,8 @@ async def probe(
                 return _from_header(header, decoded, "decode", estimated=False)
         return _from_header(header, header.duration_s, "header", estimated=True)
     if ffmpeg is None:
+        if header is not None:  # a format we know, whose length only a decoder can tell
+            raise bad_input(path, ff.FFMPEG_HELP)
         raise bad_input(
             path,
             "no readable WAV/MP3/Ogg/FLAC/M4A header, so it is damaged or "
