@@ -65,10 +65,15 @@ def make_set(d: Path, seconds: float) -> None:
     at = data.index(b"Xing")
     data[at + 4 : at + 8] = struct.pack(">I", struct.unpack(">I", data[at + 4 : at + 8])[0] & ~1)
     del data[at + 8 : at + 12]
-    data[at + 400 : at + 400] = b"\0\0\0\0"
+    data[at + 160 : at + 160] = b"\0\0\0\0"
     (d / "xing_no_frames.mp3").write_bytes(bytes(data))
     full = (d / "lame_vbr.mp3").read_bytes()
     (d / "truncated.mp3").write_bytes(full[: len(full) // 2])
+    # A damaged download: 8 KB of something else in the middle of a tagless VBR file.
+    notag = (d / "vbr_no_xing.mp3").read_bytes()
+    (d / "damaged_no_xing.mp3").write_bytes(
+        notag[: len(notag) // 2] + b"\x00\x11" * 4096 + notag[len(notag) // 2 :]
+    )
     sh("twolame", "--quiet", speechy, d / "layer2_named.mp3")
     sh("ffmpeg", "-i", speechy, "-c:a", "aac", "-movflags", "+faststart", d / "aac.m4a")
     m4a = (d / "aac.m4a").read_bytes()

@@ -72,8 +72,12 @@ async def test_estimated_length_without_ffmpeg_is_marked_approximate(
     run("sox", "-n", "-r", "44100", "-c", "1", "-b", "16", loud, "synth", "4", "whitenoise")
     run("sox", "-n", "-r", "44100", "-c", "1", "-b", "16", soft, "synth", "16", "sine", "220")
     run("sox", loud, soft, both)
+    plain = tmp_path / "plain.mp3"
+    run("lame", "--quiet", "-V", "4", "-t", both, plain)  # VBR, no Xing tag
+    # Damaged in the middle, so counting frames breaks off and only an estimate is left.
+    raw = plain.read_bytes()
     vbr = tmp_path / "memo.mp3"
-    run("lame", "--quiet", "-V", "4", "-t", both, vbr)  # VBR, no Xing tag
+    vbr.write_bytes(raw[: len(raw) // 2] + b"\x00\x11" * 4096 + raw[len(raw) // 2 :])
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     assert ff.find_ffmpeg() is None

@@ -1,5 +1,7 @@
 """Header-only facts for MPEG audio (Layer I/II/III): frame count from a Xing/Info/VBRI frame,
-encoder delay and padding from the LAME tag, else a CBR estimate from the first frame.
+encoder delay and padding from the LAME tag; without a count (or when the file is shorter than
+the tag says), the frame headers are walked and counted, which is exact (~25 ms per 10 minutes);
+only when that walk breaks off (junk, damage) is the length a CBR estimate from the first frame.
 
 Only Layer III is MP3; Layer I/II files (``.mp2``, broadcast, DVB) report ``format="mp2"``.
 """
@@ -90,6 +92,7 @@ class VbrTag:
     frames: int | None  # frames after the tag frame
     bytes: int | None  # bytes of the whole stream, tag frame included
     delay: int = 0  # encoder delay + padding, in samples (LAME tag)
+    start_delay: int = 0  # what a decoder skips at the start: encoder delay + its own 529
 
 
 def read_vbr_tag(head: bytes, frame: Frame) -> VbrTag | None:
@@ -108,7 +111,7 @@ def read_vbr_tag(head: bytes, frame: Frame) -> VbrTag | None:
             nbytes = struct.unpack(">I", head[at : at + 4])[0]
             at += 4
         at += (100 if flags & 4 else 0) + (4 if flags & 8 else 0)
-        delay = 0
+        delay = start = 0
         encoder = head[at : at + 9]
         # The LAME extension (also written by ffmpeg's muxer as "Lavf"/"Lavc"): delay and
         # padding are 12 bits each, 21 bytes after the encoder string.
@@ -117,10 +120,60 @@ def read_vbr_tag(head: bytes, frame: Frame) -> VbrTag | None:
             if len(raw) == 3:
                 packed = int.from_bytes(raw, "big")
                 delay = (packed >> 12) + (packed & 0xFFF)
-        return VbrTag(frames or None, nbytes or None, delay)
+                start = (packed >> 12) + 529
+        return VbrTag(frames or None, nbytes or None, delay, start)
     if head[36:40] == b"VBRI" and len(head) >= 54:
         nbytes, frames = struct.unpack(">II", head[46:54])
         return VbrTag(frames or None, nbytes or None)
+    return None
+
+
+_WALK_BLOCK = 1 << 20
+_RESYNC = 4096  # junk tolerated between two frames before the walk gives up
+_LEFTOVER = 4096  # what may follow the last frame (APE/Lyrics tags) and still count as the end
+
+
+def count_frames(read_at: ReadAt, start: int, end: int, first: Frame) -> int | None:
+    """Frames of ``first``'s layer and rate from ``start`` to ``end``, counted by walking the
+    frame headers; None when the walk breaks off well before the end."""
+    cache: dict[bytes, Frame | None] = {}
+    frames, pos = 0, start
+    buf, buf_at = b"", start
+    for _ in range(50_000_000):
+        if pos + 4 > end:
+            break
+        if pos + 4 > buf_at + len(buf):
+            buf_at, buf = pos, read_at(pos, min(_WALK_BLOCK, end - pos))
+            if len(buf) < 4:
+                break
+        i = pos - buf_at
+        key = buf[i : i + 4]
+        if key not in cache:
+            cache[key] = parse_frame(key)
+        frame = cache[key]
+        if frame is not None and frame.layer == first.layer and frame.rate == first.rate:
+            if pos + frame.length > end:
+                break  # a frame cut off at the end
+            frames += 1
+            pos += frame.length
+            continue
+        skip = _resync(read_at, pos, end, first)
+        if skip is None:
+            break
+        pos += skip
+    return frames if end - pos <= _LEFTOVER else None
+
+
+def _resync(read_at: ReadAt, pos: int, end: int, first: Frame) -> int | None:
+    window = read_at(pos + 1, _RESYNC)
+    at = window.find(b"\xff")
+    while at >= 0:
+        frame = parse_frame(window[at : at + 4])
+        if frame is not None and frame.layer == first.layer and frame.rate == first.rate:
+            nxt = pos + 1 + at + frame.length
+            if nxt >= end or parse_frame(read_at(nxt, 4)) is not None:
+                return 1 + at
+        at = window.find(b"\xff", at + 1)
     return None
 
 
@@ -133,10 +186,17 @@ def mp3_info(read_at: ReadAt, size: int, start: int) -> HeaderInfo | None:
     end = size - (128 if read_at(size - 128, 3) == b"TAG" else 0)
     present_bytes = max(0, end - audio_start)
     fmt, codec = ("mp3", "mp3") if frame.layer == 3 else ("mp2", f"mp{frame.layer}")
+    facts = (frame.rate, frame.channels, None, codec)
     if tag is None or tag.frames is None:
-        # No frame count: size over the first frame's bitrate, exact only for CBR.
+        # A tag frame (Xing/Info/VBRI) carries no audio: the count starts after it.
+        first_audio = audio_start + (frame.length if tag else 0)
+        counted = count_frames(read_at, first_audio, end, frame)
+        if counted is not None:
+            skip = tag.delay if tag else 0
+            return HeaderInfo(fmt, max(0, counted * frame.samples - skip) / frame.rate, *facts)
+        # The walk broke off: size over the first frame's bitrate, exact only for CBR.
         duration = present_bytes * 8 / frame.bitrate
-        return HeaderInfo(fmt, duration, frame.rate, frame.channels, None, codec, estimated=True)
+        return HeaderInfo(fmt, duration, *facts, estimated=True)
     samples = max(0, tag.frames * frame.samples - tag.delay)
     duration = samples / frame.rate
     if (
@@ -145,15 +205,12 @@ def mp3_info(read_at: ReadAt, size: int, start: int) -> HeaderInfo | None:
         and is_short(duration * present_bytes / tag.bytes, duration)
     ):
         # The tag counts the bytes the encoder wrote: fewer are here, so the file was cut.
+        # The Xing/Info frame itself carries no audio: it is not counted.
+        counted = count_frames(read_at, audio_start + frame.length, end, frame)
+        if counted is not None:
+            # Only the start's delay applies: the end padding was in the part that is gone.
+            present = max(0, counted * frame.samples - tag.start_delay) / frame.rate
+            return HeaderInfo(fmt, present, *facts, claimed_s=duration)
         present = duration * present_bytes / tag.bytes
-        return HeaderInfo(
-            fmt,
-            present,
-            frame.rate,
-            frame.channels,
-            None,
-            codec,
-            estimated=True,
-            claimed_s=duration,
-        )
-    return HeaderInfo(fmt, duration, frame.rate, frame.channels, None, codec)
+        return HeaderInfo(fmt, present, *facts, estimated=True, claimed_s=duration)
+    return HeaderInfo(fmt, duration, *facts)
