@@ -5,10 +5,11 @@ ffprobe, then ffmpeg's ``Duration:`` line, then, for streams that do not record 
 (browser WebM), a full decode to the last ``time=``. Raw PCM has no header: its duration
 follows from size and the declared layout.
 
-Estimates are not trusted when ffmpeg can do better: an MP3 without a frame count (size divided
-by the first frame's bitrate, exact only for CBR: a VBR file can be 4x longer), a file shorter
-than its header claims (truncated), and whatever ffmpeg says it "estimated from bitrate" (ADTS
-AAC: off by 25% and more) are decoded instead. Audio decodes at ~1000-2500x real time, so that
+Estimates are not trusted when ffmpeg can do better: a header that could only guess (an MP3
+whose frames could not all be counted: size divided by the first frame's bitrate, exact only
+for CBR, a VBR file can be 4x longer), a file shorter than its header claims (truncated), and
+whatever ffmpeg says it "estimated from bitrate" (ADTS AAC: off by 25% and more) are decoded
+instead. Audio decodes at ~1000-2500x real time, so that
 costs about a second. Without ffmpeg an estimate is returned flagged ``estimated``, so the
 caller can say so. Every failure is an ``AsrError(BAD_INPUT, "<file>: ...")`` that says what
 to do, naming the file once.
