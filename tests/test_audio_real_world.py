@@ -107,6 +107,37 @@ async def test_fragmented_m4a_has_its_real_length(tmp_path: Path) -> None:
     assert plan.transcode and "fragmented" in plan.reason
 
 
+def _insert_mehd(raw: bytes, movie_units: int) -> bytes:
+    """Put an ``mehd`` (fragment duration) box first in ``mvex``, growing moov and mvex."""
+    out = bytearray(raw)
+    moov = out.index(b"moov") - 4
+    mvex = out.index(b"mvex") - 4
+    mehd = struct.pack(">I4sII", 16, b"mehd", 0, movie_units)
+    out[mvex + 8 : mvex + 8] = mehd
+    for box in (moov, mvex):
+        size = struct.unpack(">I", out[box : box + 4])[0]
+        out[box : box + 4] = struct.pack(">I", size + len(mehd))
+    return bytes(out)
+
+
+async def test_fragmented_mp4_length_from_mehd(tmp_path: Path) -> None:
+    # ffmpeg writes no mehd; GPAC and some recorders do. Crafted into ffmpeg's own fragments
+    # (default-base-is-moof, so moving moov's end shifts no data offset).
+    src = tone(tmp_path / "src.wav", 4.0)
+    frag = tmp_path / "frag.mp4"
+    run("ffmpeg", "-i", src, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+        "-frag_duration", "500000", "-f", "mp4", "-", stdout=frag)  # fmt: skip
+    raw = frag.read_bytes()
+    mvhd = raw.index(b"mvhd")
+    movie_scale = struct.unpack(">I", raw[mvhd + 16 : mvhd + 20])[0]
+    with_mehd = tmp_path / "mehd.mp4"
+    with_mehd.write_bytes(_insert_mehd(raw, movie_scale * 4))
+    head = read_header_info(with_mehd)
+    assert head is not None and head.variant == "fragmented"
+    assert head.duration_s == 4.0  # mehd, exactly (the fragments count AAC priming too)
+    assert decoded_seconds(with_mehd) == pytest.approx(4.0, abs=0.05)
+
+
 # ------------------------------------------------------------------ 2. truncated files
 
 
@@ -302,6 +333,16 @@ async def test_chained_ogg_is_summed_and_transcoded(tmp_path: Path, encoder: str
     assert done.sent_s == pytest.approx(5.0, abs=0.1)
     assert decoded_seconds(done.path) == pytest.approx(5.0, abs=0.1)
     assert sent_mismatch(done.sent_s, got.duration_s) is None
+
+
+async def test_ogg_with_video_is_not_sent_as_audio(tmp_path: Path) -> None:
+    ogv = tmp_path / "clip.ogv"
+    run("ffmpeg", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=3", "-i",
+        tone(tmp_path / "a.wav", 3.0), "-c:v", "libtheora", "-c:a", "libvorbis", "-f", "ogg", ogv)  # fmt: skip
+    got = await probe(ogv, ffmpeg=FFMPEG)
+    assert (got.streams, got.variant) == (2, "multiplexed")
+    assert got.duration_s == pytest.approx(3.0, abs=0.05)
+    assert send_plan(sniff_format(ogv), got, None).native is None
 
 
 # ------------------------------------------------------------------ 8. AMR with DTX
