@@ -497,3 +497,13 @@ def test_streaming_wav_placeholder_sizes_are_not_truncation(tmp_path: Path) -> N
     (tmp_path / "arecord.wav").write_bytes(bytes(data))
     head = read_header_info(tmp_path / "arecord.wav")
     assert head is not None and not head.truncated
+
+
+async def test_wav_cut_inside_its_header_says_so(tmp_path: Path) -> None:
+    full = tone(tmp_path / "full.wav", 3.0, rate=16000)
+    stub = tmp_path / "stub.wav"
+    stub.write_bytes(full.read_bytes()[:44])  # the header arrived, no sample did
+    with pytest.raises(AsrError) as info:
+        await probe(stub, ffmpeg=FFMPEG)
+    assert str(info.value).startswith("stub.wav: contains no audio samples, though its header")
+    assert "promises 3.0 s" in str(info.value)

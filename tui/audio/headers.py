@@ -196,15 +196,13 @@ def _wav_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
     variant = "rf64" if read_at(0, 4) != b"RIFF" else None
     facts = (lay.sample_rate, lay.channels, lay.bits or None, codec)
     claimed: float | None = None
-    if (
-        duration is not None
-        and 0 < lay.declared_size < _STREAMING_SIZE
-        and lay.declared_size > lay.data_size
-        and lay.data_size > 0
-    ):
+    if duration is not None and lay.data_size < lay.declared_size < _STREAMING_SIZE:
         # The data chunk's size is what the writer finished with: less is here, so it was cut.
-        claimed = duration * lay.declared_size / lay.data_size
-        if not is_short(duration, claimed):
+        if lay.block_align > 0 and lay.format_tag in (_WAVE_PCM, _WAVE_FLOAT):
+            claimed = (lay.declared_size // lay.block_align) / lay.sample_rate
+        elif lay.byte_rate > 0:
+            claimed = lay.declared_size / lay.byte_rate
+        if claimed is not None and not is_short(duration, claimed):
             claimed = None
     return HeaderInfo("wav", duration, *facts, claimed_s=claimed, variant=variant)
 
@@ -271,7 +269,7 @@ def _flac_info(read_at: ReadAt, start: int, size: int) -> HeaderInfo | None:
     facts = (rate, channels, bits, "flac")
     if not total:
         return HeaderInfo("flac", None, *facts)
-    present = _flac_samples_present(read_at, size, block[4:8])
+    present = _flac_samples_present(read_at, size, block[4:8], channels, bits)
     if present is not None and is_short(present / rate, total / rate):
         return HeaderInfo("flac", present / rate, *facts, estimated=True, claimed_s=total / rate)
     return HeaderInfo("flac", total / rate, *facts)
@@ -290,7 +288,9 @@ _FLAC_BLOCK = {1: 192, 2: 576, 3: 1152, 4: 2304, 5: 4608, 8: 256, 9: 512, 10: 10
 _FLAC_BLOCK.update({11: 2048, 12: 4096, 13: 8192, 14: 16384, 15: 32768})
 
 
-def _flac_samples_present(read_at: ReadAt, size: int, block_sizes: bytes) -> int | None:
+def _flac_samples_present(
+    read_at: ReadAt, size: int, block_sizes: bytes, channels: int, bits: int
+) -> int | None:
     """Samples up to the end of the last frame whose header is in the file (None: no frame
     header found in the tail). Frame headers carry their frame or sample number and a CRC-8."""
     min_block = struct.unpack(">H", block_sizes[:2])[0]
@@ -298,15 +298,23 @@ def _flac_samples_present(read_at: ReadAt, size: int, block_sizes: bytes) -> int
     tail = read_at(start, size - start)
     pos = tail.rfind(b"\xff", 0, len(tail) - 6)
     while pos >= 0:
-        found = _flac_frame_end(tail, pos, min_block)
+        found = _flac_frame_end(tail, pos, min_block, channels, bits)
         if found is not None:
             return found
         pos = tail.rfind(b"\xff", 0, pos)
     return None
 
 
-def _flac_frame_end(buf: bytes, pos: int, min_block: int) -> int | None:
+_FLAC_BITS = {0: 0, 1: 8, 2: 12, 4: 16, 5: 20, 6: 24, 7: 32}
+
+
+def _flac_frame_end(buf: bytes, pos: int, min_block: int, channels: int, bits: int) -> int | None:
     if buf[pos + 1] not in (0xF8, 0xF9) or buf[pos + 3] & 1:
+        return None
+    # Audio data can look like a frame header by chance: it must also agree with STREAMINFO.
+    layout, depth = buf[pos + 3] >> 4, (buf[pos + 3] >> 1) & 7
+    frame_channels = layout + 1 if layout < 8 else (2 if layout <= 10 else 0)
+    if frame_channels != channels or _FLAC_BITS.get(depth, -1) not in (0, bits):
         return None
     variable = buf[pos + 1] == 0xF9
     block_code, rate_code = buf[pos + 2] >> 4, buf[pos + 2] & 0x0F

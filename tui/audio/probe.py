@@ -137,6 +137,12 @@ async def probe(
         )
     header = await asyncio.to_thread(read_header_info, path)
     if header is not None and header.duration_s == 0 and header.format in _COUNTED:
+        if header.claimed_s:
+            raise bad_input(
+                path,
+                f"contains no audio samples, though its header promises {header.claimed_s:.1f} "
+                "s: the file was cut short (an interrupted copy, download or recording?).",
+            )
         raise bad_input(path, "contains no audio samples (0 s long).")
     if header is not None and header.duration_s is not None and header.duration_s > 0:
         if not header.estimated:
