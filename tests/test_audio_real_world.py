@@ -507,3 +507,18 @@ async def test_wav_cut_inside_its_header_says_so(tmp_path: Path) -> None:
         await probe(stub, ffmpeg=FFMPEG)
     assert str(info.value).startswith("stub.wav: contains no audio samples, though its header")
     assert "promises 3.0 s" in str(info.value)
+
+
+async def test_joined_mp3s_are_counted_whole(tmp_path: Path) -> None:
+    parts = []
+    for i, seconds in enumerate((3.0, 5.0)):
+        mp3 = tmp_path / f"p{i}.mp3"
+        run("lame", "--quiet", "-V", "4", tone(tmp_path / f"p{i}.wav", seconds, freq=300 + i), mp3)
+        parts.append(mp3.read_bytes())
+    joined = tmp_path / "episode.mp3"
+    joined.write_bytes(b"".join(parts))  # `cat`: the first file's Info tag says 3 s
+    got = await probe(joined, ffmpeg=None)
+    assert got.variant == "concatenated" and not got.estimated
+    assert got.duration_s == pytest.approx(decoded_seconds(joined), abs=0.05)
+    assert got.duration_s == pytest.approx(8.0, abs=0.1)
+    assert send_plan("mp3", got, None).transcode

@@ -131,3 +131,44 @@ async def test_ffmpeg_runs_without_the_key(tmp_path: Path, monkeypatch: pytest.M
     seen = dump.read_text()
     assert "HARMLESS=kept" in seen
     assert key not in seen and "STEPFUN_API_KEY" not in seen
+
+
+def dtx_call(tmp_path: Path) -> Path:
+    call = tmp_path / "call.wav"
+    run("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", call, "synth", "2", "sine", "300", ":",
+        "synth", "5", "sine", "300", "vol", "0", ":", "synth", "2", "sine", "500")  # fmt: skip
+    amr = tmp_path / "call.amr"
+    run("sox", call, "-t", "amr-nb", "-C", "7", amr)  # DTX: pauses become SID/NO_DATA frames
+    return amr
+
+
+async def test_amr_call_keeps_its_length_end_to_end(
+    tmp_path: Path, emu: Emulator, client: AsrClient, settings: Settings
+) -> None:
+    result = await transcribe_file(dtx_call(tmp_path), settings, client)
+    assert result.duration_s == pytest.approx(9.0, abs=0.01)
+    assert [w for w in result.warnings if w.code == WarningKind.DURATION_MISMATCH] == []
+    (req,) = emu.requests
+    assert req.format_type == "ogg"
+
+
+async def test_sent_shorter_than_the_source_is_a_warning(
+    tmp_path: Path,
+    emu: Emulator,
+    client: AsrClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Take away the timeline keeping, as older versions ran: ffmpeg closes the DTX pauses up.
+    import tui.audio.transcode as transcode
+
+    # (Samples are still renumbered, so the written length is what was really sent.)
+    plain = [
+        "asetpts=N/SR/TB" if a == transcode.KEEP_TIMELINE[1] else a for a in transcode.OPUS_ARGS
+    ]
+    assert plain != transcode.OPUS_ARGS
+    monkeypatch.setattr(transcode, "OPUS_ARGS", plain)
+    result = await transcribe_file(dtx_call(tmp_path), settings, client)
+    (warning,) = [w for w in result.warnings if w.code == WarningKind.DURATION_MISMATCH]
+    assert warning.serious and result.needs_review
+    assert "but the source is 9.0 s" in warning.message

@@ -17,7 +17,8 @@ class HeaderInfo:
     ``claimed_s``: set when the header promises more than the bytes present hold (a truncated
     file); it is what the header says, ``duration_s`` is then what is there (maybe estimated).
     ``streams``: logical audio streams one after another (chained Ogg) or side by side.
-    ``variant``: a layout the service may not take as it is: "rf64", "fragmented", "chained".
+    ``variant``: a layout the service may not take as it is: "rf64", "fragmented", "chained",
+    "multiplexed" (Ogg with video), "concatenated" (MP3s joined, the first one's tag in front).
     """
 
     format: str  # "wav", "ogg", "flac", "m4a", "mp3", "mp2", "aiff", "amr", "webm", "mkv"

@@ -199,6 +199,12 @@ def mp3_info(read_at: ReadAt, size: int, start: int) -> HeaderInfo | None:
         return HeaderInfo(fmt, duration, *facts, estimated=True)
     samples = max(0, tag.frames * frame.samples - tag.delay)
     duration = samples / frame.rate
+    if tag.bytes and present_bytes > tag.bytes * 1.01 + _LEFTOVER:
+        # More bytes than the tag counted: files joined with ``cat`` keep the first one's tag.
+        counted = count_frames(read_at, audio_start + frame.length, end, frame)
+        if counted is not None:
+            longer = max(0, counted * frame.samples - tag.delay) / frame.rate
+            return HeaderInfo(fmt, longer, *facts, variant="concatenated")
     if (
         tag.bytes
         and present_bytes < tag.bytes

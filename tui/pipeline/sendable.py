@@ -49,6 +49,11 @@ def send_plan(kind: str | None, info: ProbeResult, pcm: AudioFormat | None) -> S
         return SendPlan(plan.native, True, "truncated: re-encoded so the file is well-formed")
     if plan.native is not None and info.variant == "fragmented":
         return SendPlan(plan.native, True, "fragmented MP4 (a live recorder's layout)")
+    if plan.native is not None and info.variant == "concatenated":
+        # A decoder that trusts the first file's frame count would stop there.
+        return SendPlan(
+            plan.native, True, "MP3 files joined together, the first one's tag in front"
+        )
     return plan
 
 
