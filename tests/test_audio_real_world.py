@@ -522,3 +522,15 @@ async def test_joined_mp3s_are_counted_whole(tmp_path: Path) -> None:
     assert got.duration_s == pytest.approx(decoded_seconds(joined), abs=0.05)
     assert got.duration_s == pytest.approx(8.0, abs=0.1)
     assert send_plan("mp3", got, None).transcode
+
+
+async def test_sound_starting_late_in_a_video_keeps_its_offset(tmp_path: Path) -> None:
+    late = tmp_path / "late.mp4"
+    run("ffmpeg", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=5:duration=5", "-itsoffset", "1.0",
+        "-i", tone(tmp_path / "a.wav", 3.0), "-c:v", "mpeg4", "-c:a", "aac", late)  # fmt: skip
+    got = await probe(late, ffmpeg=FFMPEG)
+    assert got.duration_s == pytest.approx(4.0, abs=0.05)  # the edit list: 1 s empty, 3 s sound
+    assert FFMPEG is not None
+    done = await encode_opus(FFMPEG, late, tmp_path / "sent.ogg")
+    assert done.sent_s == pytest.approx(4.0, abs=0.05)  # padded at the start, not shifted
+    assert sent_mismatch(done.sent_s, got.duration_s) is None

@@ -5,7 +5,7 @@ about 5 MB (a 16 kHz 16-bit WAV of the same length is 57 MB). ``-vn`` drops vide
 
 The timeline is kept: a gap in the input's timestamps (an AMR phone call's DTX pauses, whose
 NO_DATA/SID frames ffmpeg's decoder drops; a WebRTC recorder's missing packets) becomes silence
-(``aresample=async=1``) instead of being closed up, which would shift every later timestamp. The
+(``aresample=async=1``), as does a late start, instead of being closed up, which would shift every later timestamp. The
 output's timestamps are then renumbered from its samples, so ffmpeg's ``-progress`` report gives
 the length actually sent, to check against the source's.
 """
@@ -29,7 +29,9 @@ SAMPLE_RATE = 16000
 # Encoder complexity 5 (default 10) encodes ~1.5x faster at nearly the same size; at 24 kbit/s
 # for speech the quality difference does not matter to recognition (bench_compression.py).
 OPUS_COMPLEXITY = "5"
-KEEP_TIMELINE = ["-af", "aresample=async=1,asetpts=N/SR/TB"]
+# first_pts=0: sound that starts late in a video (an empty edit, -itsoffset) keeps its offset,
+# so subtitles line up with the picture.
+KEEP_TIMELINE = ["-af", "aresample=async=1:first_pts=0,asetpts=N/SR/TB"]
 OPUS_ARGS = [
     "-vn",
     "-sn",
