@@ -179,6 +179,8 @@ async def main(folder: Path | None, no_ffmpeg: bool, full: bool) -> None:
             sent = plan.native.type if as_is and plan.native else "ogg"
             if no_ffmpeg and not as_is:
                 sent = "refused (needs ffmpeg)"
+            elif no_ffmpeg and plan.transcode:
+                sent += " as it is, though ffmpeg would re-encode it"
             measured = ("~" if got.estimated else " ") + f"{got.duration_s:9.3f}"
             note = f" [truncated: header says {got.claimed_s:.1f} s]" if got.claimed_s else ""
             print(
