@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("service", ("tui.stepfun",)),
     ("audio", ("tui.audio",)),
     ("transcript", ("tui.transcript",)),
-    ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui")),
+    ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui.childenv", "tui")),
 ]
 # Siblings that must not know each other: the pipeline transcribes one file and never sees
 # the job store; the store keeps records and never runs anything.

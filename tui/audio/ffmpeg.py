@@ -5,7 +5,8 @@ optional ``imageio-ffmpeg`` package (``pip install 'stepfun-asr[ffmpeg]'``; it s
 Nothing is ever downloaded at run time.
 
 Every run uses an argument list (no shell), ``stdin=DEVNULL`` and, for ffmpeg, ``-nostdin``
-(otherwise ffmpeg reads the terminal for its interactive keys and fights the TUI for input).
+(otherwise ffmpeg reads the terminal for its interactive keys and fights the TUI for input), and
+an environment without the API key (``tui.childenv.clean_child_env``).
 The process is killed, and reaped, when the awaiting task is cancelled or ``cancel`` is set.
 """
 
@@ -19,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.childenv import clean_child_env
 from tui.errors import AsrError, ErrorKind
 
 FFMPEG_HELP = (
@@ -88,31 +90,59 @@ class RunResult:
 
 
 _LOG_PREFIX = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\]\s*")
+# Lines that are not a reason at all.
+_NOISE = (
+    "Input #",
+    "Stream #",
+    "Duration:",
+    "Metadata:",
+    "size=",
+    "At least one output file",
+    "Last message repeated",
+    "Press [q]",
+)
+# ffmpeg's own wrappers around a failure further down ("Error configuring filter graph" when a
+# decoder produced nothing): shown only when nothing more specific was said.
+_GENERIC = (
+    "Error configuring filter graph",
+    "Error configuring filters",
+    "Error reinitializing filters",
+    "Failed to inject frame into filter network",
+    "Error while filtering",
+    "Error while processing the decoded data",
+    "Error while decoding stream",
+    "Conversion failed",
+    "Nothing was written into output file",
+    "Output file is empty",
+    "Error initializing output stream",
+    "Error opening output file",
+    "Error opening input file",
+    "Error opening input files",
+    "Error opening input:",
+    "Error opening output files",
+    "Task finished with error",
+    "Terminating thread with return code",
+)
 
 
 def reason_from(stderr: str, max_lines: int = 2) -> str:
-    """The last distinct error lines, without "[mp3 @ 0x..]" or "/path/file:" prefixes."""
-    out: list[str] = []
+    """The decoder's (or demuxer's) own words for a failure: the last distinct specific error
+    lines, without "[mp3 @ 0x..]" or "/path/file:" prefixes (the caller names the file once);
+    ffmpeg's generic wrappers only when nothing else was said."""
+    specific: list[str] = []
+    generic: list[str] = []
     for raw in stderr.splitlines():
         line = _LOG_PREFIX.sub("", raw.strip())
         if line.startswith(("/", "file:")) and ": " in line:
-            line = line.split(": ", 1)[1]
-        if (
-            line
-            and line not in out
-            and not line.startswith(
-                (
-                    "Input #",
-                    "Stream #",
-                    "Duration:",
-                    "Metadata:",
-                    "size=",
-                    "At least one output file",
-                )
-            )
-        ):
-            out.append(line)
-    return "; ".join(out[-max_lines:])
+            # "<path>: <error>": the error text has no ": ", the path may.
+            line = line.rsplit(": ", 1)[1]
+        if not line or line.startswith(_NOISE):
+            continue
+        bucket = generic if line.startswith(_GENERIC) else specific
+        if line in bucket:
+            bucket.remove(line)  # keep the last occurrence's place
+        bucket.append(line)
+    return "; ".join((specific or generic)[-max_lines:])
 
 
 async def run(
@@ -137,6 +167,7 @@ async def run(
             # Its own session: a terminal's Ctrl-C stops us gracefully instead of killing
             # in-flight transcodes; cancellation still kills it explicitly.
             start_new_session=True,
+            env=clean_child_env(),
         )
     except OSError as exc:
         raise AsrError(ErrorKind.BAD_INPUT, f"Cannot run {exe}: {exc.strerror or exc}") from None

@@ -1,7 +1,8 @@
 """Audio facts read from container headers alone: format, duration, rate, channels, bits.
 
-No decoding and no ffprobe: WAV/RF64 (chunk walk), Ogg (Opus/Vorbis/FLAC, last page granule),
-FLAC (STREAMINFO), MP4/M4A (mvhd), MP3 (Xing/Info/VBRI frame count, else CBR estimate).
+No decoding and no ffprobe: WAV/RF64 (chunk walk), FLAC (STREAMINFO, last frame header) here;
+Ogg (every logical stream), MP4/M4A (the sound track), MP3 (Xing/Info/VBRI/LAME), AIFF, AMR and
+Matroska in their own modules. Each also says when the file is shorter than its header claims.
 Everything goes through a ``read_at(offset, n)`` function so the same parsers work on a file
 (seeking, so an MP4 with ``moov`` at the end costs little) and on a head/tail pair of buffers.
 Unknown or corrupt data gives ``None``.
@@ -15,7 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.audio.mpeg_headers import ReadAt, mp3_info, mp4_info, skip_id3v2
+from tui.audio.header_info import HeaderInfo, ReadAt, is_short
+from tui.audio.mp4_headers import mp4_info
+from tui.audio.mpeg_headers import mp3_info, skip_id3v2
+from tui.audio.ogg_headers import ogg_info
+from tui.audio.other_headers import aiff_info, amr_info, matroska_info
 
 __all__ = [
     "HeaderInfo",
@@ -29,20 +34,13 @@ __all__ = [
     "wav_layout_from_bytes",
 ]
 
-_OGG_TAIL = 140_000  # an Ogg page is at most 65 307 bytes; two of them fit
+# Recorders writing to a pipe put a placeholder here (0xFFFFFFFF, arecord's 0x7FFFFFFF, ...):
+# "unknown", not a promise the file broke.
+_STREAMING_SIZE = 0x7FFF0000
+_FLAC_TAIL = 1 << 18  # the last frame header is within this many bytes of the end
 _WAVE_PCM = 1
 _WAVE_FLOAT = 3
 _WAVE_EXTENSIBLE = 0xFFFE
-
-
-@dataclass(frozen=True)
-class HeaderInfo:
-    format: str  # "wav", "ogg", "flac", "m4a", "mp3"
-    duration_s: float | None
-    sample_rate: int | None
-    channels: int | None
-    bits: int | None
-    codec: str | None = None  # "pcm_s16le", "opus", "vorbis", "aac", "mp3", ... when known
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,7 @@ class WavLayout:
     bits: int
     data_offset: int
     data_size: int  # clamped to the bytes actually present
+    declared_size: int  # what the header says (0 / 0xFFFFFFFF: a streaming writer's "unknown")
     chunks: list[tuple[bytes, int, int]] = field(default_factory=list)  # (id, offset, size)
     fact_samples: int | None = None
 
@@ -107,16 +106,20 @@ def _dispatch(read_at: ReadAt, size: int) -> HeaderInfo | None:
         if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
             return _wav_info(read_at, size)
         if head[:4] == b"OggS":
-            return _ogg_info(read_at, size)
+            return ogg_info(read_at, size)
         if head[4:8] == b"ftyp":
-            facts = mp4_info(read_at, size)
-            return HeaderInfo(*facts) if facts else None
+            return mp4_info(read_at, size)
+        if head[:4] == b"FORM":
+            return aiff_info(read_at, size)
+        if head[:5] == b"#!AMR":
+            return amr_info(read_at, size)
+        if head[:4] == b"\x1aE\xdf\xa3":
+            return matroska_info(read_at, size)
         start = skip_id3v2(read_at)
         if read_at(start, 4) == b"fLaC":
-            return _flac_info(read_at, start)
-        facts = mp3_info(read_at, size, start)
-        return HeaderInfo(*facts) if facts else None
-    except (struct.error, ValueError, IndexError, ZeroDivisionError):
+            return _flac_info(read_at, start, size)
+        return mp3_info(read_at, size, start)
+    except (struct.error, ValueError, IndexError, ZeroDivisionError, OverflowError):
         return None
 
 
@@ -142,13 +145,16 @@ def wav_layout(read_at: ReadAt, size: int) -> WavLayout | None:
         if cid == b"data":
             if ds64_data is not None and csize == 0xFFFFFFFF:
                 csize = ds64_data
+            declared = csize
             if csize in (0, 0xFFFFFFFF) or body + csize > size:
                 csize = size - body  # streaming writer or truncated file: what is there
             chunks.append((cid, body, csize))
             if fmt is None:
                 return None
             tag, channels, rate, byte_rate, align, bits = fmt
-            return WavLayout(tag, channels, rate, byte_rate, align, bits, body, csize, chunks, fact)
+            return WavLayout(
+                tag, channels, rate, byte_rate, align, bits, body, csize, declared, chunks, fact
+            )
         chunks.append((cid, body, csize))
         if cid == b"fmt ":
             raw = read_at(body, min(csize, 40))
@@ -187,7 +193,18 @@ def _wav_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
         _WAVE_PCM: f"pcm_s{lay.bits}le" if lay.bits > 8 else "pcm_u8",
         _WAVE_FLOAT: f"pcm_f{lay.bits}le",
     }.get(lay.format_tag, f"wav_0x{lay.format_tag:04x}")
-    return HeaderInfo("wav", duration, lay.sample_rate, lay.channels, lay.bits or None, codec)
+    variant = "rf64" if read_at(0, 4) != b"RIFF" else None
+    facts = (lay.sample_rate, lay.channels, lay.bits or None, codec)
+    claimed: float | None = None
+    if duration is not None and lay.data_size < lay.declared_size < _STREAMING_SIZE:
+        # The data chunk's size is what the writer finished with: less is here, so it was cut.
+        if lay.block_align > 0 and lay.format_tag in (_WAVE_PCM, _WAVE_FLOAT):
+            claimed = (lay.declared_size // lay.block_align) / lay.sample_rate
+        elif lay.byte_rate > 0:
+            claimed = lay.declared_size / lay.byte_rate
+        if claimed is not None and not is_short(duration, claimed):
+            claimed = None
+    return HeaderInfo("wav", duration, *facts, claimed_s=claimed, variant=variant)
 
 
 def wav_layout_from_bytes(buf: bytes) -> WavLayout | None:
@@ -229,69 +246,6 @@ def iter_wav_pcm16(path: Path, block_frames: int = 16_000) -> Iterator[array[int
             yield block[:: lay.channels] if lay.channels > 1 else block
 
 
-# ---------------------------------------------------------------------------------------- Ogg
-
-
-def _ogg_page(read_at: ReadAt, pos: int) -> tuple[int, int, int, bytes] | None:
-    """(granule, serial, total page length, first-packet body) for the page at ``pos``."""
-    hdr = read_at(pos, 27)
-    if len(hdr) < 27 or hdr[:4] != b"OggS" or hdr[4] != 0:
-        return None
-    granule, serial = struct.unpack("<qI", hdr[6:18])
-    nseg = hdr[26]
-    lacing = read_at(pos + 27, nseg)
-    if len(lacing) < nseg:
-        return None
-    body_len = sum(lacing)
-    first = 0
-    for lace in lacing:
-        first += lace
-        if lace < 255:
-            break
-    want = min(first, 512)
-    body = read_at(pos + 27 + nseg, want)
-    if len(body) < want:
-        return None  # cut short: not a page we can trust
-    return granule, serial, 27 + nseg + body_len, body
-
-
-def _ogg_info(read_at: ReadAt, size: int) -> HeaderInfo | None:
-    page = _ogg_page(read_at, 0)
-    if page is None:
-        return None
-    _, serial, _, ident = page
-    rate: int | None
-    if ident[:8] == b"OpusHead" and len(ident) >= 19:
-        channels, pre_skip, input_rate = ident[9], *struct.unpack("<HI", ident[10:16])
-        del input_rate  # the original rate is informational; Opus always decodes at 48 kHz
-        codec, rate, divisor, skip = "opus", 48000, 48000, pre_skip
-    elif ident[:7] == b"\x01vorbis" and len(ident) >= 16:
-        channels, rate = ident[11], struct.unpack("<I", ident[12:16])[0]
-        codec, divisor, skip = "vorbis", rate, 0
-    elif ident[:5] == b"\x7fFLAC" and len(ident) >= 9 + 8 + 34:
-        sr, channels, _bits, _ = _streaminfo(ident[17:51])
-        codec, rate, divisor, skip = "flac", sr, sr, 0
-    else:
-        return HeaderInfo("ogg", None, None, None, None, None)
-    granule = _last_granule(read_at, size, serial)
-    duration = None
-    if granule is not None and divisor:
-        duration = max(0.0, (granule - skip) / divisor)
-    return HeaderInfo("ogg", duration, rate, channels or None, None, codec)
-
-
-def _last_granule(read_at: ReadAt, size: int, serial: int) -> int | None:
-    start = max(0, size - _OGG_TAIL)
-    tail = read_at(start, size - start)
-    pos = tail.rfind(b"OggS")
-    while pos >= 0:
-        page = _ogg_page(read_at, start + pos)
-        if page is not None and page[1] == serial and page[0] >= 0:
-            return page[0]
-        pos = tail.rfind(b"OggS", 0, pos)
-    return None
-
-
 # --------------------------------------------------------------------------------------- FLAC
 
 
@@ -305,11 +259,88 @@ def _streaminfo(raw: bytes) -> tuple[int, int, int, int]:
     return rate, channels, bits, total
 
 
-def _flac_info(read_at: ReadAt, start: int) -> HeaderInfo | None:
+def _flac_info(read_at: ReadAt, start: int, size: int) -> HeaderInfo | None:
     block = read_at(start + 4, 4 + 34)
     if len(block) < 38 or block[0] & 0x7F != 0:
         return None  # STREAMINFO must come first
     rate, channels, bits, total = _streaminfo(block[4:])
     if rate == 0:
         return None
-    return HeaderInfo("flac", total / rate if total else None, rate, channels, bits, "flac")
+    facts = (rate, channels, bits, "flac")
+    if not total:
+        return HeaderInfo("flac", None, *facts)
+    present = _flac_samples_present(read_at, size, block[4:8], channels, bits)
+    if present is not None and is_short(present / rate, total / rate):
+        return HeaderInfo("flac", present / rate, *facts, estimated=True, claimed_s=total / rate)
+    return HeaderInfo("flac", total / rate, *facts)
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+_FLAC_BLOCK = {1: 192, 2: 576, 3: 1152, 4: 2304, 5: 4608, 8: 256, 9: 512, 10: 1024}
+_FLAC_BLOCK.update({11: 2048, 12: 4096, 13: 8192, 14: 16384, 15: 32768})
+
+
+def _flac_samples_present(
+    read_at: ReadAt, size: int, block_sizes: bytes, channels: int, bits: int
+) -> int | None:
+    """Samples up to the end of the last frame whose header is in the file (None: no frame
+    header found in the tail). Frame headers carry their frame or sample number and a CRC-8."""
+    min_block = struct.unpack(">H", block_sizes[:2])[0]
+    start = max(0, size - _FLAC_TAIL)
+    tail = read_at(start, size - start)
+    pos = tail.rfind(b"\xff", 0, len(tail) - 6)
+    while pos >= 0:
+        found = _flac_frame_end(tail, pos, min_block, channels, bits)
+        if found is not None:
+            return found
+        pos = tail.rfind(b"\xff", 0, pos)
+    return None
+
+
+_FLAC_BITS = {0: 0, 1: 8, 2: 12, 4: 16, 5: 20, 6: 24, 7: 32}
+
+
+def _flac_frame_end(buf: bytes, pos: int, min_block: int, channels: int, bits: int) -> int | None:
+    if buf[pos + 1] not in (0xF8, 0xF9) or buf[pos + 3] & 1:
+        return None
+    # Audio data can look like a frame header by chance: it must also agree with STREAMINFO.
+    layout, depth = buf[pos + 3] >> 4, (buf[pos + 3] >> 1) & 7
+    frame_channels = layout + 1 if layout < 8 else (2 if layout <= 10 else 0)
+    if frame_channels != channels or _FLAC_BITS.get(depth, -1) not in (0, bits):
+        return None
+    variable = buf[pos + 1] == 0xF9
+    block_code, rate_code = buf[pos + 2] >> 4, buf[pos + 2] & 0x0F
+    if block_code == 0 or rate_code == 15:
+        return None
+    first = buf[pos + 4]
+    # UTF-8-style coding: n leading ones in the first byte, then n - 1 continuation bytes.
+    extra = 0 if first < 0x80 else 7 - (first ^ 0xFF).bit_length()
+    if extra < 0 or extra > 6 or (first >= 0x80 and extra == 0):
+        return None
+    number = first & (0x7F >> (extra + 1)) if extra else first
+    at = pos + 5
+    for b in buf[at : at + extra]:
+        if b & 0xC0 != 0x80:
+            return None
+        number = (number << 6) | (b & 0x3F)
+    at += extra
+    if block_code == 6:
+        block = buf[at] + 1 if at < len(buf) else 0
+        at += 1
+    elif block_code == 7:
+        block = int.from_bytes(buf[at : at + 2], "big") + 1
+        at += 2
+    else:
+        block = _FLAC_BLOCK.get(block_code, 0)
+    at += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+    if at >= len(buf) or block == 0 or _crc8(buf[pos:at]) != buf[at]:
+        return None
+    return number + block if variable else number * min_block + block

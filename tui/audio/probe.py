@@ -1,13 +1,18 @@
 """Know a file's duration (and that it holds audio at all) before anything is sent.
 
-Order: container headers (exact, no subprocess), then ffprobe, then ffmpeg's ``Duration:`` line,
-then, for streams that do not record a duration (browser WebM), a full decode to the last
-``time=``. Raw PCM has no header: its duration follows from size and the declared layout.
-Estimates are not trusted: an MP3 without a Xing/Info/VBRI frame count (size divided by the
-first frame's bitrate, exact only for CBR: a VBR file can be 4x longer) and whatever ffmpeg
-says it "estimated from bitrate" (ADTS AAC: off by 25% and more) are decoded instead when
-ffmpeg is there. Audio decodes at ~1000-2500x real time, so that costs about a second.
-Every failure is an ``AsrError(BAD_INPUT, "<file>: ...")`` that says what to do.
+Order: container headers (no subprocess; exact when they count samples or frames), then
+ffprobe, then ffmpeg's ``Duration:`` line, then, for streams that do not record a duration
+(browser WebM), a full decode to the last ``time=``. Raw PCM has no header: its duration
+follows from size and the declared layout.
+
+Estimates are not trusted when ffmpeg can do better: a header that could only guess (an MP3
+whose frames could not all be counted: size divided by the first frame's bitrate, exact only
+for CBR, a VBR file can be 4x longer), a file shorter than its header claims (truncated), and
+whatever ffmpeg says it "estimated from bitrate" (ADTS AAC: off by 25% and more) are decoded
+instead. Audio decodes at ~1000-2500x real time, so that
+costs about a second. Without ffmpeg an estimate is returned flagged ``estimated``, so the
+caller can say so. Every failure is an ``AsrError(BAD_INPUT, "<file>: ...")`` that says what
+to do, naming the file once.
 """
 
 from __future__ import annotations
@@ -15,29 +20,68 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
-from tui.audio.headers import read_header_info
-from tui.audio.mpeg_headers import skip_id3v2
+from tui.audio.headers import HeaderInfo, read_header_info
 from tui.errors import AsrError, ErrorKind
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _TIME = re.compile(r"time=\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _ESTIMATED = "Estimating duration from bitrate"
+# Formats whose header counts samples or frames: a 0 there is a fact, not a missing value.
+_COUNTED = frozenset({"wav", "aiff", "amr"})
 _AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: ([^\s,]+)(?:.*?, (\d+) Hz)?")
 
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """``estimated``: ``duration_s`` is a guess, not a measurement (show it as approximate).
+    ``claimed_s``: the header promised this much but the file holds less (truncated).
+    ``streams``/``variant``/``format``: as ``HeaderInfo`` found them (None when no header)."""
+
     duration_s: float
     source: str  # "header", "ffprobe", "ffmpeg", "decode" or "pcm"
     sample_rate: int | None = None
     channels: int | None = None
     bits: int | None = None
     codec: str | None = None
+    estimated: bool = False
+    claimed_s: float | None = None
+    streams: int = 1
+    variant: str | None = None
+    format: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.claimed_s is not None
+
+
+def _from_header(h: HeaderInfo, duration: float, source: str, *, estimated: bool) -> ProbeResult:
+    return ProbeResult(
+        duration,
+        source,
+        h.sample_rate,
+        h.channels,
+        h.bits,
+        h.codec,
+        estimated=estimated,
+        claimed_s=h.claimed_s,
+        streams=h.streams,
+        variant=h.variant,
+        format=h.format,
+    )
+
+
+def _with_header(found: ProbeResult, h: HeaderInfo | None) -> ProbeResult:
+    """A result from ffprobe/ffmpeg, with what the header knew about the file's layout."""
+    if h is None:
+        return found
+    return replace(
+        found, claimed_s=h.claimed_s, streams=h.streams, variant=h.variant, format=h.format
+    )
 
 
 def bad_input(path: Path, why: str) -> AsrError:
@@ -92,30 +136,26 @@ async def probe(
             pcm.codec or "pcm_s16le",
         )
     header = await asyncio.to_thread(read_header_info, path)
-    # An MP4 header with no audio codec found may be a video without sound: ask ffmpeg.
-    trusted = header is not None and (header.codec is not None or header.format != "m4a")
-    if header is not None and trusted and header.duration_s == 0:
+    if header is not None and header.duration_s == 0 and header.format in _COUNTED:
+        if header.claimed_s:
+            raise bad_input(
+                path,
+                f"contains no audio samples, though its header promises {header.claimed_s:.1f} "
+                "s: the file was cut short (an interrupted copy, download or recording?).",
+            )
         raise bad_input(path, "contains no audio samples (0 s long).")
-    if header is not None and trusted and header.duration_s is not None and header.duration_s > 0:
-        if (
-            header.format == "mp3"
-            and ffmpeg is not None
-            and not await asyncio.to_thread(mp3_counts_frames, path)
-        ):
+    if header is not None and header.duration_s is not None and header.duration_s > 0:
+        if not header.estimated:
+            return _from_header(header, header.duration_s, "header", estimated=False)
+        if ffmpeg is not None:
+            # Only a guess in the header (no frame count, or fewer bytes than it claims).
             decoded = await decode_duration(ffmpeg, path, cancel)
             if decoded is not None:
-                return ProbeResult(
-                    decoded, "decode", header.sample_rate, header.channels, None, header.codec
-                )
-        return ProbeResult(
-            header.duration_s,
-            "header",
-            header.sample_rate,
-            header.channels,
-            header.bits,
-            header.codec,
-        )
+                return _from_header(header, decoded, "decode", estimated=False)
+        return _from_header(header, header.duration_s, "header", estimated=True)
     if ffmpeg is None:
+        if header is not None:  # a format we know, whose length only a decoder can tell
+            raise bad_input(path, ff.FFMPEG_HELP)
         raise bad_input(
             path,
             "no readable WAV/MP3/Ogg/FLAC/M4A header, so it is damaged or "
@@ -125,8 +165,8 @@ async def probe(
     if ffprobe is not None:
         found = await _ffprobe(ffprobe, path, cancel)
         if found is not None:
-            return found
-    return await ffmpeg_probe(ffmpeg, path, cancel)
+            return _with_header(found, header)
+    return _with_header(await ffmpeg_probe(ffmpeg, path, cancel), header)
 
 
 async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeResult | None:
@@ -137,7 +177,8 @@ async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeR
             "-v",
             "warning",
             "-show_entries",
-            "format=duration:stream=codec_type,codec_name,sample_rate,channels",
+            "format=duration:stream=codec_type,codec_name,sample_rate,channels,duration"
+            ":stream_tags=DURATION",
             "-of",
             "json",
             "-i",
@@ -156,10 +197,12 @@ async def _ffprobe(exe: str, path: Path, cancel: asyncio.Event | None) -> ProbeR
     if not streams:
         raise bad_input(path, "contains no audio stream.")
     stream = streams[0]
-    try:
-        duration = float(data.get("format", {}).get("duration", "nan"))
-    except (TypeError, ValueError):
-        duration = float("nan")
+    # The audio stream's own length first: a video's container length is its longest track.
+    duration = _float(stream.get("duration"))
+    if not duration > 0:
+        duration = _tag_seconds((stream.get("tags") or {}).get("DURATION"))
+    if not duration > 0:
+        duration = _float(data.get("format", {}).get("duration"))
     if not duration > 0 or _ESTIMATED in res.stderr:  # NaN too: no duration recorded
         return None  # ffmpeg_probe decodes it
     rate = stream.get("sample_rate")
@@ -193,8 +236,8 @@ async def ffmpeg_probe(exe: str, path: Path, cancel: asyncio.Event | None = None
     decoded = _decoded(res)
     if decoded is not None:
         return ProbeResult(decoded, "decode", rate, None, None, codec)
-    if stated > 0:
-        return ProbeResult(stated, "ffmpeg", rate, None, None, codec)  # a guess beats nothing
+    if stated > 0:  # a guess beats nothing, said to be one
+        return ProbeResult(stated, "ffmpeg", rate, None, None, codec, estimated=True)
     raise bad_input(path, _unreadable(res.reason()))
 
 
@@ -216,20 +259,17 @@ def _decoded(res: ff.RunResult) -> float | None:
     return _seconds(times[-1])
 
 
-def mp3_counts_frames(path: Path) -> bool:
-    """True when the MP3 records its frame count (Xing/Info/VBRI), so its header is exact."""
+def _float(value: object) -> float:
     try:
-        with path.open("rb") as fh:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
 
-            def read_at(offset: int, n: int) -> bytes:
-                fh.seek(offset)
-                return fh.read(n)
 
-            # The tag sits inside the first frame, within a few hundred bytes of its start.
-            head = read_at(skip_id3v2(read_at), 4096)
-    except OSError:
-        return False
-    return any(tag in head for tag in (b"Xing", b"Info", b"VBRI"))
+def _tag_seconds(value: object) -> float:
+    """Matroska's per-track ``DURATION`` tag, "HH:MM:SS.nnnnnnnnn"."""
+    match = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", str(value or "").strip())
+    return _seconds(match) if match else float("nan")
 
 
 def _arg(path: Path) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui.audio.mpeg_headers import skip_id3v2
+
 # The API takes these as they are; everything else goes through ffmpeg first.
 NATIVE_TYPES = frozenset({"wav", "mp3", "ogg", "m4a"})
 
@@ -12,6 +14,8 @@ AUDIO_EXTENSIONS = frozenset(
         ".wav",
         ".wave",
         ".mp3",
+        ".mp2",
+        ".mpa",
         ".ogg",
         ".oga",
         ".opus",
@@ -46,6 +50,8 @@ _EXT_TO_TYPE = {
     ".wav": "wav",
     ".wave": "wav",
     ".mp3": "mp3",
+    ".mp2": "mp2",
+    ".mpa": "mp2",
     ".ogg": "ogg",
     ".oga": "ogg",
     ".opus": "ogg",
@@ -72,7 +78,11 @@ def is_audio_path(path: Path) -> bool:
 
 
 def sniff_bytes(head: bytes) -> str | None:
-    """The container named by the first bytes of a file, or None."""
+    """The container named by the first bytes of a file, or None.
+
+    An ID3v2 tag says nothing about what follows it (FLAC, ADTS AAC and MPEG audio all get
+    one): ``sniff_format`` looks past it. Here, "ID3" alone still reads as MP3, the usual case.
+    """
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return "wav"
     if head.startswith(b"RF64") or head.startswith(b"BW64"):
@@ -101,7 +111,8 @@ def sniff_bytes(head: bytes) -> str | None:
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
         return "aac"  # ADTS
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
-        return "mp3"  # MPEG audio frame sync
+        # MPEG audio frame sync: only Layer III is MP3; Layer I/II is "mp2".
+        return "mp3" if (head[1] >> 1) & 3 == 1 else "mp2"
     return None
 
 
@@ -109,7 +120,16 @@ def sniff_format(path: Path) -> str | None:
     """Container of ``path``: magic bytes, then extension; None if neither says anything."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(64)
+
+            def read_at(offset: int, n: int) -> bytes:
+                fh.seek(offset)
+                return fh.read(n)
+
+            head = read_at(0, 64)
+            if head.startswith(b"ID3"):
+                start = skip_id3v2(read_at)
+                after = read_at(start, 4096).lstrip(b"\0")  # tags are often zero-padded
+                head = after[:64] or head
     except OSError:
         return None
     found = sniff_bytes(head)

@@ -23,7 +23,14 @@ from pathlib import Path
 from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input
-from tui.audio.transcode import OPUS_ARGS, WAV_ARGS, convert, input_args, transcode_failure
+from tui.audio.transcode import (
+    OPUS_ARGS,
+    WAV_ARGS,
+    Converted,
+    convert,
+    input_args,
+    transcode_failure,
+)
 
 HARD_CEILING_MIN = 30.0
 SILENCE_NOISE_DB = -35.0
@@ -149,7 +156,7 @@ async def cut_part(
     compress: bool = True,
     pcm: AudioFormat | None = None,
     cancel: asyncio.Event | None = None,
-) -> Path:
+) -> Converted:
     """Write one part (Opus, or 16 kHz WAV when compression is off) to ``dst``.
 
     The last part runs to the end of the input, not for its planned length: a duration that

@@ -2,15 +2,24 @@
 
 24 kbit/s Opus in VoIP mode keeps speech intelligible for recognition and makes 30 minutes
 about 5 MB (a 16 kHz 16-bit WAV of the same length is 57 MB). ``-vn`` drops video streams.
+
+The timeline is kept: a gap in the input's timestamps (an AMR phone call's DTX pauses, whose
+NO_DATA/SID frames ffmpeg's decoder drops; a WebRTC recorder's missing packets) becomes silence
+(``aresample=async=1``), as does a late start, instead of being closed up, which would shift every later timestamp. The
+output's timestamps are then renumbered from its samples, so ffmpeg's ``-progress`` report gives
+the length actually sent, to check against the source's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
+from tui.audio.headers import read_header_info
 from tui.audio.probe import bad_input
 from tui.errors import AsrError, ErrorKind
 
@@ -20,12 +29,16 @@ SAMPLE_RATE = 16000
 # Encoder complexity 5 (default 10) encodes ~1.5x faster at nearly the same size; at 24 kbit/s
 # for speech the quality difference does not matter to recognition (bench_compression.py).
 OPUS_COMPLEXITY = "5"
+# first_pts=0: sound that starts late in a video (an empty edit, -itsoffset) keeps its offset,
+# so subtitles line up with the picture.
+KEEP_TIMELINE = ["-af", "aresample=async=1:first_pts=0,asetpts=N/SR/TB"]
 OPUS_ARGS = [
     "-vn",
     "-sn",
     "-dn",
     "-map",
     "0:a:0",
+    *KEEP_TIMELINE,
     "-ac",
     "1",
     "-ar",
@@ -46,6 +59,7 @@ WAV_ARGS = [
     "-dn",
     "-map",
     "0:a:0",
+    *KEEP_TIMELINE,
     "-ac",
     "1",
     "-ar",
@@ -55,6 +69,15 @@ WAV_ARGS = [
 ]
 
 _PCM_SAMPLE_FORMATS = {8: "u8", 16: "s16le", 24: "s24le", 32: "s32le"}
+_OUT_TIME = re.compile(r"^out_time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A file ffmpeg wrote, and how long it is as written (None if ffmpeg did not say)."""
+
+    path: Path
+    sent_s: float | None
 
 
 def input_args(path: Path, pcm: AudioFormat | None = None) -> list[str]:
@@ -80,6 +103,18 @@ async def to_opus(
     cancel: asyncio.Event | None = None,
 ) -> Path:
     """Transcode ``src`` to ``dst`` (.ogg). BAD_INPUT with ffmpeg's reason when it cannot."""
+    return (await encode_opus(ffmpeg, src, dst, pcm=pcm, cancel=cancel)).path
+
+
+async def encode_opus(
+    ffmpeg: str,
+    src: Path,
+    dst: Path,
+    *,
+    pcm: AudioFormat | None = None,
+    cancel: asyncio.Event | None = None,
+) -> Converted:
+    """``to_opus``, also saying how long the written file is."""
     return await convert(
         ffmpeg, src, [*input_args(src, pcm), *OPUS_ARGS, "-f", "ogg"], dst, cancel=cancel
     )
@@ -87,15 +122,33 @@ async def to_opus(
 
 async def convert(
     ffmpeg: str, src: Path, args: list[str], dst: Path, *, cancel: asyncio.Event | None = None
-) -> Path:
+) -> Converted:
     """One ffmpeg run writing ``dst`` from ``src`` (``args`` hold its input and output options).
 
     BAD_INPUT naming ``src`` with ffmpeg's reason when it fails or writes nothing.
     """
-    res = await ff.run(ffmpeg, ["-y", "-loglevel", "error", *args, str(dst)], cancel=cancel)
+    res = await ff.run(
+        ffmpeg,
+        ["-y", "-loglevel", "error", "-nostats", *args, "-progress", "pipe:1", str(dst)],
+        cancel=cancel,
+    )
     if res.returncode != 0 or not output_ok(dst):
         raise bad_input(src, transcode_failure(res.stderr, res.returncode))
-    return dst
+    # The written header counts the samples exactly (Opus granules less pre-skip, WAV data);
+    # ffmpeg's report also counts the encoder's look-ahead, so it is only the fallback.
+    written = await asyncio.to_thread(read_header_info, dst)
+    if written is not None and written.duration_s is not None and not written.estimated:
+        return Converted(dst, written.duration_s)
+    return Converted(dst, sent_seconds(res.stdout.decode("ascii", errors="replace")))
+
+
+def sent_seconds(progress: str) -> float | None:
+    """The output length from ffmpeg's ``-progress`` report (its last ``out_time``)."""
+    times = _OUT_TIME.findall(progress)
+    if not times:
+        return None
+    h, m, s = times[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 def output_ok(path: Path) -> bool:

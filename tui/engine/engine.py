@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from tui.childenv import remember_secret
 from tui.config import Settings
 from tui.engine.events import EventBus, ExportWritten, WatchFailed
 from tui.engine.runner import Runner
@@ -62,6 +63,7 @@ class Engine:
         ``db_path`` (default: the user's) is opened. ``concurrency`` and
         ``requests_per_minute`` override the settings (command-line flags)."""
         self.settings = settings
+        self._remember_key()
         self._owns_store = store is None
         self.store = store if store is not None else Store(db_path)
         self.bus = EventBus()
@@ -213,6 +215,7 @@ class Engine:
         """The settings object was changed in place (names in ``changed``): take them up. A
         change to the key or the service restarts the HTTP session."""
         changed = set(changed)
+        self._remember_key()
         self.runner.concurrency = max(1, self._concurrency_override or self.settings.concurrency)
         if "region" in changed and "base_url" not in changed:
             self.settings.base_url = None  # an explicit region beats an old base URL
@@ -221,6 +224,12 @@ class Engine:
             self.runner.stop_now()
             if self._session_stop is not None:
                 self._session_stop.set()
+
+    def _remember_key(self) -> None:
+        # The key may come from the config file, not the environment: children (ffmpeg, hooks)
+        # must not get it whatever variable it ends up in.
+        if self.settings.api_key is not None:
+            remember_secret(self.settings.api_key.reveal())
 
     # --- running -----------------------------------------------------------------------------
 

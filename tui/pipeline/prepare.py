@@ -17,18 +17,25 @@ from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import ProbeResult
 from tui.audio.split import Silence, cut_part, detect_silences, plan_cuts, plan_parts
-from tui.audio.transcode import to_opus
+from tui.audio.transcode import encode_opus, to_opus
 from tui.config import Settings
 from tui.errors import AsrError, ErrorKind
 from tui.pipeline.parts import Part
+from tui.pipeline.sendable import (
+    NATIVE,
+    NATIVE_OGG_CODECS,
+    SendPlan,
+    probe_warnings,
+    send_plan,
+    sent_mismatch,
+)
 from tui.pipeline.stages import EventCallback, Preparing
 from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
 from tui.transcript.model import TrustWarning, WarningKind
 
-# Sent as they are. m4a too (newer docs), but only when there is no ffmpeg to make Opus.
-NATIVE = frozenset({"wav", "mp3", "ogg"})
-NATIVE_OGG_CODECS = frozenset({"opus", "vorbis"})
+__all__ = ["NATIVE", "NATIVE_OGG_CODECS", "Preparer", "WorkDir", "native_format"]
+
 # What the legacy endpoint (the cross-check engine) takes.
 LEGACY_FORMATS = frozenset({"mp3", "pcm", "ogg", "wav"})
 LEGACY_MAX_BYTES = 100 * 1000 * 1000
@@ -109,6 +116,17 @@ class Preparer:
         self.ffmpeg = ff.find_ffmpeg(settings.ffmpeg_path)
         self.warnings: list[TrustWarning] = []
         self.silences: list[Silence] = []  # found while splitting
+        self.info: ProbeResult | None = None
+        self.plan: SendPlan | None = None
+
+    def probed(self, info: ProbeResult) -> None:
+        """Keep what the probe found; a truncated file or an estimated length is a warning."""
+        self.info = info
+        self.warnings.extend(probe_warnings(info))
+
+    @property
+    def duration_estimated(self) -> bool:
+        return self.info is not None and self.info.estimated
 
     def need_ffmpeg(self, why: str) -> str:
         return ff.require_ffmpeg(self.settings.ffmpeg_path, f"{self.path.name} ({why})")
@@ -117,28 +135,36 @@ class Preparer:
         self, kind: str | None, info: ProbeResult, size: int, pcm: AudioFormat | None
     ) -> AudioInput:
         """The whole file as one request: as it is when the API takes it, else as Opus."""
-        native = native_format(kind, info, pcm)
+        plan = self.plan = send_plan(kind, info, pcm)
+        native = plan.native
         big = size > self.settings.compress_threshold_mb * 1_000_000
-        uncompressed = kind in ("wav", "pcm")
-        if native is not None and not (uncompressed and big and self.settings.compress):
+        compress = kind in ("wav", "pcm") and big and self.settings.compress
+        if native is not None and not plan.transcode and not compress:
             return AudioInput(str(self.path), native, info.duration_s)
         if native is not None and self.ffmpeg is None:
-            # Compression is an optimisation: without ffmpeg, send the file as it is.
-            self.warnings.append(
-                TrustWarning(
-                    WarningKind.NOT_COMPRESSED,
-                    f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
-                    f"not found. {ff.FFMPEG_HELP}",
+            # Compressing, or tidying a truncated/fragmented file, is an improvement: without
+            # ffmpeg the file goes as it is (the probe's warnings already say what is off).
+            if compress and not plan.transcode:
+                self.warnings.append(
+                    TrustWarning(
+                        WarningKind.NOT_COMPRESSED,
+                        f"Sent uncompressed ({size / 1e6:.1f} MB) because ffmpeg was "
+                        f"not found. {ff.FFMPEG_HELP}",
+                    )
                 )
-            )
             return AudioInput(str(self.path), native, info.duration_s)
-        if native is None and kind == "m4a" and self.ffmpeg is None:
-            return AudioInput(str(self.path), AudioFormat("m4a"), info.duration_s)
-        exe = self.need_ffmpeg(f"{kind or 'unknown format'} must be converted first")
-        self.emit(Preparing("compressing to Opus" if native else "transcoding to Opus"))
+        exe = self.need_ffmpeg(f"{plan.reason}: it must be converted first")
+        only_compress = native is not None and not plan.transcode
+        self.emit(Preparing("compressing to Opus" if only_compress else "transcoding to Opus"))
         dst = self.work.path / "audio.ogg"
-        await to_opus(exe, self.path, dst, pcm=pcm, cancel=self.cancel)
+        done = await encode_opus(exe, self.path, dst, pcm=pcm, cancel=self.cancel)
+        self._check_sent(done.sent_s, info.duration_s, None)
         return AudioInput(str(dst), AudioFormat("ogg"), info.duration_s)
+
+    def _check_sent(self, sent_s: float | None, source_s: float, part: int | None) -> None:
+        found = sent_mismatch(sent_s, source_s, part)
+        if found is not None:
+            self.warnings.append(found)
 
     async def split(self, duration: float, chunk_s: float, pcm: AudioFormat | None) -> list[Part]:
         """Parts cut at pauses, each under ``chunk_s`` (Opus, or 16 kHz WAV uncompressed)."""
@@ -156,9 +182,14 @@ class Preparer:
         parts: list[Part] = []
         for plan in plans:
             dst = self.work.path / f"part_{plan.index:03d}{suffix}"
-            await cut_part(
+            done = await cut_part(
                 exe, self.path, plan, dst, compress=compress, pcm=pcm, cancel=self.cancel
             )
+            # The last part runs to the end of the input, whatever its planned length.
+            if plan.index < plan.count:
+                self._check_sent(done.sent_s, plan.duration_s, plan.index)
+            elif done.sent_s is not None:
+                self._check_sent(plan.offset_s + done.sent_s, duration, None)
             parts.append(Part(plan, AudioInput(str(dst), fmt, plan.duration_s)))
         return parts
 
@@ -182,12 +213,5 @@ def native_format(
     kind: str | None, info: ProbeResult, pcm: AudioFormat | None
 ) -> AudioFormat | None:
     """The format to declare when the file can go as it is, else None."""
-    if pcm is not None:
-        return pcm
-    if kind == "ogg" and info.codec and info.codec not in NATIVE_OGG_CODECS:
-        return None  # e.g. FLAC in Ogg
-    if kind == "wav" and info.codec and not info.codec.startswith(("pcm_s", "pcm_u8")):
-        return None  # float / ADPCM / mu-law WAV
-    if kind in NATIVE:
-        return AudioFormat(kind)
-    return None
+    plan = send_plan(kind, info, pcm)
+    return None if plan.transcode else plan.native

@@ -14,6 +14,7 @@ from tui.stepfun.events import ClientEvent
 @dataclass(frozen=True)
 class Probed:
     duration_s: float
+    estimated: bool = False  # a guess, not a measurement: show it as "~3:00"
 
 
 @dataclass(frozen=True)

@@ -215,8 +215,9 @@ class _Job:
                 "raw PCM has no header; pass its layout (e.g. --rate 16000 --bits 16 --channel 1).",
             )
         info = await probe(self.path, ffmpeg=self.prep.ffmpeg, pcm=pcm, cancel=self.cancel)
+        self.prep.probed(info)
         duration = info.duration_s
-        self.emit(Probed(duration))
+        self.emit(Probed(duration, info.estimated))
 
         chunk_s = chunk_seconds(self.settings.chunk_minutes)
         if duration > chunk_s:
@@ -238,6 +239,7 @@ class _Job:
             model=self.options.model,
             language=self.options.language,
             duration_s=duration,
+            duration_estimated=self.prep.duration_estimated,
             attempts=max((p.attempts for p in parts), default=1),
         )
         if len(parts) > 1:

@@ -97,6 +97,8 @@ class TranscriptionResult:
     language: str | None = None
     elapsed_s: float = 0.0
     duration_s: float | None = None
+    # True when duration_s is an estimate, not a measurement: show it as approximate ("~3:00").
+    duration_estimated: bool = False
     warnings: list[TrustWarning] = field(default_factory=list)
     cost: CostEstimate | None = None
     cross_check: CrossCheck | None = None
@@ -120,6 +122,7 @@ class TranscriptionResult:
             "language": self.language,
             "elapsed_s": self.elapsed_s,
             "duration_s": self.duration_s,
+            "duration_estimated": self.duration_estimated,
             "warnings": [asdict(w) for w in self.warnings],
             "cost": asdict(self.cost) if self.cost else None,
             "cross_check": asdict(self.cross_check) if self.cross_check else None,
@@ -131,6 +134,7 @@ class TranscriptionResult:
         data = dict(data)
         data["segments"] = [Segment(**s) for s in data.get("segments", [])]
         data["warnings"] = [TrustWarning.from_json(w) for w in data.get("warnings", [])]
+        data["duration_estimated"] = bool(data.get("duration_estimated", False))
         if data.get("cost"):
             data["cost"] = CostEstimate(**data["cost"])
         if data.get("cross_check"):
