@@ -8,7 +8,13 @@ the client's (``UploadProgressed``, ``DeltaReceived`` with timestamps in file ti
 
 ``cross_check_file`` adds the second opinion to a result transcribed earlier: the same audio
 preparation and the same step-asr-1.1 comparison as ``transcribe_file(cross_check=True)``, without
-running the main model again.
+running the main model again. Step Plan has no legacy endpoint, so there the cross-check says it
+is unavailable instead of failing; a refused step-asr-1.1 falls back to step-asr (the legacy
+docs' fixed model) once, and the result records which engine answered.
+
+Audio the service refuses as too large is sent again once, smaller (``tui.pipeline.reduce``).
+While the audio is transcribed, the stretches holding sound are found (``tui.audio.activity``)
+for the coverage check.
 """
 
 from __future__ import annotations
@@ -19,16 +25,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from tui.audio.activity import Span, sound_between, sound_spans
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
 from tui.audio.split import PartPlan, chunk_seconds
 from tui.config import Settings
 from tui.errors import RETRYABLE, AsrError, ErrorKind
+from tui.pipeline import reduce
 from tui.pipeline.parts import (
     OrderedEvents,
     Part,
+    describe,
     part_error,
     part_warnings,
     shift_segments,
@@ -53,10 +63,21 @@ from tui.pipeline.stages import (
 )
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
-from tui.stepfun.options import TranscriptionOptions
+from tui.stepfun.options import (
+    AudioInput,
+    TranscriptionOptions,
+    has_legacy_endpoint,
+    is_plan_region,
+)
 from tui.transcript import cost as costs
-from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning, WarningKind
-from tui.transcript.quality import assess
+from tui.transcript.model import (
+    CrossCheck,
+    Segment,
+    TranscriptionResult,
+    TrustWarning,
+    WarningKind,
+)
+from tui.transcript.quality import assess, coverage_warning, language_hint
 from tui.transcript.similarity import similarity
 from tui.transcript.text import join_texts
 
@@ -78,6 +99,8 @@ __all__ = [
 ]
 
 CROSS_CHECK_MODEL = "step-asr-1.1"
+# The legacy endpoint's docs fix its model to step-asr: the engine to fall back to, once.
+FALLBACK_CHECK_MODEL = "step-asr"
 # Kinds worth one more try of a failed part (after the client's own retries).
 PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
@@ -90,6 +113,8 @@ RECHECKED = frozenset(
         WarningKind.CROSS_CHECK_DIFFERS,
         WarningKind.CROSS_CHECK_FAILED,
         WarningKind.EMPTY_PART,
+        WarningKind.ENGINE_FALLBACK,
+        WarningKind.LANGUAGE_HINT,
     }
 )
 # The file must still be the one transcribed: its probed length may differ by this much.
@@ -180,6 +205,9 @@ class _Job:
         self.cancel = cancel
         self.work = WorkDir()
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
+        self.check_model = CROSS_CHECK_MODEL  # step-asr after a fallback
+        self.notes: list[TrustWarning] = []  # payload reduced, engine fallback
+        self.pcm: AudioFormat | None = None
         self.options = TranscriptionOptions(
             model=settings.model,
             language=settings.language or None,
@@ -191,6 +219,30 @@ class _Job:
     def emit(self, event: Event) -> None:
         if self._on_event is not None:
             self._on_event(event)
+
+    @property
+    def _plan(self) -> bool:
+        """A Step Plan region or base URL: no legacy endpoint, so no cross-check."""
+        region = self.settings.region
+        return (
+            is_plan_region(region)
+            or not has_legacy_endpoint(region)
+            or ("/step_plan/" in self.client.base_url + "/")
+        )
+
+    def _find_sound(self, duration: float) -> asyncio.Task[list[Span]] | None:
+        """Find the stretches holding sound while the audio is transcribed (one ffmpeg decode),
+        unless splitting found the pauses already, or nothing needs them."""
+        if self.prep.silences or self.prep.ffmpeg is None:
+            return None
+        if not self.options.enable_timestamp and self.options.language:
+            return None  # neither the coverage check nor the language hint would use them
+        return asyncio.ensure_future(
+            sound_spans(self.prep.ffmpeg, self.path, duration, pcm=self.pcm, cancel=self.cancel)
+        )
+
+    def _known_sound(self, duration: float) -> list[Span] | None:
+        return sound_between(self.prep.silences, duration) if self.prep.silences else None
 
     async def run(self) -> TranscriptionResult:
         return await self._in_work_dir(self._transcribe())
@@ -209,6 +261,7 @@ class _Job:
         size = check_readable(self.path)
         kind = self.override.type if self.override else sniff_format(self.path)
         pcm = self.override if self.override and self.override.type == "pcm" else None
+        self.pcm = pcm
         if kind == "pcm" and pcm is None:
             raise bad_input(
                 self.path,
@@ -228,7 +281,15 @@ class _Job:
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
         parts, duration = await self._prepare()
-        await self._transcribe_parts(parts)
+        sound_task = self._find_sound(duration)
+        try:
+            await self._transcribe_parts(parts)
+            sound = await sound_task if sound_task is not None else self._known_sound(duration)
+        finally:
+            if sound_task is not None and not sound_task.done():
+                sound_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, AsrError):
+                    await sound_task
 
         text = join_texts([p.text for p in parts])
         result = TranscriptionResult(
@@ -247,7 +308,9 @@ class _Job:
             self.options.model, duration, self.settings.region, self.settings.prices
         )
         warnings = list(self.prep.warnings)
-        if self.cross_check:
+        if self.cross_check and self._plan:
+            warnings.append(TrustWarning(WarningKind.CROSS_CHECK_FAILED, plan_no_cross_check()))
+        elif self.cross_check:
             try:
                 await self._add_cross_check(result, parts, duration)
             except AsrError as err:
@@ -257,15 +320,17 @@ class _Job:
                 warnings.append(
                     TrustWarning(
                         WarningKind.CROSS_CHECK_FAILED,
-                        f"The cross-check with {CROSS_CHECK_MODEL} could not run: {err.message}",
+                        f"The cross-check with {self.check_model} could not run: {err.message}",
                     )
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
-        result.warnings = [*warnings, *self._checks(result, per_part)]
+        result.warnings = [*warnings, *self.notes, *self._checks(result, per_part, sound)]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
     async def _check(self, previous: TranscriptionResult) -> TranscriptionResult:
+        if self._plan:
+            raise AsrError(ErrorKind.MODEL_UNAVAILABLE, plan_no_cross_check())
         parts, duration = await self._prepare()
         known = previous.duration_s
         if known is not None and abs(duration - known) > max(SAME_DURATION_S, known * 0.01):
@@ -295,7 +360,8 @@ class _Job:
                 if w.code == WarningKind.EMPTY_PART
                 or (w.code == WarningKind.REPETITION and w.part is not None)
             ]
-        result.warnings = [*kept, *self._checks(result, per_part)]
+        sound = self._known_sound(duration)
+        result.warnings = [*kept, *self.notes, *self._checks(result, per_part, sound)]
         return result
 
     async def _add_cross_check(
@@ -303,14 +369,23 @@ class _Job:
     ) -> None:
         result.cross_check = await self._cross_check(parts, result.text)
         extra = costs.estimate(
-            CROSS_CHECK_MODEL, duration, self.settings.region, self.settings.prices
+            self.check_model, duration, self.settings.region, self.settings.prices
         )
         result.cost = costs.combine(result.cost, extra, "cross-check")
 
     def _checks(
-        self, result: TranscriptionResult, per_part: list[TrustWarning]
+        self,
+        result: TranscriptionResult,
+        per_part: list[TrustWarning],
+        sound: list[Span] | None = None,
     ) -> list[TrustWarning]:
         found = assess(result, result.duration_s, self.options.language)
+        sound_s = sum(b - a for a, b in sound) if sound is not None else result.duration_s
+        hint = language_hint(result.text, sound_s, self.options.language)
+        found += [hint] if hint else []
+        if sound and result.text.strip():
+            covered = coverage_warning(result.segments, sound)
+            found += [covered] if covered else []
         if any(w.code == WarningKind.REPETITION for w in found):
             per_part = [
                 w for w in per_part if w.code != WarningKind.REPETITION
@@ -342,25 +417,18 @@ class _Job:
 
     async def _transcribe_part(self, part: Part, order: OrderedEvents) -> None:
         plan = part.plan
-        offset_ms = round(plan.offset_s * 1000)
-        shift = self.options.enable_timestamp and offset_ms > 0
         tries = 2 if plan.count > 1 else 1
         for attempt in range(1, tries + 1):
             if plan.count > 1:
                 self.emit(PartStarted(plan.index, plan.count, plan.offset_s))
-
-            def on_client(event: ClientEvent) -> None:
-                if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
-                    event = replace(
-                        event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
-                    )
-                order.feed(plan.index, event)
-
             try:
-                text, segments, usage, used = await self.client.transcribe(
-                    part.audio, self.options, on_event=on_client
-                )
+                text, segments, usage, used = await self._send(part, part.audio, 0.0, order)
             except AsrError as err:
+                if err.kind == ErrorKind.PAYLOAD_TOO_LARGE:
+                    order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
+                    await self._send_smaller(part, order, err)
+                    order.finished(plan.index)
+                    return
                 if (
                     err.kind == ErrorKind.CANCELED
                     or err.kind not in PART_RETRY_KINDS
@@ -369,12 +437,68 @@ class _Job:
                     raise part_error(plan, err) from None
                 order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
                 continue
-            part.text = text
-            part.segments = shift_segments(segments, offset_ms) if shift else segments
-            part.usage = usage
+            part.text, part.segments, part.usage = text, segments, usage
             part.attempts = used + (attempt - 1)
             order.finished(plan.index)
             return
+
+    async def _send(
+        self, part: Part, audio: AudioInput, offset_s: float, order: OrderedEvents
+    ) -> tuple[str, list[Segment], dict[str, Any], int]:
+        """One client request for (some of) ``part``, its times moved into file time."""
+        offset_ms = round((part.plan.offset_s + offset_s) * 1000)
+        shift = self.options.enable_timestamp and offset_ms > 0
+
+        def on_client(event: ClientEvent) -> None:
+            if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
+                event = replace(
+                    event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
+                )
+            order.feed(part.plan.index, event)
+
+        text, segments, usage, used = await self.client.transcribe(
+            audio, self.options, on_event=on_client
+        )
+        return text, shift_segments(segments, offset_ms) if shift else segments, usage, used
+
+    async def _send_smaller(self, part: Part, order: OrderedEvents, refused: AsrError) -> None:
+        """The one retry of audio refused as too large: smaller, by itself (never again)."""
+        plan = part.plan
+        smaller = await reduce.smaller(self.prep, part)
+        texts: list[str] = []
+        segments: list[Segment] = []
+        usages: list[dict[str, Any]] = []
+        for piece in smaller.pieces:
+            try:
+                text, segs, usage, _used = await self._send(
+                    part, piece.audio, piece.offset_s, order
+                )
+            except AsrError as err:
+                if err.kind == ErrorKind.PAYLOAD_TOO_LARGE:
+                    err = AsrError(
+                        err.kind,
+                        f"{err.message} It was already sent again smaller ({smaller.how}, "
+                        f"{smaller.after_bytes / 1e6:.1f} MB); lower the part length "
+                        "(chunk minutes) and try again.",
+                        status=err.status,
+                    )
+                raise part_error(plan, err) from None
+            texts.append(text)
+            segments += segs
+            usages.append(usage)
+        part.text, part.segments = join_texts(texts), segments
+        part.usage = sum_usage(usages)
+        part.attempts = 1 + len(smaller.pieces)
+        where = f"{describe(plan).capitalize()}: " if plan.count > 1 else ""
+        self.notes.append(
+            TrustWarning(
+                WarningKind.PAYLOAD_REDUCED,
+                f"{where}The service refused the audio as too large ({refused.message}); it "
+                f"was sent again once, {smaller.how} ({smaller.before_bytes / 1e6:.1f} MB → "
+                f"{smaller.after_bytes / 1e6:.1f} MB).",
+                part=plan.index if plan.count > 1 else None,
+            )
+        )
 
     # ------------------------------------------------------------------ cross-check
 
@@ -382,21 +506,39 @@ class _Job:
         texts: list[str] = []
         for part in parts:
             src, fmt = await self.prep.for_legacy(part)
-            self.emit(Preparing(f"cross-checking with {CROSS_CHECK_MODEL}"))
+            self.emit(Preparing(f"cross-checking with {self.check_model}"))
             other = await self._legacy(src, fmt)
             texts.append(other)
             if len(parts) > 1:  # a part's own second opinion, for its own checks
                 score = await asyncio.to_thread(similarity, part.text, other)
-                part.cross_check = CrossCheck(CROSS_CHECK_MODEL, other, score)
+                part.cross_check = CrossCheck(self.check_model, other, score)
         other = join_texts(texts)
         # difflib over a long transcript takes about a second: not on the event loop.
         score = await asyncio.to_thread(similarity, main_text, other)
-        return CrossCheck(CROSS_CHECK_MODEL, other, score)
+        return CrossCheck(self.check_model, other, score)
 
     async def _legacy(self, src: Path, fmt: str) -> str:
         try:
+            return await self._legacy_once(src, fmt)
+        except AsrError as err:
+            refused = err.kind in (ErrorKind.MODEL_UNAVAILABLE, ErrorKind.WRONG_ENDPOINT)
+            if not refused or self.check_model == FALLBACK_CHECK_MODEL:
+                raise
+            self.check_model = FALLBACK_CHECK_MODEL
+            self.notes.append(
+                TrustWarning(
+                    WarningKind.ENGINE_FALLBACK,
+                    f"The cross-check engine {CROSS_CHECK_MODEL} was refused ({err.message}); "
+                    f"{FALLBACK_CHECK_MODEL}, the legacy endpoint's documented model, answered "
+                    "instead.",
+                )
+            )
+            return await self._legacy_once(src, fmt)
+
+    async def _legacy_once(self, src: Path, fmt: str) -> str:
+        try:
             return await self.client.legacy_transcribe(
-                src, model=CROSS_CHECK_MODEL, hotwords=self.options.hotwords, fmt=fmt
+                src, model=self.check_model, hotwords=self.options.hotwords, fmt=fmt
             )
         except AsrError as err:
             # step-asr answers a silent stretch with 400 "no speech found": that is an empty
@@ -404,3 +546,12 @@ class _Job:
             if err.kind == ErrorKind.BAD_REQUEST and "no speech found" in err.message.lower():
                 return ""
             raise
+
+
+def plan_no_cross_check() -> str:
+    return (
+        f"The cross-check is unavailable on Step Plan: its engine ({CROSS_CHECK_MODEL} on "
+        "/audio/transcriptions) is not offered there, only stepaudio-2.5-asr on "
+        "/step_plan/v1/audio/asr/sse. To cross-check, use a pay-as-you-go key with region cn "
+        "or intl."
+    )
