@@ -31,7 +31,10 @@ WIRE = frozenset(
 )
 # The stream is complete and valid, but its deltas differ from the final text (as in the
 # docs' own example: a delta "识别的" against a final "识别的完整文字内容").
-CONTENT = frozenset({"drift"})
+# ``stop_early`` (param ``at``: seconds) and ``skip`` (params ``start``, ``end``) drop the words
+# of a stretch and still end with a clean ``done`` whose text matches: a model that stopped
+# before the end of the audio, or skipped a bad stretch.
+CONTENT = frozenset({"drift", "stop_early", "skip"})
 MODIFIERS = WIRE | CONTENT  # combine with one main fault
 ALL = PRE_STREAM | STREAM | MODIFIERS
 

@@ -19,7 +19,7 @@ from tui.stepfun.emulator import faults as F
 from tui.stepfun.emulator.directive import read_directive
 from tui.stepfun.emulator.parse import BadRequest, parse_legacy, parse_sse
 from tui.stepfun.emulator.records import RequestRecord
-from tui.stepfun.emulator.script import FormatSpec, Script, build, drifted
+from tui.stepfun.emulator.script import FormatSpec, Script, build, drifted, without
 from tui.stepfun.emulator.wire import EventFactory, encode, pieces
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._asr_legacy(rec, body, auth)
         except BadRequest as exc:
             rec.error = exc.message
+            rec.model = rec.model or exc.model
             payload = F.envelope(exc.message, exc.kind, invented=exc.invented)
             self._send_json(rec, exc.status, payload, invented=exc.invented)
 
@@ -159,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
                 if not piece:
                     break
                 left -= len(piece)
+                read += len(piece)
+            rec.body_bytes = read
         except OSError:
             rec.client_disconnected = True
             self.close_connection = True
@@ -214,10 +217,16 @@ class Handler(BaseHTTPRequestHandler):
             text=text if isinstance(text, str) else None,
             repeat_factor=repeat,
         )
+        if fault is not None and "stop_early" in fault.wire:
+            script = without(script, fault.get_float("at", (script.duration_s or 0) / 2), 1e9)
+        if fault is not None and "skip" in fault.wire:
+            script = without(script, fault.get_float("start", 0), fault.get_float("end", 0))
         self._stream(rec, script, fault, req.enable_timestamp)
 
     def _asr_legacy(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
-        req = parse_legacy(self.headers.get("Content-Type", ""), body)
+        req = parse_legacy(
+            self.headers.get("Content-Type", ""), body, accepts=self.emulator.legacy_models
+        )
         del body
         rec.model, rec.hotwords, rec.audio_bytes = req.model, req.hotwords, len(req.audio)
         info = header_info_from_bytes(req.audio, len(req.audio))

@@ -33,16 +33,22 @@ class BadRequest(Exception):
         super().__init__(message)
         self.message, self.status, self.kind = message, status, kind
         self.invented = invented
+        self.model: str | None = None  # the model refused, for the request record
+
+
+def _about(model: str, exc: BadRequest) -> BadRequest:
+    exc.model = model
+    return exc
 
 
 def not_supported(model: str) -> BadRequest:
     """The published wrong-endpoint answer (seed skill, live, April 2026)."""
-    return BadRequest(f"model {model} not supported", invented=False)
+    return _about(model, BadRequest(f"model {model} not supported", invented=False))
 
 
 def no_such_model(model: str) -> BadRequest:
     """The error-code page's 400 "model does not exist or no permission" (body invented)."""
-    return BadRequest(f"model {model} does not exist or no permission")
+    return _about(model, BadRequest(f"model {model} does not exist or no permission"))
 
 
 @dataclass
@@ -162,7 +168,10 @@ def parse_sse(body: bytes | bytearray, *, plan: bool = False) -> SseRequest:
     )
 
 
-def parse_legacy(content_type: str, body: bytes | bytearray) -> LegacyRequest:
+def parse_legacy(
+    content_type: str, body: bytes | bytearray, *, accepts: tuple[str, ...] = LEGACY_ACCEPTS
+) -> LegacyRequest:
+    """The multipart form, validated; ``accepts``: the models the endpoint takes."""
     if not content_type.lower().startswith("multipart/form-data"):
         raise BadRequest("Content-Type must be multipart/form-data")
     msg = BytesParser(policy=policy.HTTP).parsebytes(
@@ -178,11 +187,13 @@ def parse_legacy(content_type: str, body: bytes | bytearray) -> LegacyRequest:
     model = fields.get("model", b"").decode("utf-8", "replace").strip()
     if not model:
         raise BadRequest("model is required")
-    if model not in LEGACY_ACCEPTS:
+    if model not in accepts:
         if model in SSE_MODELS:
             raise not_supported(model)  # the famous wrong-endpoint trap
         # An unknown model here answered 404 model_invalid (July 2026; message invented).
-        raise BadRequest(f"model {model} not found", status=404, kind="model_invalid")
+        raise _about(
+            model, BadRequest(f"model {model} not found", status=404, kind="model_invalid")
+        )
     if "file" not in fields:
         raise BadRequest("file is required")
     response_format = fields.get("response_format", b"json").decode("utf-8", "replace").strip()

@@ -281,3 +281,16 @@ def drifted(tokens: list[Token]) -> list[Token]:
             text += "嗯" if cjk else " uh"
         out.append(Token(text, tok.start_ms, tok.end_ms))
     return out
+
+
+def without(script: Script, start_s: float, end_s: float) -> Script:
+    """The script with the words starting in [start_s, end_s) left out, its final text (and
+    usage) matching what is left: a clean ``done`` that does not cover that stretch."""
+    lo, hi = start_s * 1000, end_s * 1000
+    kept = [t for t in script.tokens if not lo <= t.start_ms < hi]
+    text = "".join(t.text for t in kept)
+    if kept and kept[0].text[:1].isspace():
+        kept[0] = Token(kept[0].text.lstrip(), kept[0].start_ms, kept[0].end_ms)
+        text = text.lstrip()
+    usage = usage_for(script.duration_s or 0.0, len(kept)) if kept else zero_usage()
+    return Script(kept, text, usage, script.duration_s, script.voiced)

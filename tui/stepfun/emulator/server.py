@@ -13,6 +13,7 @@ from typing import Any
 from tui.stepfun.emulator.faults import FaultQueue, parse_fault
 from tui.stepfun.emulator.handler import Handler
 from tui.stepfun.emulator.records import RecordLog, RequestRecord
+from tui.stepfun.options import LEGACY_ACCEPTS
 
 KEY_KINDS = ("normal", "plan")
 BODY_LIMIT_ACTIONS = ("413", "reset")
@@ -37,6 +38,9 @@ class Emulator:
     ``body_limit``: ``"413"`` (read, then refused with an invented 413 body) or ``"reset"``
     (the connection is reset while the body is still uploading). No source shows what the
     real service does with an oversized body, so both are offered.
+    ``legacy_models``: what /audio/transcriptions accepts (others: 404 model_invalid, or the
+    wrong-endpoint 400 for an SSE model). step-asr-1.1 was seen there in April 2026 only, so
+    tests can take it away.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class Emulator:
         drift: bool = False,
         max_body_bytes: int | None = None,
         body_limit: str = "413",
+        legacy_models: tuple[str, ...] = LEGACY_ACCEPTS,
     ) -> None:
         if keys is None:
             keys = {
@@ -67,6 +72,7 @@ class Emulator:
         self.drift = drift
         self.max_body_bytes = max_body_bytes
         self.body_limit = body_limit
+        self.legacy_models = tuple(legacy_models)
         self._keys = dict(keys)
         self._faults = FaultQueue()
         self._records = RecordLog()
