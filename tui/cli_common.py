@@ -9,6 +9,7 @@ from typing import Any
 
 from tui import config
 from tui.config import REGIONS, ConfigError, Settings
+from tui.stepfun.options import plan_model_problem
 
 
 def client_options() -> argparse.ArgumentParser:
@@ -65,6 +66,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for name, value in overrides.items():
         if value is not None:
             config.apply(settings, name, value)
+    if getattr(args, "model", None) and (problem := plan_model_problem(settings)):
+        raise ConfigError(problem)  # Step Plan has one model; say so before any upload
     if getattr(args, "region", None) and not getattr(args, "base_url", None):
         settings.base_url = None  # an explicit region beats a base URL from the environment
     if getattr(args, "no_itn", False):

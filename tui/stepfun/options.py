@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tui.audio.encoding import AudioFormat
 
@@ -66,6 +67,20 @@ def model_problem(model: str, region: str) -> str | None:
             "pay-as-you-go key with region cn or intl."
         )
     return f"Unknown model {model!r} for region {region}; choose from {', '.join(offered)}."
+
+
+def plan_model_problem(settings: HasModelAndRegion) -> str | None:
+    """``model_problem`` where the region's list is documented as complete (Step Plan); a
+    pay-as-you-go region may have models newer than this table, so there the server decides.
+    """
+    if not is_plan_region(settings.region):
+        return None
+    return model_problem(settings.model, settings.region)
+
+
+class HasModelAndRegion(Protocol):
+    model: str
+    region: str
 
 
 @dataclass(frozen=True)
