@@ -40,7 +40,7 @@ def args(region: str, model: str) -> argparse.Namespace:
 
 
 def test_model_flag_is_checked_against_step_plan():
-    with pytest.raises(ConfigError, match="offers only stepaudio-2.5-asr"):
+    with pytest.raises(ConfigError, match=r"offers only stepaudio-2\.5-asr"):
         settings_from_args(args("cn-plan", "stepaudio-3-asr-max"))
     assert settings_from_args(args("intl-plan", "stepaudio-2.5-asr")).model == "stepaudio-2.5-asr"
     # Pay-as-you-go may have models newer than the table: the server decides there.

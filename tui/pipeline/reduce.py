@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tui.audio.encoding import AudioFormat
 from tui.audio.split import PartPlan, cut_part
 from tui.audio.transcode import to_opus
-from tui.pipeline.parts import Part
+from tui.errors import AsrError, ErrorKind
+from tui.pipeline.parts import Part, describe, sum_usage
 from tui.pipeline.prepare import Preparer
 from tui.pipeline.stages import Preparing
 from tui.stepfun.options import AudioInput
+from tui.transcript.model import Segment, TrustWarning, WarningKind
+from tui.transcript.text import join_texts
 
 MAX_PIECES = 4
 
@@ -73,3 +78,45 @@ async def smaller(prep: Preparer, part: Part) -> Reduction:
         pieces.append(Piece(k * step, AudioInput(str(dst), AudioFormat("ogg"), step)))
     how.append(f"split in {count}")
     return Reduction(pieces, before, total, " and ".join(how))
+
+
+Usage = dict[str, Any]
+Send = Callable[[AudioInput, float], Awaitable[tuple[str, list[Segment], Usage]]]
+
+
+async def send_smaller(prep: Preparer, part: Part, refused: AsrError, send: Send) -> TrustWarning:
+    """Make ``part`` smaller and ``send`` its pieces (each at its offset in the part), filling
+    in the part's text, segments and usage; the note saying so. Raises the pieces' AsrError
+    (a second "too large" says what was already tried)."""
+    plan = part.plan
+    smaller_ = await smaller(prep, part)
+    texts: list[str] = []
+    segments: list[Segment] = []
+    usages: list[Usage] = []
+    for piece in smaller_.pieces:
+        try:
+            text, segs, usage = await send(piece.audio, piece.offset_s)
+        except AsrError as err:
+            if err.kind != ErrorKind.PAYLOAD_TOO_LARGE:
+                raise
+            raise AsrError(
+                err.kind,
+                f"{err.message} It was already sent again smaller ({smaller_.how}, "
+                f"{smaller_.after_bytes / 1e6:.1f} MB); lower the part length (chunk minutes) "
+                "and try again.",
+                status=err.status,
+            ) from None
+        texts.append(text)
+        segments += segs
+        usages.append(usage)
+    part.text, part.segments = join_texts(texts), segments
+    part.usage = sum_usage(usages)
+    part.attempts = 1 + len(smaller_.pieces)
+    where = f"{describe(plan).capitalize()}: " if plan.count > 1 else ""
+    return TrustWarning(
+        WarningKind.PAYLOAD_REDUCED,
+        f"{where}The service refused the audio as too large ({refused.message}); it was sent "
+        f"again once, {smaller_.how} ({smaller_.before_bytes / 1e6:.1f} MB → "
+        f"{smaller_.after_bytes / 1e6:.1f} MB).",
+        part=plan.index if plan.count > 1 else None,
+    )

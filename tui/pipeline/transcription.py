@@ -38,7 +38,6 @@ from tui.pipeline import reduce
 from tui.pipeline.parts import (
     OrderedEvents,
     Part,
-    describe,
     part_error,
     part_warnings,
     shift_segments,
@@ -53,6 +52,12 @@ from tui.pipeline.prepare import (
     Preparer,
     WorkDir,
 )
+from tui.pipeline.second_opinion import (
+    CROSS_CHECK_MODEL,
+    SecondOpinion,
+    plan_no_cross_check,
+    unavailable_here,
+)
 from tui.pipeline.stages import (
     Event,
     EventCallback,
@@ -63,22 +68,15 @@ from tui.pipeline.stages import (
 )
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
-from tui.stepfun.options import (
-    AudioInput,
-    TranscriptionOptions,
-    has_legacy_endpoint,
-    is_plan_region,
-)
+from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.transcript import cost as costs
 from tui.transcript.model import (
-    CrossCheck,
     Segment,
     TranscriptionResult,
     TrustWarning,
     WarningKind,
 )
 from tui.transcript.quality import assess, coverage_warning, language_hint
-from tui.transcript.similarity import similarity
 from tui.transcript.text import join_texts
 
 __all__ = [
@@ -98,9 +96,6 @@ __all__ = [
     "transcribe_file",
 ]
 
-CROSS_CHECK_MODEL = "step-asr-1.1"
-# The legacy endpoint's docs fix its model to step-asr: the engine to fall back to, once.
-FALLBACK_CHECK_MODEL = "step-asr"
 # Kinds worth one more try of a failed part (after the client's own retries).
 PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
@@ -205,8 +200,8 @@ class _Job:
         self.cancel = cancel
         self.work = WorkDir()
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
-        self.check_model = CROSS_CHECK_MODEL  # step-asr after a fallback
-        self.notes: list[TrustWarning] = []  # payload reduced, engine fallback
+        self.second = SecondOpinion(client, self.prep, tuple(settings.hotwords), self.emit)
+        self.notes: list[TrustWarning] = []  # the payload was reduced
         self.pcm: AudioFormat | None = None
         self.options = TranscriptionOptions(
             model=settings.model,
@@ -222,13 +217,7 @@ class _Job:
 
     @property
     def _plan(self) -> bool:
-        """A Step Plan region or base URL: no legacy endpoint, so no cross-check."""
-        region = self.settings.region
-        return (
-            is_plan_region(region)
-            or not has_legacy_endpoint(region)
-            or ("/step_plan/" in self.client.base_url + "/")
-        )
+        return unavailable_here(self.settings, self.client.base_url)
 
     def _find_sound(self, duration: float) -> asyncio.Task[list[Span]] | None:
         """Find the stretches holding sound while the audio is transcribed (one ffmpeg decode),
@@ -240,6 +229,18 @@ class _Job:
         return asyncio.ensure_future(
             sound_spans(self.prep.ffmpeg, self.path, duration, pcm=self.pcm, cancel=self.cancel)
         )
+
+    async def _sound(
+        self, task: asyncio.Task[list[Span]] | None, duration: float
+    ) -> list[Span] | None:
+        if task is None:
+            return self._known_sound(duration)
+        try:
+            return await task
+        except AsrError as err:
+            if err.kind == ErrorKind.CANCELED:
+                raise
+            return None  # ffmpeg could not scan it: no coverage check, the transcript stands
 
     def _known_sound(self, duration: float) -> list[Span] | None:
         return sound_between(self.prep.silences, duration) if self.prep.silences else None
@@ -284,7 +285,7 @@ class _Job:
         sound_task = self._find_sound(duration)
         try:
             await self._transcribe_parts(parts)
-            sound = await sound_task if sound_task is not None else self._known_sound(duration)
+            sound = await self._sound(sound_task, duration)
         finally:
             if sound_task is not None and not sound_task.done():
                 sound_task.cancel()
@@ -320,11 +321,12 @@ class _Job:
                 warnings.append(
                     TrustWarning(
                         WarningKind.CROSS_CHECK_FAILED,
-                        f"The cross-check with {self.check_model} could not run: {err.message}",
+                        f"The cross-check with {self.second.model} could not run: {err.message}",
                     )
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
-        result.warnings = [*warnings, *self.notes, *self._checks(result, per_part, sound)]
+        notes = [*self.notes, *self.second.notes]
+        result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound)]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
@@ -361,15 +363,15 @@ class _Job:
                 or (w.code == WarningKind.REPETITION and w.part is not None)
             ]
         sound = self._known_sound(duration)
-        result.warnings = [*kept, *self.notes, *self._checks(result, per_part, sound)]
+        result.warnings = [*kept, *self.second.notes, *self._checks(result, per_part, sound)]
         return result
 
     async def _add_cross_check(
         self, result: TranscriptionResult, parts: list[Part], duration: float
     ) -> None:
-        result.cross_check = await self._cross_check(parts, result.text)
+        result.cross_check = await self.second.check(parts, result.text)
         extra = costs.estimate(
-            self.check_model, duration, self.settings.region, self.settings.prices
+            self.second.model, duration, self.settings.region, self.settings.prices
         )
         result.cost = costs.combine(result.cost, extra, "cross-check")
 
@@ -463,95 +465,14 @@ class _Job:
 
     async def _send_smaller(self, part: Part, order: OrderedEvents, refused: AsrError) -> None:
         """The one retry of audio refused as too large: smaller, by itself (never again)."""
-        plan = part.plan
-        smaller = await reduce.smaller(self.prep, part)
-        texts: list[str] = []
-        segments: list[Segment] = []
-        usages: list[dict[str, Any]] = []
-        for piece in smaller.pieces:
-            try:
-                text, segs, usage, _used = await self._send(
-                    part, piece.audio, piece.offset_s, order
-                )
-            except AsrError as err:
-                if err.kind == ErrorKind.PAYLOAD_TOO_LARGE:
-                    err = AsrError(
-                        err.kind,
-                        f"{err.message} It was already sent again smaller ({smaller.how}, "
-                        f"{smaller.after_bytes / 1e6:.1f} MB); lower the part length "
-                        "(chunk minutes) and try again.",
-                        status=err.status,
-                    )
-                raise part_error(plan, err) from None
-            texts.append(text)
-            segments += segs
-            usages.append(usage)
-        part.text, part.segments = join_texts(texts), segments
-        part.usage = sum_usage(usages)
-        part.attempts = 1 + len(smaller.pieces)
-        where = f"{describe(plan).capitalize()}: " if plan.count > 1 else ""
-        self.notes.append(
-            TrustWarning(
-                WarningKind.PAYLOAD_REDUCED,
-                f"{where}The service refused the audio as too large ({refused.message}); it "
-                f"was sent again once, {smaller.how} ({smaller.before_bytes / 1e6:.1f} MB → "
-                f"{smaller.after_bytes / 1e6:.1f} MB).",
-                part=plan.index if plan.count > 1 else None,
-            )
-        )
 
-    # ------------------------------------------------------------------ cross-check
+        async def send(
+            audio: AudioInput, offset_s: float
+        ) -> tuple[str, list[Segment], dict[str, Any]]:
+            text, segments, usage, _used = await self._send(part, audio, offset_s, order)
+            return text, segments, usage
 
-    async def _cross_check(self, parts: list[Part], main_text: str) -> CrossCheck:
-        texts: list[str] = []
-        for part in parts:
-            src, fmt = await self.prep.for_legacy(part)
-            self.emit(Preparing(f"cross-checking with {self.check_model}"))
-            other = await self._legacy(src, fmt)
-            texts.append(other)
-            if len(parts) > 1:  # a part's own second opinion, for its own checks
-                score = await asyncio.to_thread(similarity, part.text, other)
-                part.cross_check = CrossCheck(self.check_model, other, score)
-        other = join_texts(texts)
-        # difflib over a long transcript takes about a second: not on the event loop.
-        score = await asyncio.to_thread(similarity, main_text, other)
-        return CrossCheck(self.check_model, other, score)
-
-    async def _legacy(self, src: Path, fmt: str) -> str:
         try:
-            return await self._legacy_once(src, fmt)
+            self.notes.append(await reduce.send_smaller(self.prep, part, refused, send))
         except AsrError as err:
-            refused = err.kind in (ErrorKind.MODEL_UNAVAILABLE, ErrorKind.WRONG_ENDPOINT)
-            if not refused or self.check_model == FALLBACK_CHECK_MODEL:
-                raise
-            self.check_model = FALLBACK_CHECK_MODEL
-            self.notes.append(
-                TrustWarning(
-                    WarningKind.ENGINE_FALLBACK,
-                    f"The cross-check engine {CROSS_CHECK_MODEL} was refused ({err.message}); "
-                    f"{FALLBACK_CHECK_MODEL}, the legacy endpoint's documented model, answered "
-                    "instead.",
-                )
-            )
-            return await self._legacy_once(src, fmt)
-
-    async def _legacy_once(self, src: Path, fmt: str) -> str:
-        try:
-            return await self.client.legacy_transcribe(
-                src, model=self.check_model, hotwords=self.options.hotwords, fmt=fmt
-            )
-        except AsrError as err:
-            # step-asr answers a silent stretch with 400 "no speech found": that is an empty
-            # text (a second opinion that agrees with an empty part), not a failed check.
-            if err.kind == ErrorKind.BAD_REQUEST and "no speech found" in err.message.lower():
-                return ""
-            raise
-
-
-def plan_no_cross_check() -> str:
-    return (
-        f"The cross-check is unavailable on Step Plan: its engine ({CROSS_CHECK_MODEL} on "
-        "/audio/transcriptions) is not offered there, only stepaudio-2.5-asr on "
-        "/step_plan/v1/audio/asr/sse. To cross-check, use a pay-as-you-go key with region cn "
-        "or intl."
-    )
+            raise part_error(part.plan, err) from None
