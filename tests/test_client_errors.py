@@ -180,3 +180,12 @@ async def test_reset_while_a_large_body_uploads_is_payload_too_large(tmp_path):
             err = await fails(client, inp)
         assert err.kind is ErrorKind.PAYLOAD_TOO_LARGE and "too large" in str(err)
         assert len(emu.wait_for_requests(1)) == 1 and emu.requests[0].reset
+
+
+async def test_a_json_error_with_200_is_the_servers_words_not_a_proxy(emu, wav):
+    body = b'{"error":{"message":"audio decode failed","type":"request_params_invalid"}}'
+    emu.replay(body, content_type="application/json")
+    async with client_for(emu) as client:
+        err = await fails(client, wav)
+    assert err.kind is ErrorKind.STREAM_ERROR and "audio decode failed" in str(err)
+    assert "proxy" not in str(err) and len(emu.requests) == 1

@@ -254,7 +254,8 @@ class AsrClient:
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype.partition(";")[0].lower():
             body = await _read_some(response, 4096)
-            raise failures.not_sse(ctype, body, self.base_url)
+            # A JSON error envelope with 200 is still the server speaking: its words.
+            raise failures.error_in_body(body) or failures.not_sse(ctype, body, self.base_url)
 
     async def legacy_transcribe(
         self,

@@ -281,6 +281,15 @@ def from_error_event(message: str, *, code: str | None = None) -> AsrError:
     )
 
 
+def error_in_body(body: bytes) -> AsrError | None:
+    """The error a 200 answer's JSON body reports (``{"error": …}``), or None."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return stream_record_error(data) if isinstance(data, dict) else None
+
+
 def not_an_event(data: str) -> AsrError:
     """A ``data:`` line that is not a JSON event where one was due: the server's words, as an
     error (not a truncation to retry: each retry is a paid upload)."""

@@ -159,7 +159,9 @@ _STATUS_BODIES: dict[int, tuple[str, str]] = {
     503: ("the server is overloaded, please try again later", "server_overloaded"),
 }
 
-NOT_FOUND_BODY = b"404 page not found\n"  # Go's net/http NotFound, what the real gateway sends
+# Go's net/http NotFound page. The 404 status is seen (wrong path, a key on the wrong base);
+# the body is not published, so it goes out with the invented-answer header.
+NOT_FOUND_BODY = b"404 page not found\n"
 
 _GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"

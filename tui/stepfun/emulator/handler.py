@@ -263,7 +263,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(rec, code, ctype, payload, close=True)
             return
         if fault.main == "html200":
-            self._send(rec, 200, "text/html; charset=utf-8", F.CAPTIVE_PORTAL_HTML.encode())
+            page = F.CAPTIVE_PORTAL_HTML.encode()
+            self._send(rec, 200, "text/html; charset=utf-8", page, [F.INVENTED_HEADER])
         elif fault.main == "echo_key":
             code = fault.get_int("code", 401)
             rec.error = "(message echoing the Authorization header)"
@@ -433,12 +434,16 @@ class Handler(BaseHTTPRequestHandler):
         self._send(rec, status, "application/json", payload, extra, close=close)
 
     def _not_found(self, rec: RequestRecord | None) -> None:
+        # The 404 status is seen (wrong path, key on the wrong base); this body is not
+        # published, so it is labelled like every other invented answer.
+        if rec is not None:
+            rec.invented = True
         self._send(
             rec,
             404,
             "text/plain; charset=utf-8",
             F.NOT_FOUND_BODY,
-            [("X-Content-Type-Options", "nosniff")],
+            [("X-Content-Type-Options", "nosniff"), F.INVENTED_HEADER],
         )
 
     def _read_exact(self, buf: bytearray, n: int) -> None:
