@@ -169,3 +169,34 @@ async def test_cross_check_on_step_plan_explains_instead_of_failing(
     assert info.value.kind is ErrorKind.MODEL_UNAVAILABLE
     assert "unavailable on Step Plan" in str(info.value) and "region cn or intl" in str(info.value)
     assert [r.endpoint for r in emu.requests] == ["sse"]  # nothing sent for the check
+
+
+# ------------------------------------------------------------------------- drifting deltas
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_drifting_deltas_every_export_holds_exactly_the_final_text(
+    tmp_path: Path, emu: Emulator, client: AsrClient, language: str
+) -> None:
+    from tui.transcript.formats import render
+
+    wav = write_directive_wav(tmp_path / "talk.wav", 20.0, fault="drift")
+    result = await transcribe_file(wav, Settings(language=language), client)
+    assert emu.wait_for_requests(1)[0].drifted
+    raw = "".join(s.text for s in result.segments)
+    assert raw != result.text  # the deltas really drifted
+    squeeze = "".join(result.text.split())
+    for fmt in ("txt", "srt", "vtt", "md"):
+        out = render(result, fmt)
+        lines = [
+            line
+            for line in out.splitlines()
+            if line.strip()
+            and "-->" not in line
+            and not line.isdigit()
+            and line != "WEBVTT"
+            and not line.startswith(("# ", "- **", ">"))
+        ]
+        if fmt == "md":
+            lines = [line.split("** ", 1)[1].replace("\\", "") for line in lines]
+        assert "".join("".join(lines).split()) == squeeze, fmt

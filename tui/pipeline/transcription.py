@@ -70,6 +70,7 @@ from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
 from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.transcript import cost as costs
+from tui.transcript.align import align
 from tui.transcript.model import (
     Segment,
     TranscriptionResult,
@@ -346,7 +347,8 @@ class _Job:
         texts = (
             [previous.text]
             if len(parts) == 1
-            else texts_by_time(previous.segments, [p.plan for p in parts])
+            # The final text (not the deltas, which can drift) placed by the deltas' times.
+            else texts_by_time(align(previous.segments, previous.text), [p.plan for p in parts])
         )
         for part, text in zip(parts, texts or [], strict=False):
             part.text = text
