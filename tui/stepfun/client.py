@@ -326,7 +326,7 @@ async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
 
     def parsed(line: str) -> dict[str, Any] | None:
         sse = decoder.decode(line.rstrip("\n"))
-        if sse is None or not sse.data or sse.data.strip() == "[DONE]":
+        if sse is None or sse.data.strip() in ("", "[DONE]"):
             return None
         try:
             data = json.loads(sse.data)
