@@ -43,6 +43,18 @@ async def test_text_that_stops_early_is_flagged_with_the_uncovered_range(
 
 
 @needs_ffmpeg
+async def test_a_cross_check_keeps_the_coverage_warning_once(
+    tmp_path: Path, client: AsrClient
+) -> None:
+    wav = write_directive_wav(tmp_path / "talk.wav", 60.0, fault="stop_early", at=25)
+    first = await transcribe_file(wav, Settings(), client)
+    checked = await cross_check_file(wav, Settings(), client, first)
+    assert checked.cross_check is not None
+    found = [w for w in checked.warnings if w.code == WarningKind.UNCOVERED_AUDIO]
+    assert found == [warning(first, WarningKind.UNCOVERED_AUDIO)]
+
+
+@needs_ffmpeg
 async def test_a_skipped_stretch_in_the_middle_is_flagged(
     tmp_path: Path, client: AsrClient
 ) -> None:

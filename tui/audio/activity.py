@@ -8,11 +8,13 @@ reuses splitting's silence detection (ffmpeg ``silencedetect``, one decode of th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from tui.audio.encoding import AudioFormat
 from tui.audio.split import Silence, detect_silences
+from tui.errors import AsrError, ErrorKind
 
 Span = tuple[float, float]
 MIN_SOUND_S = 0.2  # shorter blips between two pauses are not worth a look
@@ -42,3 +44,46 @@ async def sound_spans(
     """The stretches of ``src`` that hold sound (raises AsrError BAD_INPUT if ffmpeg fails)."""
     silences = await detect_silences(ffmpeg, src, duration_s, pcm=pcm, cancel=cancel)
     return sound_between(silences, duration_s)
+
+
+class SoundScan:
+    """Finds the sound of one file in the background (while it is being transcribed).
+
+    ``silences`` already found (while splitting) make the scan free; without ffmpeg, or when
+    ``wanted`` is false, there is no scan and ``result`` is None. A scan that fails (ffmpeg
+    cannot decode what it probed) is None too: the checks that use it are skipped, and the
+    transcript, already paid for, stands."""
+
+    def __init__(
+        self,
+        ffmpeg: str | None,
+        src: Path,
+        duration_s: float,
+        *,
+        silences: Sequence[Silence] = (),
+        pcm: AudioFormat | None = None,
+        cancel: asyncio.Event | None = None,
+        wanted: bool = True,
+    ) -> None:
+        self._known = sound_between(silences, duration_s) if silences else None
+        self._task: asyncio.Task[list[Span]] | None = None
+        if self._known is None and ffmpeg is not None and wanted:
+            self._task = asyncio.ensure_future(
+                sound_spans(ffmpeg, src, duration_s, pcm=pcm, cancel=cancel)
+            )
+
+    async def result(self) -> list[Span] | None:
+        if self._task is None:
+            return self._known
+        try:
+            return await self._task
+        except AsrError as err:
+            if err.kind == ErrorKind.CANCELED:
+                raise
+            return None
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AsrError):
+                await self._task

@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tui.audio.activity import Span, sound_between, sound_spans
+from tui.audio.activity import SoundScan, Span
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
@@ -110,7 +110,6 @@ RECHECKED = frozenset(
         WarningKind.CROSS_CHECK_FAILED,
         WarningKind.EMPTY_PART,
         WarningKind.ENGINE_FALLBACK,
-        WarningKind.LANGUAGE_HINT,
     }
 )
 # The file must still be the one transcribed: its probed length may differ by this much.
@@ -220,31 +219,19 @@ class _Job:
     def _plan(self) -> bool:
         return unavailable_here(self.settings, self.client.base_url)
 
-    def _find_sound(self, duration: float) -> asyncio.Task[list[Span]] | None:
-        """Find the stretches holding sound while the audio is transcribed (one ffmpeg decode),
-        unless splitting found the pauses already, or nothing needs them."""
-        if self.prep.silences or self.prep.ffmpeg is None:
-            return None
-        if not self.options.enable_timestamp and self.options.language:
-            return None  # neither the coverage check nor the language hint would use them
-        return asyncio.ensure_future(
-            sound_spans(self.prep.ffmpeg, self.path, duration, pcm=self.pcm, cancel=self.cancel)
+    def _scan(self, duration: float) -> SoundScan:
+        """The stretches holding sound, found while the audio is transcribed (one ffmpeg
+        decode) unless splitting found the pauses already; not at all when neither the
+        coverage check nor the language hint would use them."""
+        return SoundScan(
+            self.prep.ffmpeg,
+            self.path,
+            duration,
+            silences=self.prep.silences,
+            pcm=self.pcm,
+            cancel=self.cancel,
+            wanted=self.options.enable_timestamp or not self.options.language,
         )
-
-    async def _sound(
-        self, task: asyncio.Task[list[Span]] | None, duration: float
-    ) -> list[Span] | None:
-        if task is None:
-            return self._known_sound(duration)
-        try:
-            return await task
-        except AsrError as err:
-            if err.kind == ErrorKind.CANCELED:
-                raise
-            return None  # ffmpeg could not scan it: no coverage check, the transcript stands
-
-    def _known_sound(self, duration: float) -> list[Span] | None:
-        return sound_between(self.prep.silences, duration) if self.prep.silences else None
 
     async def run(self) -> TranscriptionResult:
         return await self._in_work_dir(self._transcribe())
@@ -283,15 +270,12 @@ class _Job:
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
         parts, duration = await self._prepare()
-        sound_task = self._find_sound(duration)
+        scan = self._scan(duration)
         try:
             await self._transcribe_parts(parts)
-            sound = await self._sound(sound_task, duration)
+            sound = await scan.result()
         finally:
-            if sound_task is not None and not sound_task.done():
-                sound_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, AsrError):
-                    await sound_task
+            await scan.close()
 
         text = join_texts([p.text for p in parts])
         result = TranscriptionResult(
@@ -327,7 +311,7 @@ class _Job:
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
         notes = [*self.notes, *self.second.notes]
-        result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound)]
+        result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound, fresh=True)]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
@@ -364,8 +348,9 @@ class _Job:
                 if w.code == WarningKind.EMPTY_PART
                 or (w.code == WarningKind.REPETITION and w.part is not None)
             ]
-        sound = self._known_sound(duration)
-        result.warnings = [*kept, *self.second.notes, *self._checks(result, per_part, sound)]
+        # The coverage and language checks are about the transcript, which has not changed:
+        # theirs are among the warnings kept.
+        result.warnings = [*kept, *self.second.notes, *self._checks(result, per_part)]
         return result
 
     async def _add_cross_check(
@@ -382,12 +367,17 @@ class _Job:
         result: TranscriptionResult,
         per_part: list[TrustWarning],
         sound: list[Span] | None = None,
+        *,
+        fresh: bool = False,
     ) -> list[TrustWarning]:
+        """The trust checks; ``fresh`` (a new transcript) adds the language and coverage
+        checks, which a cross-check run keeps from the original instead."""
         found = assess(result, result.duration_s, self.options.language)
-        sound_s = sum(b - a for a, b in sound) if sound is not None else result.duration_s
-        hint = language_hint(result.text, sound_s, self.options.language)
-        found += [hint] if hint else []
-        if sound and result.text.strip():
+        if fresh:
+            sound_s = sum(b - a for a, b in sound) if sound is not None else result.duration_s
+            hint = language_hint(result.text, sound_s, self.options.language)
+            found += [hint] if hint else []
+        if fresh and sound and result.text.strip():
             covered = coverage_warning(result.segments, sound)
             found += [covered] if covered else []
         if any(w.code == WarningKind.REPETITION for w in found):
