@@ -114,16 +114,19 @@ async def test_unknown_model_shows_server_message(emu, wav):
     async with client_for(emu) as client:
         with pytest.raises(AsrError) as info:
             await client.transcribe(wav, TranscriptionOptions(model="no-such-model"))
-    assert info.value.kind is ErrorKind.BAD_REQUEST
-    assert "no-such-model" in str(info.value)
+    assert info.value.kind is ErrorKind.MODEL_UNAVAILABLE
+    assert "no-such-model" in str(info.value) and "does not exist" in str(info.value)
+    assert "stepaudio-2.5-asr" in str(info.value)  # what this region offers instead
 
 
 async def test_legacy_endpoint_model_not_supported_means_wrong_endpoint(emu, wav):
     async with client_for(emu) as client:
         with pytest.raises(AsrError) as info:
-            await client.legacy_transcribe(Path(wav.path), model="stepaudio-2.5-asr")
+            await client.legacy_transcribe(Path(wav.path), model="stepaudio-3-asr-max")
         assert info.value.kind is ErrorKind.WRONG_ENDPOINT
-        assert "wrong endpoint" in str(info.value)
+        assert "wrong endpoint" in str(info.value) and "stepaudio-3-asr-max" in str(info.value)
+        # Accepted there since July 2026.
+        assert await client.legacy_transcribe(Path(wav.path), model="stepaudio-2.5-asr")
         assert await client.legacy_transcribe(
             Path(wav.path), model="step-asr-1.1", hotwords=("StepFun",)
         )

@@ -55,7 +55,8 @@ def body(audio: bytes, fmt: str = "wav", *, model: str = MODEL, **tr: Any) -> di
 
 
 def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+    # Accept is required by the asr-sse reference, and so by the emulator.
+    return {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
 
 
 def post(
@@ -67,7 +68,9 @@ def post(
     path: str = SSE,
     **kw: Any,
 ) -> httpx.Response:
-    headers = auth(emu.demo_key if key is None else key) if key != "" else {}
+    headers = (
+        auth(emu.demo_key if key is None else key) if key != "" else {"Accept": "text/event-stream"}
+    )
     kw.setdefault("timeout", 20)
     return HTTP.post((base or emu.base_url) + path, json=payload, headers=headers, **kw)
 
@@ -220,10 +223,15 @@ def test_hotwords_reach_the_text(emu: Emulator, tmp_path: Path) -> None:
 
 
 def test_auth_errors(emu: Emulator, speech: bytes) -> None:
-    expected = {"error": {"message": "Incorrect API key provided", "type": "invalid_api_key"}}
+    # The type is documented; the message is not, so the body says it is invented.
+    expected = {
+        "error": {"message": "Incorrect API key provided", "type": "invalid_api_key"},
+        "_emulator": "invented by the emulator: no published example of this body",
+    }
     for key in ("", "test-" + secrets.token_hex(8)):
         r = post(emu, body(speech), key=key)
         assert (r.status_code, r.json()) == (401, expected)
+        assert r.headers["x-emulator-invented"] == "1"
 
 
 def test_key_and_base_mismatch_is_a_bare_404(emu: Emulator, speech: bytes) -> None:
@@ -277,7 +285,8 @@ def test_body_validation(
 
 
 def test_invalid_json_and_other_routes(emu: Emulator) -> None:
-    r = HTTP.post(emu.base_url + SSE, content=b"{not json", headers=auth(emu.demo_key))
+    headers = {**auth(emu.demo_key), "Content-Type": "application/json"}
+    r = HTTP.post(emu.base_url + SSE, content=b"{not json", headers=headers)
     assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
     for method, url in (
         ("POST", emu.base_url + "/chat/completions"),
@@ -334,7 +343,8 @@ def test_chunked_request_body_is_accepted_and_recorded(emu: Emulator, speech: by
         for i in range(0, len(payload), 7000):
             yield payload[i : i + 7000]
 
-    r = HTTP.post(emu.base_url + SSE, content=gen(), headers=auth(emu.demo_key))
+    headers = {**auth(emu.demo_key), "Content-Type": "application/json"}
+    r = HTTP.post(emu.base_url + SSE, content=gen(), headers=headers)
     assert r.status_code == 200 and split(events(r))[1] is not None
     rec = emu.wait_for_requests(1)[0]
     assert rec.chunked and not rec.content_length_sent and rec.body_bytes == len(payload)
@@ -351,7 +361,14 @@ def test_error_event_fault(emu: Emulator, speech: bytes) -> None:
     assert evs[-1]["message"].startswith("content blocked") and "meta" in evs[-1]
     emu.inject("internal_error", after=0)
     _, evs = stream(emu, body(speech))
-    assert evs == [{"type": "error", "meta": evs[0]["meta"], "message": "internal error"}]
+    assert evs == [
+        {
+            "type": "error",
+            "meta": evs[0]["meta"],
+            "message": "internal error",
+            "_emulator": "invented by the emulator: no published example of this body",
+        }
+    ]
     assert [r.fault for r in emu.wait_for_requests(2)] == ["error_event", "internal_error"]
 
 
@@ -574,11 +591,17 @@ def test_directive_fault_with_times(emu: Emulator, tmp_path: Path) -> None:
 
 
 def legacy(
-    emu: Emulator, audio: bytes, model: str = "step-asr-1.1", **fields: str
+    emu: Emulator,
+    audio: bytes,
+    model: str = "step-asr-1.1",
+    *,
+    key: str | None = None,
+    base: str | None = None,
+    **fields: str,
 ) -> httpx.Response:
     return HTTP.post(
-        emu.base_url + LEGACY,
-        headers=auth(emu.demo_key),
+        (base or emu.base_url) + LEGACY,
+        headers=auth(key or emu.demo_key),
         timeout=20,
         data={"model": model, **fields},
         files={"file": ("a.wav", audio)},
@@ -600,12 +623,83 @@ def test_legacy_endpoint(emu: Emulator, tmp_path: Path, speech: bytes) -> None:
     assert r.status_code == 400 and r.json()["error"]["message"] == "no speech found"
 
 
-def test_legacy_endpoint_rejects_the_sse_model(emu: Emulator, speech: bytes) -> None:
+def test_legacy_endpoint_models_as_the_service_answers_them(emu: Emulator, speech: bytes) -> None:
+    # stepaudio-2.5-asr: seen accepted on /audio/transcriptions since July 2026.
     r = legacy(emu, speech, model=MODEL)
+    assert r.status_code == 200 and r.json()["text"]
+    # Other SSE models: the published wrong-endpoint body, byte for byte, not labelled.
+    r = legacy(emu, speech, model="stepaudio-3-asr-max")
+    assert r.status_code == 400 and "x-emulator-invented" not in r.headers
+    assert r.content == (
+        b'{"error":{"message":"model stepaudio-3-asr-max not supported",'
+        b'"type":"request_params_invalid"}}'
+    )
+    # An unknown model: 404 model_invalid (July 2026); its message is invented.
+    r = legacy(emu, speech, model="whisper-1")
+    assert r.status_code == 404 and r.json()["error"]["type"] == "model_invalid"
+    assert r.headers["x-emulator-invented"] == "1"
+    # Step Plan has no legacy endpoint at all.
+    r = legacy(emu, speech, key=emu.plan_key, base=emu.plan_base_url)
+    assert (r.status_code, r.text) == (404, "404 page not found\n")
+
+
+def test_sse_requires_the_documented_headers(emu: Emulator, speech: bytes) -> None:
+    payload = json.dumps(body(speech)).encode()
+    key = {"Authorization": f"Bearer {emu.demo_key}"}
+    for headers, missing in (
+        ({**key, "Content-Type": "application/json"}, "Accept"),
+        ({**key, "Accept": "text/event-stream", "Content-Type": "text/plain"}, "Content-Type"),
+    ):
+        r = HTTP.post(emu.base_url + SSE, content=payload, headers=headers)
+        assert r.status_code == 400 and missing in r.json()["error"]["message"]
+        assert r.headers["x-emulator-invented"] == "1"
+    ok = {**key, "Accept": "text/event-stream", "Content-Type": "application/json"}
+    r = HTTP.post(emu.base_url + SSE, content=payload, headers=ok)
+    assert r.status_code == 200 and split(events(r))[1] is not None
+
+
+def test_unknown_and_off_plan_models_on_the_sse_endpoint(emu: Emulator, speech: bytes) -> None:
+    r = post(emu, body(speech, model="whisper-1"))
     assert r.status_code == 400
-    assert r.json() == {
-        "error": {"message": f"model {MODEL} not supported", "type": "request_params_invalid"}
-    }
+    assert r.json()["error"]["message"] == "model whisper-1 does not exist or no permission"
+    r = post(emu, body(speech, model="step-asr"))
+    assert r.status_code == 400 and r.json()["error"]["message"] == "model step-asr not supported"
+    # Step Plan offers stepaudio-2.5-asr only.
+    r = post(
+        emu, body(speech, model="stepaudio-3-asr-max"), key=emu.plan_key, base=emu.plan_base_url
+    )
+    assert r.status_code == 400 and "does not exist or no permission" in r.text
+
+
+def test_drift_fault_sends_deltas_that_differ_from_the_final_text(
+    emu: Emulator, speech: bytes
+) -> None:
+    emu.inject("drift")
+    _, evs = stream(emu, body(speech, enable_timestamp=True))
+    deltas, done = split(evs)
+    assert done is not None and deltas
+    joined = "".join(d["delta"] for d in deltas)
+    assert joined != done["text"] and emu.wait_for_requests(1)[0].drifted
+    # Without the fault the same audio gives the same final text, and deltas that match it.
+    _, evs = stream(emu, body(speech, enable_timestamp=True))
+    plain, again = split(evs)
+    assert again is not None and again["text"] == done["text"]
+    assert "".join(d["delta"] for d in plain) == again["text"]
+
+
+@pytest.mark.parametrize("action", ["413", "reset"])
+def test_body_size_limit(tmp_path: Path, action: str) -> None:
+    big = write_directive_wav(tmp_path / "big.wav", 30.0).read_bytes()  # ~1 MB
+    small = write_directive_wav(tmp_path / "small.wav", 2.0).read_bytes()
+    with Emulator(max_body_bytes=200_000, body_limit=action) as e:
+        if action == "413":
+            r = post(e, body(big))
+            assert r.status_code == 413 and r.headers["x-emulator-invented"] == "1"
+        else:
+            with pytest.raises(httpx.TransportError):
+                post(e, body(big))
+            assert e.wait_for_requests(1)[0].reset
+        assert post(e, body(small)).status_code == 200
 
 
 def test_legacy_gets_repetitive_audio_right(emu: Emulator, tmp_path: Path) -> None:

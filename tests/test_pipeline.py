@@ -525,7 +525,7 @@ async def test_similarity_runs_off_the_event_loop(
         threads.append(threading.current_thread())
         return similarity(a, b)
 
-    monkeypatch.setattr("tui.pipeline.transcription.similarity", recording)
+    monkeypatch.setattr("tui.pipeline.second_opinion.similarity", recording)
     wav = write_directive_wav(tmp_path / "m.wav", 5.0, text=TEXT)
     result = await transcribe_file(wav, Settings(), client, cross_check=True)
     assert result.cross_check is not None and result.cross_check.similarity == 1.0

@@ -113,3 +113,27 @@ async def test_undecodable_content_encoding_is_a_clear_error(tmp_path):
                 AudioInput(str(audio), AudioFormat("wav")), TranscriptionOptions()
             )
     assert info.value.kind is ErrorKind.HTTP_ERROR and "decoded" in str(info.value)
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 64])
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ("data: 上游超时 upstream timeout\n\n", "上游超时 upstream timeout"),
+        ('data: {"type":"transcript.text.error","message":"解码失败"}\n\n', "解码失败"),
+        ('event: error\r\ndata: {"msg":"x"}\r\n\r\n', '"msg"'),
+    ],
+)
+async def test_error_like_records_split_anywhere_are_errors_not_truncation(
+    tmp_path, piece, record, words
+):
+    payload = _stream("a|b", "ab").rsplit(b"data:", 1)[0] + record.encode("utf-8")
+    with pytest.raises(AsrError) as info:
+        await _run(payload, tmp_path, piece=piece)
+    assert info.value.kind is ErrorKind.STREAM_ERROR and words in str(info.value)
+
+
+async def test_whitespace_only_data_is_a_keep_alive(tmp_path):
+    payload = b"data:  \n\n" + _stream("a|b", "ab")
+    text, *_ = await _run(payload, tmp_path, piece=5)
+    assert text == "ab"

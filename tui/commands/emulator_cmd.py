@@ -40,6 +40,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="K",
         help="accept this Step Plan key (repeatable; default: generate one)",
     )
+    p.add_argument(
+        "--drift",
+        action="store_true",
+        help="send deltas that differ from the final text (as the service's own docs example)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse request bodies larger than N bytes (see --body-limit)",
+    )
+    p.add_argument(
+        "--body-limit",
+        choices=("413", "reset"),
+        default="413",
+        help="how a body over --max-body-bytes is refused: a 413 answer, or a reset mid-upload",
+    )
     p.set_defaults(func=run)
 
 
@@ -54,7 +72,14 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     try:
-        emu = Emulator(port=args.port, rtf=args.rtf, keys=keys).start()
+        emu = Emulator(
+            port=args.port,
+            rtf=args.rtf,
+            keys=keys,
+            drift=args.drift,
+            max_body_bytes=args.max_body_bytes,
+            body_limit=args.body_limit,
+        ).start()
     except OSError as exc:
         print(
             f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}. "

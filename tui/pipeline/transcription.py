@@ -8,7 +8,13 @@ the client's (``UploadProgressed``, ``DeltaReceived`` with timestamps in file ti
 
 ``cross_check_file`` adds the second opinion to a result transcribed earlier: the same audio
 preparation and the same step-asr-1.1 comparison as ``transcribe_file(cross_check=True)``, without
-running the main model again.
+running the main model again. Step Plan has no legacy endpoint, so there the cross-check says it
+is unavailable instead of failing; a refused step-asr-1.1 falls back to step-asr (the legacy
+docs' fixed model) once, and the result records which engine answered.
+
+Audio the service refuses as too large is sent again once, smaller (``tui.pipeline.reduce``).
+While the audio is transcribed, the stretches holding sound are found (``tui.audio.activity``)
+for the coverage check.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from tui.audio.activity import SoundScan, Span
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
 from tui.audio.split import PartPlan, chunk_seconds
 from tui.config import Settings
 from tui.errors import RETRYABLE, AsrError, ErrorKind
+from tui.pipeline import reduce
 from tui.pipeline.parts import (
     OrderedEvents,
     Part,
@@ -43,6 +52,12 @@ from tui.pipeline.prepare import (
     Preparer,
     WorkDir,
 )
+from tui.pipeline.second_opinion import (
+    CROSS_CHECK_MODEL,
+    SecondOpinion,
+    plan_no_cross_check,
+    unavailable_here,
+)
 from tui.pipeline.stages import (
     Event,
     EventCallback,
@@ -53,11 +68,16 @@ from tui.pipeline.stages import (
 )
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
-from tui.stepfun.options import TranscriptionOptions
+from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.transcript import cost as costs
-from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning, WarningKind
-from tui.transcript.quality import assess
-from tui.transcript.similarity import similarity
+from tui.transcript.align import align
+from tui.transcript.model import (
+    Segment,
+    TranscriptionResult,
+    TrustWarning,
+    WarningKind,
+)
+from tui.transcript.quality import assess, coverage_warning, language_hint
 from tui.transcript.text import join_texts
 
 __all__ = [
@@ -77,7 +97,6 @@ __all__ = [
     "transcribe_file",
 ]
 
-CROSS_CHECK_MODEL = "step-asr-1.1"
 # Kinds worth one more try of a failed part (after the client's own retries).
 PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
@@ -90,6 +109,7 @@ RECHECKED = frozenset(
         WarningKind.CROSS_CHECK_DIFFERS,
         WarningKind.CROSS_CHECK_FAILED,
         WarningKind.EMPTY_PART,
+        WarningKind.ENGINE_FALLBACK,
     }
 )
 # The file must still be the one transcribed: its probed length may differ by this much.
@@ -180,6 +200,9 @@ class _Job:
         self.cancel = cancel
         self.work = WorkDir()
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
+        self.second = SecondOpinion(client, self.prep, tuple(settings.hotwords), self.emit)
+        self.notes: list[TrustWarning] = []  # the payload was reduced
+        self.pcm: AudioFormat | None = None
         self.options = TranscriptionOptions(
             model=settings.model,
             language=settings.language or None,
@@ -191,6 +214,24 @@ class _Job:
     def emit(self, event: Event) -> None:
         if self._on_event is not None:
             self._on_event(event)
+
+    @property
+    def _plan(self) -> bool:
+        return unavailable_here(self.settings, self.client.base_url)
+
+    def _scan(self, duration: float) -> SoundScan:
+        """The stretches holding sound, found while the audio is transcribed (one ffmpeg
+        decode) unless splitting found the pauses already; not at all when neither the
+        coverage check nor the language hint would use them."""
+        return SoundScan(
+            self.prep.ffmpeg,
+            self.path,
+            duration,
+            silences=self.prep.silences,
+            pcm=self.pcm,
+            cancel=self.cancel,
+            wanted=self.options.enable_timestamp or not self.options.language,
+        )
 
     async def run(self) -> TranscriptionResult:
         return await self._in_work_dir(self._transcribe())
@@ -209,6 +250,7 @@ class _Job:
         size = check_readable(self.path)
         kind = self.override.type if self.override else sniff_format(self.path)
         pcm = self.override if self.override and self.override.type == "pcm" else None
+        self.pcm = pcm
         if kind == "pcm" and pcm is None:
             raise bad_input(
                 self.path,
@@ -228,7 +270,12 @@ class _Job:
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
         parts, duration = await self._prepare()
-        await self._transcribe_parts(parts)
+        scan = self._scan(duration)
+        try:
+            await self._transcribe_parts(parts)
+            sound = await scan.result()
+        finally:
+            await scan.close()
 
         text = join_texts([p.text for p in parts])
         result = TranscriptionResult(
@@ -248,7 +295,9 @@ class _Job:
             self.options.model, duration, self.settings.region, self.settings.prices
         )
         warnings = list(self.prep.warnings)
-        if self.cross_check:
+        if self.cross_check and self._plan:
+            warnings.append(TrustWarning(WarningKind.CROSS_CHECK_FAILED, plan_no_cross_check()))
+        elif self.cross_check:
             try:
                 await self._add_cross_check(result, parts, duration)
             except AsrError as err:
@@ -258,15 +307,18 @@ class _Job:
                 warnings.append(
                     TrustWarning(
                         WarningKind.CROSS_CHECK_FAILED,
-                        f"The cross-check with {CROSS_CHECK_MODEL} could not run: {err.message}",
+                        f"The cross-check with {self.second.model} could not run: {err.message}",
                     )
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
-        result.warnings = [*warnings, *self._checks(result, per_part)]
+        notes = [*self.notes, *self.second.notes]
+        result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound, fresh=True)]
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 
     async def _check(self, previous: TranscriptionResult) -> TranscriptionResult:
+        if self._plan:
+            raise AsrError(ErrorKind.MODEL_UNAVAILABLE, plan_no_cross_check())
         parts, duration = await self._prepare()
         known = previous.duration_s
         if known is not None and abs(duration - known) > max(SAME_DURATION_S, known * 0.01):
@@ -280,7 +332,8 @@ class _Job:
         texts = (
             [previous.text]
             if len(parts) == 1
-            else texts_by_time(previous.segments, [p.plan for p in parts])
+            # The final text (not the deltas, which can drift) placed by the deltas' times.
+            else texts_by_time(align(previous.segments, previous.text), [p.plan for p in parts])
         )
         for part, text in zip(parts, texts or [], strict=False):
             part.text = text
@@ -296,22 +349,38 @@ class _Job:
                 if w.code == WarningKind.EMPTY_PART
                 or (w.code == WarningKind.REPETITION and w.part is not None)
             ]
-        result.warnings = [*kept, *self._checks(result, per_part)]
+        # The coverage and language checks are about the transcript, which has not changed:
+        # theirs are among the warnings kept.
+        result.warnings = [*kept, *self.second.notes, *self._checks(result, per_part)]
         return result
 
     async def _add_cross_check(
         self, result: TranscriptionResult, parts: list[Part], duration: float
     ) -> None:
-        result.cross_check = await self._cross_check(parts, result.text)
+        result.cross_check = await self.second.check(parts, result.text)
         extra = costs.estimate(
-            CROSS_CHECK_MODEL, duration, self.settings.region, self.settings.prices
+            self.second.model, duration, self.settings.region, self.settings.prices
         )
         result.cost = costs.combine(result.cost, extra, "cross-check")
 
     def _checks(
-        self, result: TranscriptionResult, per_part: list[TrustWarning]
+        self,
+        result: TranscriptionResult,
+        per_part: list[TrustWarning],
+        sound: list[Span] | None = None,
+        *,
+        fresh: bool = False,
     ) -> list[TrustWarning]:
+        """The trust checks; ``fresh`` (a new transcript) adds the language and coverage
+        checks, which a cross-check run keeps from the original instead."""
         found = assess(result, result.duration_s, self.options.language)
+        if fresh:
+            sound_s = sum(b - a for a, b in sound) if sound is not None else result.duration_s
+            hint = language_hint(result.text, sound_s, self.options.language)
+            found += [hint] if hint else []
+        if fresh and sound and result.text.strip():
+            covered = coverage_warning(result.segments, sound)
+            found += [covered] if covered else []
         if any(w.code == WarningKind.REPETITION for w in found):
             per_part = [
                 w for w in per_part if w.code != WarningKind.REPETITION
@@ -343,25 +412,18 @@ class _Job:
 
     async def _transcribe_part(self, part: Part, order: OrderedEvents) -> None:
         plan = part.plan
-        offset_ms = round(plan.offset_s * 1000)
-        shift = self.options.enable_timestamp and offset_ms > 0
         tries = 2 if plan.count > 1 else 1
         for attempt in range(1, tries + 1):
             if plan.count > 1:
                 self.emit(PartStarted(plan.index, plan.count, plan.offset_s))
-
-            def on_client(event: ClientEvent) -> None:
-                if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
-                    event = replace(
-                        event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
-                    )
-                order.feed(plan.index, event)
-
             try:
-                text, segments, usage, used = await self.client.transcribe(
-                    part.audio, self.options, on_event=on_client
-                )
+                text, segments, usage, used = await self._send(part, part.audio, 0.0, order)
             except AsrError as err:
+                if err.kind == ErrorKind.PAYLOAD_TOO_LARGE:
+                    order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
+                    await self._send_smaller(part, order, err)
+                    order.finished(plan.index)
+                    return
                 if (
                     err.kind == ErrorKind.CANCELED
                     or err.kind not in PART_RETRY_KINDS
@@ -370,38 +432,40 @@ class _Job:
                     raise part_error(plan, err) from None
                 order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
                 continue
-            part.text = text
-            part.segments = shift_segments(segments, offset_ms) if shift else segments
-            part.usage = usage
+            part.text, part.segments, part.usage = text, segments, usage
             part.attempts = used + (attempt - 1)
             order.finished(plan.index)
             return
 
-    # ------------------------------------------------------------------ cross-check
+    async def _send(
+        self, part: Part, audio: AudioInput, offset_s: float, order: OrderedEvents
+    ) -> tuple[str, list[Segment], dict[str, Any], int]:
+        """One client request for (some of) ``part``, its times moved into file time."""
+        offset_ms = round((part.plan.offset_s + offset_s) * 1000)
+        shift = self.options.enable_timestamp and offset_ms > 0
 
-    async def _cross_check(self, parts: list[Part], main_text: str) -> CrossCheck:
-        texts: list[str] = []
-        for part in parts:
-            src, fmt = await self.prep.for_legacy(part)
-            self.emit(Preparing(f"cross-checking with {CROSS_CHECK_MODEL}"))
-            other = await self._legacy(src, fmt)
-            texts.append(other)
-            if len(parts) > 1:  # a part's own second opinion, for its own checks
-                score = await asyncio.to_thread(similarity, part.text, other)
-                part.cross_check = CrossCheck(CROSS_CHECK_MODEL, other, score)
-        other = join_texts(texts)
-        # difflib over a long transcript takes about a second: not on the event loop.
-        score = await asyncio.to_thread(similarity, main_text, other)
-        return CrossCheck(CROSS_CHECK_MODEL, other, score)
+        def on_client(event: ClientEvent) -> None:
+            if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
+                event = replace(
+                    event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
+                )
+            order.feed(part.plan.index, event)
 
-    async def _legacy(self, src: Path, fmt: str) -> str:
+        text, segments, usage, used = await self.client.transcribe(
+            audio, self.options, on_event=on_client
+        )
+        return text, shift_segments(segments, offset_ms) if shift else segments, usage, used
+
+    async def _send_smaller(self, part: Part, order: OrderedEvents, refused: AsrError) -> None:
+        """The one retry of audio refused as too large: smaller, by itself (never again)."""
+
+        async def send(
+            audio: AudioInput, offset_s: float
+        ) -> tuple[str, list[Segment], dict[str, Any]]:
+            text, segments, usage, _used = await self._send(part, audio, offset_s, order)
+            return text, segments, usage
+
         try:
-            return await self.client.legacy_transcribe(
-                src, model=CROSS_CHECK_MODEL, hotwords=self.options.hotwords, fmt=fmt
-            )
+            self.notes.append(await reduce.send_smaller(self.prep, part, refused, send))
         except AsrError as err:
-            # step-asr answers a silent stretch with 400 "no speech found": that is an empty
-            # text (a second opinion that agrees with an empty part), not a failed check.
-            if err.kind == ErrorKind.BAD_REQUEST and "no speech found" in err.message.lower():
-                return ""
-            raise
+            raise part_error(part.plan, err) from None

@@ -34,6 +34,10 @@ EventCallback = Callable[[ClientEvent], None]
 # long upload and thinking before its first event (stack-notes §2.1), so it is generous.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, write=60.0, read=300.0, pool=10.0)
 MAX_RETRY_AFTER_S = 60.0
+# A connection reset while a body at least this large is still uploading is read as "too
+# large for the service" (no source shows the status for an oversized body; some gateways
+# just hang up): not retried as it is, but once, smaller, by the pipeline.
+LARGE_BODY_BYTES = 8 * 1024 * 1024
 LEGACY_MIME = {
     "mp3": "audio/mpeg",
     "wav": "audio/wav",
@@ -60,6 +64,7 @@ class AsrClient:
         backoff_s: float = 1.0,
         timeout: httpx.Timeout | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        large_body_bytes: int = LARGE_BODY_BYTES,
     ) -> None:
         if not api_key:
             raise AsrError(
@@ -70,6 +75,7 @@ class AsrClient:
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.large_body_bytes = large_body_bytes
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             # Connect errors are safe to retry at the transport: nothing was sent yet.
@@ -164,12 +170,13 @@ class AsrClient:
     async def _attempt(
         self, audio: AudioInput, options: TranscriptionOptions, emit: EventCallback
     ) -> tuple[str, list[Segment], dict[str, Any]]:
-        body = StreamedBody(
-            Path(audio.path),
-            options,
-            audio.format,
-            on_progress=lambda s, t: emit(UploadProgressed(s, t)),
-        )
+        uploaded = [0]
+
+        def progressed(sent: int, total: int) -> None:
+            uploaded[0] = sent
+            emit(UploadProgressed(sent, total))
+
+        body = StreamedBody(Path(audio.path), options, audio.format, on_progress=progressed)
         url = f"{self.base_url}/audio/asr/sse"
         headers = self._headers("text/event-stream")
         headers.update(
@@ -184,8 +191,10 @@ class AsrClient:
             async with self._http.stream(
                 "POST", url, content=body.chunks(), headers=headers
             ) as response:
-                await self._check_response(response, url)
+                await self._check_response(response, url, options.model)
                 async for event in _events(response):
+                    if (problem := failures.stream_record_error(event)) is not None:
+                        raise problem
                     kind = event.get("type")
                     if kind == "transcript.text.delta":
                         delta = DeltaReceived(
@@ -203,8 +212,6 @@ class AsrClient:
                         # Return now: leaving the context closes the connection even if the
                         # server would hold it open after `done`.
                         return done.text, segments, done.usage
-                    elif kind == "error":
-                        raise failures.from_error_event(str(event.get("message") or "error"))
         except httpx.TimeoutException as exc:
             raise AsrError(ErrorKind.TIMEOUT, _timeout_message(exc, url)) from None
         except httpx.DecodingError as exc:
@@ -215,6 +222,14 @@ class AsrClient:
             ) from None
         except httpx.TransportError as exc:
             host = urlsplit(url).netloc
+            total = body.content_length
+            if uploaded[0] < total and total >= self.large_body_bytes:
+                raise AsrError(
+                    ErrorKind.PAYLOAD_TOO_LARGE,
+                    f"{host} closed the connection after {uploaded[0] / 1e6:.1f} of "
+                    f"{total / 1e6:.1f} MB of the upload: the audio is probably too large "
+                    "for one request.",
+                ) from None
             raise AsrError(
                 ErrorKind.CONNECTION, f"Connection to {host} failed: {exc or type(exc).__name__}"
             ) from None
@@ -224,7 +239,7 @@ class AsrClient:
             "the partial transcript is not trusted and was discarded.",
         )
 
-    async def _check_response(self, response: httpx.Response, url: str) -> None:
+    async def _check_response(self, response: httpx.Response, url: str, model: str) -> None:
         if response.status_code != 200:
             # The body must be read before it can be looked at (ResponseNotRead otherwise).
             body = await response.aread()
@@ -234,11 +249,13 @@ class AsrClient:
                 url=url,
                 base_url=self.base_url,
                 retry_after=response.headers.get("retry-after"),
+                model=model,
             )
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype.partition(";")[0].lower():
             body = await _read_some(response, 4096)
-            raise failures.not_sse(ctype, body, self.base_url)
+            # A JSON error envelope with 200 is still the server speaking: its words.
+            raise failures.error_in_body(body) or failures.not_sse(ctype, body, self.base_url)
 
     async def legacy_transcribe(
         self,
@@ -285,6 +302,7 @@ class AsrClient:
                 url=url,
                 base_url=self.base_url,
                 retry_after=response.headers.get("retry-after"),
+                model=model,
             )
         try:
             return str(json.loads(response.content.decode("utf-8"))["text"])
@@ -300,23 +318,24 @@ class AsrClient:
 
 async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
     """Parsed JSON events. Tolerates CRLF, comments, `event:`/`id:` lines, multi-line data,
-    `[DONE]`, a last event with no closing blank line, and a wrong charset."""
+    `[DONE]`, a last event with no closing blank line, and a wrong charset. A ``data:`` that is
+    not a JSON object is an error with the server's words (where an event was due)."""
     response.encoding = "utf-8"  # the protocol is UTF-8 whatever the Content-Type says
     lines = SSELineDecoder()
     decoder = SSEDecoder()
 
     def parsed(line: str) -> dict[str, Any] | None:
         sse = decoder.decode(line.rstrip("\n"))
-        if sse is None or not sse.data or sse.data.strip() == "[DONE]":
+        if sse is None or sse.data.strip() in ("", "[DONE]"):
             return None
         try:
             data = json.loads(sse.data)
         except ValueError:
-            return None  # not JSON: nothing we can act on (keep-alive text, stray sentinel)
-        if isinstance(data, dict):
-            data.setdefault("type", sse.event if sse.event != "message" else None)
-            return data
-        return None
+            raise failures.not_an_event(sse.data) from None
+        if not isinstance(data, dict):
+            raise failures.not_an_event(sse.data)
+        data.setdefault("type", sse.event if sse.event != "message" else None)
+        return data
 
     async for text in response.aiter_text():
         for line in lines.decode(text):

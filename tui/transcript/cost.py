@@ -17,6 +17,7 @@ PRICES: dict[str, dict[str, float]] = {
     "stepaudio-2.5-asr": {"CNY": 0.15, "USD": 0.022},
     "stepaudio-3-asr-max": {"CNY": 2.8, "USD": 0.40},
     "step-asr-1.1": {"CNY": 2.2},
+    "step-asr": {"CNY": 0.9, "USD": 0.13},  # the cross-check's fallback engine (price pages)
 }
 CURRENCIES = ("CNY", "USD")
 BASIS = "per audio hour, from the probed duration"

@@ -1,5 +1,10 @@
 """Render a finished transcript as TXT, SRT, WebVTT, JSON or Markdown.
 
+Every format says the same thing: the final text (``done.text``, authoritative), timed by the
+deltas through ``tui.transcript.align`` — never the deltas' own text, which can drift from it.
+The JSON export's ``segments`` are those aligned pieces; the raw deltas, as the service sent
+them, are kept beside them as ``deltas``.
+
 Without word timestamps (timestamps off: every segment is 0–0) SRT and WebVTT get one cue
 spanning the whole audio; WebVTT says so in a NOTE block. An empty transcript gives an SRT with
 no cues (an empty file) and a WebVTT with only its header and a NOTE.
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 
+from tui.transcript.align import align
 from tui.transcript.cues import (
     Cue,
     build_cues,
@@ -20,7 +26,7 @@ from tui.transcript.cues import (
     is_cjk_text,
     split_sentences,
 )
-from tui.transcript.model import TranscriptionResult
+from tui.transcript.model import Segment, TranscriptionResult
 from tui.transcript.text import join_texts
 
 FORMATS = ("txt", "srt", "vtt", "json", "md")
@@ -45,10 +51,25 @@ def render(result: TranscriptionResult, fmt: str) -> str:
     if fmt == "vtt":
         return render_vtt(result)
     if fmt == "json":
-        return json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(json_export(result), ensure_ascii=False, indent=2) + "\n"
     if fmt == "md":
         return render_md(result)
     raise ValueError(f"Unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
+
+
+def aligned_segments(result: TranscriptionResult) -> list[Segment]:
+    """The final text in timed pieces (see tui.transcript.align)."""
+    return align(result.segments, result.text)
+
+
+def json_export(result: TranscriptionResult) -> dict[str, object]:
+    data = result.to_json()
+    data["deltas"] = data["segments"]
+    data["segments"] = [
+        {"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text}
+        for s in aligned_segments(result)
+    ]
+    return data
 
 
 def render_txt(result: TranscriptionResult) -> str:
@@ -59,7 +80,7 @@ def render_txt(result: TranscriptionResult) -> str:
 def timed_cues(result: TranscriptionResult) -> tuple[list[Cue], bool]:
     """(cues, timed): real cues from timestamps, else the one-cue fallback (timed=False)."""
     if has_timestamps(result.segments):
-        return build_cues(result.segments), True
+        return build_cues(aligned_segments(result)), True
     end_ms = round((result.duration_s or 0.0) * 1000)
     if end_ms <= 0 and result.segments:
         end_ms = max(s.end_ms for s in result.segments)
@@ -171,7 +192,7 @@ def render_md(result: TranscriptionResult) -> str:
         lines += ["*(empty transcript)*", ""]
         return "\n".join(lines)
     if has_timestamps(result.segments):
-        for start, text in _paragraphs(build_cues(result.segments)):
+        for start, text in _paragraphs(build_cues(aligned_segments(result))):
             lines += [f"**[{format_clock(start)}]** {_md_escape(text)}", ""]
     else:
         for paragraph in _untimed_paragraphs(result.text):

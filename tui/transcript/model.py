@@ -132,7 +132,10 @@ class TranscriptionResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TranscriptionResult:
         data = dict(data)
-        data["segments"] = [Segment(**s) for s in data.get("segments", [])]
+        # A JSON export keeps the raw deltas as "deltas" (its "segments" are the final text
+        # aligned onto them): the deltas are what a result holds.
+        raw = data["deltas"] if isinstance(data.get("deltas"), list) else data.get("segments")
+        data["segments"] = [Segment(**s) for s in raw or []]
         data["warnings"] = [TrustWarning.from_json(w) for w in data.get("warnings", [])]
         data["duration_estimated"] = bool(data.get("duration_estimated", False))
         if data.get("cost"):

@@ -18,15 +18,34 @@ Thresholds (why these numbers):
 - Cross-check: a similarity below ``CROSS_CHECK_MIN`` (0.75) between the two models. Two sound
   transcripts of one recording typically differ in punctuation, numbers and a few words and
   score well above 0.85; a hallucinated one (3x the text) cannot exceed 0.5.
+- Coverage. A model can skip a stretch or stop early and still end with a clean ``done``. The
+  stretches holding sound (splitting's silence detection) are compared with those the
+  timestamped text covers, each word widened by ``COVER_PAD_S`` (2 s: word times are
+  approximate, and breaths and short pauses sit between words). Flag more than
+  ``UNCOVERED_MIN_S`` (20 s) of sound with no text between two pieces of text, or more than
+  ``TAIL_MIN_S`` (15 s) after the last word: a minute-long talk cannot lose 20 s unnoticed,
+  while an intro jingle or applause of a few seconds stays below both.
+- Language. No source shows that the service detects the language when none is sent; a
+  mismatch gives empty or very thin text. With no language set, an empty transcript, or one
+  under ~10% of normal speech over at least ``LANGUAGE_MIN_SOUND_S`` (15 s) of sound (CJK:
+  0.5 characters/s; other scripts: 1.5 letters/s), gets a hint to set one.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from itertools import pairwise
 
-from tui.transcript.cues import is_cjk_text
-from tui.transcript.model import CrossCheck, TranscriptionResult, TrustWarning, WarningKind
+from tui.transcript.cues import format_clock, is_cjk_text
+from tui.transcript.model import (
+    CrossCheck,
+    Segment,
+    TranscriptionResult,
+    TrustWarning,
+    WarningKind,
+)
 from tui.transcript.similarity import tokens
 
 MAX_RATE = {"cjk": 9.0, "other": 25.0}
@@ -39,6 +58,16 @@ NGRAM_RUN = 8
 RUN_GAP = 8
 SHORT_AUDIO_S = 1.0
 CROSS_CHECK_MIN = 0.75
+COVER_PAD_S = 2.0
+UNCOVERED_MIN_S = 20.0
+TAIL_MIN_S = 15.0
+LANGUAGE_MIN_SOUND_S = 15.0
+FAR_TOO_SHORT = {"cjk": 0.5, "other": 1.5}
+LANGUAGE_ADVICE = (
+    "No language was set, and no source shows that the service detects it when none is "
+    "sent: set one (--language en or --language zh, or the language override for this file "
+    "in the workbench) and transcribe again."
+)
 
 _CROSS_CHECK_HINT = (
     "Cross-check it against step-asr-1.1, which is not prone to this: key v "
@@ -203,3 +232,120 @@ def _longest_run(positions: list[int], max_gap: int) -> int:
         run = run + 1 if here - before <= max_gap else 1
         best = max(best, run)
     return best
+
+
+# ------------------------------------------------------------------------------ coverage
+
+
+def coverage_warning(
+    segments: Sequence[Segment], sound: Sequence[tuple[float, float]]
+) -> TrustWarning | None:
+    """A serious warning listing the stretches of sound no timestamped text covers (see the
+    module docstring), or None. Needs real timestamps; without them there is nothing to check.
+    """
+    words = [(s.start_ms / 1000, s.end_ms / 1000) for s in segments if s.text.strip()]
+    if not sound or not any(b > 0 for _, b in words):
+        return None
+    covered = _merged([(a - COVER_PAD_S, b + COVER_PAD_S) for a, b in words])
+    last_word = max(b for _, b in words)
+    holes: list[tuple[float, float, float]] = []  # (start, end, seconds of sound)
+    ends = [b for _, b in covered]
+    for a, b in _subtract(sorted(sound), covered):
+        if holes:
+            # Join the previous hole unless some text lies between the two.
+            k = bisect_right(ends, holes[-1][1])
+            if not (k < len(covered) and covered[k][0] < a):
+                start, _end, secs = holes[-1]
+                holes[-1] = (start, b, secs + (b - a))
+                continue
+        holes.append((a, b, b - a))
+    flagged = [
+        (a, b, secs)
+        for a, b, secs in holes
+        if secs > (TAIL_MIN_S if a >= last_word else UNCOVERED_MIN_S)
+    ]
+    if not flagged:
+        return None
+    total = sum(secs for *_, secs in flagged)
+    listed = ", ".join(
+        f"{format_clock(round(a * 1000))}–{format_clock(round(b * 1000))}"
+        for a, b, _ in flagged[:5]
+    )
+    more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+    tail = any(a >= last_word for a, _, _ in flagged)
+    why = (
+        "the text ends well before the sound does: the model may have stopped early"
+        if tail and len(flagged) == 1
+        else "the model may have skipped part of the audio or stopped early"
+    )
+    return TrustWarning(
+        WarningKind.UNCOVERED_AUDIO,
+        f"About {total:.0f} s of audio with sound has no text ({listed}{more}): {why}. Listen "
+        "to those stretches; transcribing again, or in shorter parts, may fill them.",
+        serious=True,
+        spans=tuple((round(a, 2), round(b, 2)) for a, b, _ in flagged),
+    )
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _subtract(
+    spans: Sequence[tuple[float, float]], covered: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """``spans`` minus the (sorted, disjoint) ``covered`` stretches."""
+    ends = [c1 for _, c1 in covered]
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        at = a
+        k = bisect_right(ends, a)  # the first covered stretch ending after a
+        while k < len(covered) and covered[k][0] < b and at < b:
+            c0, c1 = covered[k]
+            if c0 > at:
+                out.append((at, c0))
+            at = max(at, c1)
+            k += 1
+        if at < b:
+            out.append((at, b))
+    return [(a, b) for a, b in out if b - a > 0.05]
+
+
+# ------------------------------------------------------------------------------ language
+
+
+def language_hint(text: str, sound_s: float | None, language: str | None) -> TrustWarning | None:
+    """With no language set: a hint to set one when the text is empty (the empty-transcript
+    warning is the serious one) or far too short for the sound (serious)."""
+    if language:
+        return None
+    text = text.strip()
+    if not text:
+        if sound_s is not None and sound_s < SHORT_AUDIO_S:
+            return None  # nothing to hear: the language is not the reason
+        return TrustWarning(
+            WarningKind.LANGUAGE_HINT, f"The transcript is empty. {LANGUAGE_ADVICE}"
+        )
+    if sound_s is None or sound_s < LANGUAGE_MIN_SOUND_S:
+        return None
+    toks = tokens(text)
+    if is_cjk_text(text):
+        count = sum(1 for t in toks if len(t) == 1 and is_cjk_text(t))
+        limit, unit = FAR_TOO_SHORT["cjk"], "characters"
+    else:
+        count = sum(len(t) for t in toks)
+        limit, unit = FAR_TOO_SHORT["other"], "letters"
+    if count / sound_s >= limit:
+        return None
+    return TrustWarning(
+        WarningKind.LANGUAGE_HINT,
+        f"The transcript is far too short for the audio ({count} {unit} for {sound_s:.0f} s "
+        f"of sound). {LANGUAGE_ADVICE}",
+        serious=True,
+    )

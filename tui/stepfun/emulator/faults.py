@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Answered before any stream; these also apply to the legacy /audio/transcriptions endpoint.
-PRE_STREAM = frozenset({"status", "html200", "echo_key"})
+# ``replay`` answers with given bytes exactly (the golden tests' published captures).
+PRE_STREAM = frozenset({"status", "html200", "echo_key", "replay"})
 # Change what happens inside the SSE stream.
 STREAM = frozenset({"error_event", "internal_error", "truncate", "stall", "hold_open", "repeat"})
 # The stream is still complete and valid; only its bytes look different.
@@ -28,9 +29,16 @@ WIRE = frozenset(
         "no_trailing_blank",
     }
 )
-ALL = PRE_STREAM | STREAM | WIRE
+# The stream is complete and valid, but its deltas differ from the final text (as in the
+# docs' own example: a delta "识别的" against a final "识别的完整文字内容").
+# ``stop_early`` (param ``at``: seconds) and ``skip`` (params ``start``, ``end``) drop the words
+# of a stretch and still end with a clean ``done`` whose text matches: a model that stopped
+# before the end of the audio, or skipped a bad stretch.
+CONTENT = frozenset({"drift", "stop_early", "skip"})
+MODIFIERS = WIRE | CONTENT  # combine with one main fault
+ALL = PRE_STREAM | STREAM | MODIFIERS
 
-STATUS_CODES = (400, 401, 402, 404, 408, 429, 451, 500, 502, 503, 504)
+STATUS_CODES = (400, 401, 402, 403, 404, 408, 413, 429, 451, 500, 502, 503, 504)
 MAX_WAIT_S = 600.0  # no stall or hold ever keeps a server thread longer than this
 
 
@@ -38,7 +46,7 @@ MAX_WAIT_S = 600.0  # no stall or hold ever keeps a server thread longer than th
 class Fault:
     name: str  # as given, e.g. "crlf+truncate"
     main: str | None  # the one non-wire fault, if any
-    wire: frozenset[str]
+    wire: frozenset[str]  # the modifiers: wire variants and "drift"
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -61,7 +69,7 @@ def parse_fault(name: str, params: dict[str, Any] | None = None) -> Fault:
     unknown = [p for p in parts if p not in ALL]
     if not parts or unknown:
         raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(ALL))}")
-    mains = [p for p in parts if p not in WIRE]
+    mains = [p for p in parts if p not in MODIFIERS]
     if len(mains) > 1:
         raise ValueError(f"fault {name!r} combines {mains}; only one non-wire fault at a time")
     main = mains[0] if mains else None
@@ -74,6 +82,11 @@ def parse_fault(name: str, params: dict[str, Any] | None = None) -> Fault:
         raise ValueError("echo_key fault takes code 400 or 401")
     if main == "repeat" and float(p.get("factor", 3.5)) < 1:
         raise ValueError("repeat factor must be >= 1")
+    if main == "replay":
+        body = p.get("body")
+        if not isinstance(body, bytes | str):
+            raise ValueError("replay fault needs body (bytes or text)")
+        int(p.get("code", 200))
     return Fault(name="+".join(parts), main=main, wire=frozenset(parts) - {main}, params=p)
 
 
@@ -115,11 +128,24 @@ class FaultQueue:
 
 
 # ------------------------------------------------------------------------------ error bodies
+#
+# Provenance. Only two error bodies have been published byte for byte: the legacy endpoint's
+# ``{"error":{"message":"model stepaudio-2.5-asr not supported","type":"request_params_invalid"}}``
+# (seed skill references/, live, April 2026) and the mid-stream ``{"type":"error","message":…}``
+# shape (seed skill; docs). Statuses and types seen without bodies: 401 invalid_api_key (docs),
+# 404 model_invalid for an unknown model on the legacy endpoint (openless PR #835, July 2026),
+# 400 "no speech found" (same PR). Every other body here is invented: JSON ones carry an
+# ``"_emulator"`` member saying so, and every invented answer has an X-Emulator-Invented header.
+
+INVENTED = "invented by the emulator: no published example of this body"
+INVENTED_HEADER = ("X-Emulator-Invented", "1")
 
 _STATUS_BODIES: dict[int, tuple[str, str]] = {
     400: ("invalid request parameters", "request_params_invalid"),
     401: ("Incorrect API key provided", "invalid_api_key"),
     402: ("insufficient balance, please recharge your account", "insufficient_balance"),
+    403: ("access to this resource is forbidden", "permission_denied"),
+    413: ("request body too large", "request_too_large"),
     408: ("request timeout", "request_timeout"),
     429: (
         "rate limit reached for requests: too many requests, please slow down",
@@ -133,7 +159,9 @@ _STATUS_BODIES: dict[int, tuple[str, str]] = {
     503: ("the server is overloaded, please try again later", "server_overloaded"),
 }
 
-NOT_FOUND_BODY = b"404 page not found\n"  # Go's net/http NotFound, what the real gateway sends
+# Go's net/http NotFound page. The 404 status is seen (wrong path, a key on the wrong base);
+# the body is not published, so it goes out with the invented-answer header.
+NOT_FOUND_BODY = b"404 page not found\n"
 
 _GATEWAY_HTML = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
@@ -149,8 +177,13 @@ CAPTIVE_PORTAL_HTML = (
 )
 
 
-def envelope(message: str, kind: str) -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind}}, ensure_ascii=False).encode()
+def envelope(message: str, kind: str, *, invented: bool = True) -> bytes:
+    """The ``{"error": {...}}`` envelope; an invented one says so in an extra member (clients
+    ignore unknown members, so the label does not change how the body is read)."""
+    obj: dict[str, Any] = {"error": {"message": message, "type": kind}}
+    if invented:
+        obj["_emulator"] = INVENTED
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def status_body(code: int, message: str | None = None) -> tuple[str, bytes]:

@@ -7,6 +7,7 @@ import json
 import re
 import select
 import socket
+import struct
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
@@ -18,7 +19,7 @@ from tui.stepfun.emulator import faults as F
 from tui.stepfun.emulator.directive import read_directive
 from tui.stepfun.emulator.parse import BadRequest, parse_legacy, parse_sse
 from tui.stepfun.emulator.records import RequestRecord
-from tui.stepfun.emulator.script import FormatSpec, Script, build
+from tui.stepfun.emulator.script import FormatSpec, Script, build, drifted, without
 from tui.stepfun.emulator.wire import EventFactory, encode, pieces
 
 if TYPE_CHECKING:
@@ -31,7 +32,11 @@ _CUT_FAULTS = ("error_event", "internal_error", "truncate", "stall")
 
 
 class _TooLarge(Exception):
-    pass
+    """The body is over the limit; ``read`` bytes of it were taken so far."""
+
+    def __init__(self, read: int = 0) -> None:
+        super().__init__(read)
+        self.read = read
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -85,30 +90,29 @@ class Handler(BaseHTTPRequestHandler):
             self.emulator._records.finish(rec)
 
     def _handle(self, rec: RequestRecord, is_asr: bool) -> None:
+        rec.accept = self.headers.get("Accept")
+        rec.content_type = self.headers.get("Content-Type")
+        limit = self.emulator.max_body_bytes if is_asr else None
         try:
-            body = self._read_body(rec)
-        except _TooLarge:
-            self._send(
-                rec,
-                413,
-                "application/json",
-                F.envelope("request body too large", "request_too_large"),
-                close=True,
-            )
+            body = self._read_body(rec, limit)
+        except _TooLarge as big:
+            self._too_large(rec, big.read)
             return
         except (ConnectionError, ValueError):
             rec.client_disconnected = True
             self.close_connection = True
             return
-        if not is_asr:
+        if not is_asr or (rec.endpoint == "legacy" and rec.base == "step_plan/v1"):
+            # Step Plan lists no /audio/transcriptions (a June 2026 PR saw 404s there).
             self._not_found(rec)
             return
         auth = self.headers.get("Authorization", "")
         key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         kind = self.emulator.key_kind(key)
         if kind is None:
+            # The type is documented (error-code page); the message is invented.
             rec.error = "Incorrect API key provided"
-            self._send(rec, 401, "application/json", F.envelope(rec.error, "invalid_api_key"))
+            self._send_json(rec, 401, F.envelope(rec.error, "invalid_api_key"), invented=True)
             return
         rec.auth_ok, rec.key_kind = True, kind
         if kind != ("plan" if rec.base == "step_plan/v1" else "normal"):
@@ -116,12 +120,55 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             if rec.endpoint == "sse":
-                self._asr_sse(rec, body, auth)
+                self._require_headers()
+                self._asr_sse(rec, body, auth, plan=kind == "plan")
             else:
                 self._asr_legacy(rec, body, auth)
         except BadRequest as exc:
             rec.error = exc.message
-            self._send(rec, exc.status, "application/json", F.envelope(exc.message, exc.kind))
+            rec.model = rec.model or exc.model
+            payload = F.envelope(exc.message, exc.kind, invented=exc.invented)
+            self._send_json(rec, exc.status, payload, invented=exc.invented)
+
+    def _require_headers(self) -> None:
+        """The asr-sse reference marks Content-Type and Accept as required (one probe without
+        Accept still worked; the emulator is the stricter of the two)."""
+        ctype = self.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise BadRequest("Content-Type must be application/json")
+        accept = self.headers.get("Accept", "").lower()
+        if "text/event-stream" not in accept:
+            raise BadRequest("Accept must be text/event-stream")
+
+    def _too_large(self, rec: RequestRecord, read: int) -> None:
+        """A body over the emulator's limit: refused with 413 once read, or the connection
+        reset while the client is still uploading."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.emulator.body_limit == "reset":
+            rec.reset = True
+            self.close_connection = True
+            conn: socket.socket = self.connection
+            # Linger 0: close() sends RST at once, as a gateway hanging up mid-body does.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            conn.close()
+            return
+        try:
+            left = max(0, length - read)
+            while left > 0:
+                piece = self.rfile.read(min(left, _READ_PIECE))
+                if not piece:
+                    break
+                left -= len(piece)
+                read += len(piece)
+            rec.body_bytes = read
+        except OSError:
+            rec.client_disconnected = True
+            self.close_connection = True
+            return
+        rec.error = "request body too large"
+        payload = F.envelope(rec.error, "request_too_large")
+        self._send_json(rec, 413, payload, invented=True, close=True)
 
     # ------------------------------------------------------------------------------ the ASR
 
@@ -144,8 +191,8 @@ class Handler(BaseHTTPRequestHandler):
         rec.fault = fault.name if fault else None
         return fault, directive
 
-    def _asr_sse(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
-        req = parse_sse(body)
+    def _asr_sse(self, rec: RequestRecord, body: bytearray, auth: str, *, plan: bool) -> None:
+        req = parse_sse(body, plan=plan)
         del body
         rec.model, rec.format_type = req.model, req.format.type
         rec.language, rec.hotwords = req.language, req.hotwords
@@ -170,10 +217,16 @@ class Handler(BaseHTTPRequestHandler):
             text=text if isinstance(text, str) else None,
             repeat_factor=repeat,
         )
+        if fault is not None and "stop_early" in fault.wire:
+            script = without(script, fault.get_float("at", (script.duration_s or 0) / 2), 1e9)
+        if fault is not None and "skip" in fault.wire:
+            script = without(script, fault.get_float("start", 0), fault.get_float("end", 0))
         self._stream(rec, script, fault, req.enable_timestamp)
 
     def _asr_legacy(self, rec: RequestRecord, body: bytearray, auth: str) -> None:
-        req = parse_legacy(self.headers.get("Content-Type", ""), body)
+        req = parse_legacy(
+            self.headers.get("Content-Type", ""), body, accepts=self.emulator.legacy_models
+        )
         del body
         rec.model, rec.hotwords, rec.audio_bytes = req.model, req.hotwords, len(req.audio)
         info = header_info_from_bytes(req.audio, len(req.audio))
@@ -200,8 +253,18 @@ class Handler(BaseHTTPRequestHandler):
             self._send(rec, 200, "application/json", payload)
 
     def _pre_stream_fault(self, rec: RequestRecord, fault: F.Fault, auth: str) -> None:
+        if fault.main == "replay":
+            body = fault.params["body"]
+            payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            code = fault.get_int("code", 200)
+            ctype = str(fault.params.get("content_type") or "text/event-stream")
+            if code != 200:
+                rec.error = payload.decode("utf-8", "replace")[:200]
+            self._send(rec, code, ctype, payload, close=True)
+            return
         if fault.main == "html200":
-            self._send(rec, 200, "text/html; charset=utf-8", F.CAPTIVE_PORTAL_HTML.encode())
+            page = F.CAPTIVE_PORTAL_HTML.encode()
+            self._send(rec, 200, "text/html; charset=utf-8", page, [F.INVENTED_HEADER])
         elif fault.main == "echo_key":
             code = fault.get_int("code", 401)
             rec.error = "(message echoing the Authorization header)"
@@ -211,15 +274,16 @@ class Handler(BaseHTTPRequestHandler):
                 else f"invalid request header Authorization: {auth}"
             )
             kind = "invalid_api_key" if code == 401 else "request_params_invalid"
-            self._send(rec, code, "application/json", F.envelope(msg, kind))
+            self._send_json(rec, code, F.envelope(msg, kind), invented=True)
         else:
             code = fault.get_int("code", 500)
             message = fault.params.get("message")
             ctype, payload = F.status_body(code, str(message) if message else None)
-            extra = []
+            extra = [F.INVENTED_HEADER]
             if fault.params.get("retry_after") is not None:
                 extra.append(("Retry-After", str(fault.params["retry_after"])))
             rec.error = payload.decode("utf-8", "replace")[:200]
+            rec.invented = True
             self._send(rec, code, ctype, payload, extra)
 
     # ---------------------------------------------------------------------------- the stream
@@ -261,6 +325,9 @@ class Handler(BaseHTTPRequestHandler):
             self._end_chunks()
             return
         tokens = script.tokens
+        if "drift" in wire or emu.drift:
+            tokens = drifted(tokens)
+            rec.drifted = "".join(t.text for t in tokens) != script.text
         if fault is not None and main in _CUT_FAULTS:
             tokens = tokens[: max(0, fault.get_int("after", 0 if main == "stall" else 2))]
         t0 = time.monotonic()
@@ -352,13 +419,31 @@ class Handler(BaseHTTPRequestHandler):
         if rec is not None:
             rec.status = status
 
+    def _send_json(
+        self,
+        rec: RequestRecord | None,
+        status: int,
+        payload: bytes,
+        *,
+        invented: bool,
+        close: bool = False,
+    ) -> None:
+        if rec is not None:
+            rec.invented = invented
+        extra = [F.INVENTED_HEADER] if invented else []
+        self._send(rec, status, "application/json", payload, extra, close=close)
+
     def _not_found(self, rec: RequestRecord | None) -> None:
+        # The 404 status is seen (wrong path, key on the wrong base); this body is not
+        # published, so it is labelled like every other invented answer.
+        if rec is not None:
+            rec.invented = True
         self._send(
             rec,
             404,
             "text/plain; charset=utf-8",
             F.NOT_FOUND_BODY,
-            [("X-Content-Type-Options", "nosniff")],
+            [("X-Content-Type-Options", "nosniff"), F.INVENTED_HEADER],
         )
 
     def _read_exact(self, buf: bytearray, n: int) -> None:
@@ -369,7 +454,7 @@ class Handler(BaseHTTPRequestHandler):
             buf += piece
             n -= len(piece)
 
-    def _read_body(self, rec: RequestRecord | None) -> bytearray:
+    def _read_body(self, rec: RequestRecord | None, limit: int | None = None) -> bytearray:
         te = self.headers.get("Transfer-Encoding", "").lower()
         length = self.headers.get("Content-Length")
         buf = bytearray()
@@ -385,14 +470,14 @@ class Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     break
-                if len(buf) + size > MAX_BODY:
-                    raise _TooLarge
+                if len(buf) + size > min(MAX_BODY, limit or MAX_BODY):
+                    raise _TooLarge(len(buf))
                 self._read_exact(buf, size)
                 self.rfile.readline(8)
         elif length is not None:
             n = int(length)
-            if n > MAX_BODY:
-                raise _TooLarge
+            if n > min(MAX_BODY, limit or MAX_BODY):
+                raise _TooLarge(0)
             buf = bytearray(n)  # sized once: no growth copies for a 100 MB body
             view, got = memoryview(buf), 0
             while got < n:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.audio.encoding import FORMAT_TYPES
 from tui.stepfun.emulator.script import FormatSpec
-from tui.stepfun.options import LEGACY_MODELS, SSE_MODELS
+from tui.stepfun.options import LEGACY_ACCEPTS, LEGACY_MODELS, SSE_MODELS
 
 # The base64 string is found by pattern and cut out before json.loads, so a 100 MB body is not
 # copied three times over (bytes -> str -> parsed str). The lookbehind skips escaped quotes.
@@ -20,11 +20,35 @@ _DATA_FIELD = re.compile(rb'(?<!\\)"data"\s*:\s*"([A-Za-z0-9+/=]*)"')
 
 
 class BadRequest(Exception):
-    """A 4xx with the real API's JSON envelope."""
+    """A 4xx in the real API's JSON envelope; ``invented`` unless its body was published."""
 
-    def __init__(self, message: str, status: int = 400, kind: str = "request_params_invalid"):
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        kind: str = "request_params_invalid",
+        *,
+        invented: bool = True,
+    ):
         super().__init__(message)
         self.message, self.status, self.kind = message, status, kind
+        self.invented = invented
+        self.model: str | None = None  # the model refused, for the request record
+
+
+def _about(model: str, exc: BadRequest) -> BadRequest:
+    exc.model = model
+    return exc
+
+
+def not_supported(model: str) -> BadRequest:
+    """The published wrong-endpoint answer (seed skill, live, April 2026)."""
+    return _about(model, BadRequest(f"model {model} not supported", invented=False))
+
+
+def no_such_model(model: str) -> BadRequest:
+    """The error-code page's 400 "model does not exist or no permission" (body invented)."""
+    return _about(model, BadRequest(f"model {model} does not exist or no permission"))
 
 
 @dataclass
@@ -93,7 +117,8 @@ def split_body(body: bytes | bytearray) -> tuple[dict[str, Any], bytes]:
     return obj, _b64decode(raw)
 
 
-def parse_sse(body: bytes | bytearray) -> SseRequest:
+def parse_sse(body: bytes | bytearray, *, plan: bool = False) -> SseRequest:
+    """The SSE body, validated. ``plan``: a Step Plan key, which has stepaudio-2.5-asr only."""
     obj, audio = split_body(body)
     if not audio:
         raise BadRequest("audio.data is empty")
@@ -102,8 +127,10 @@ def parse_sse(body: bytes | bytearray) -> SseRequest:
     model = tr.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("audio.input.transcription.model is required")
-    if model not in SSE_MODELS:
-        raise BadRequest(f"model {model} does not exist or no permission")
+    if model in LEGACY_MODELS:
+        raise not_supported(model)  # by analogy with the legacy endpoint's answer
+    if model not in SSE_MODELS or (plan and model != SSE_MODELS[0]):
+        raise no_such_model(model)
     fmt = _dict(inp.get("format"), "audio.input.format")
     ftype = fmt.get("type")
     if ftype not in FORMAT_TYPES:
@@ -141,7 +168,10 @@ def parse_sse(body: bytes | bytearray) -> SseRequest:
     )
 
 
-def parse_legacy(content_type: str, body: bytes | bytearray) -> LegacyRequest:
+def parse_legacy(
+    content_type: str, body: bytes | bytearray, *, accepts: tuple[str, ...] = LEGACY_ACCEPTS
+) -> LegacyRequest:
+    """The multipart form, validated; ``accepts``: the models the endpoint takes."""
     if not content_type.lower().startswith("multipart/form-data"):
         raise BadRequest("Content-Type must be multipart/form-data")
     msg = BytesParser(policy=policy.HTTP).parsebytes(
@@ -157,10 +187,13 @@ def parse_legacy(content_type: str, body: bytes | bytearray) -> LegacyRequest:
     model = fields.get("model", b"").decode("utf-8", "replace").strip()
     if not model:
         raise BadRequest("model is required")
-    if model in SSE_MODELS:
-        raise BadRequest(f"model {model} not supported")  # the famous wrong-endpoint trap
-    if model not in LEGACY_MODELS:
-        raise BadRequest(f"model {model} does not exist or no permission")
+    if model not in accepts:
+        if model in SSE_MODELS:
+            raise not_supported(model)  # the famous wrong-endpoint trap
+        # An unknown model here answered 404 model_invalid (July 2026; message invented).
+        raise _about(
+            model, BadRequest(f"model {model} not found", status=404, kind="model_invalid")
+        )
     if "file" not in fields:
         raise BadRequest("file is required")
     response_format = fields.get("response_format", b"json").decode("utf-8", "replace").strip()

@@ -24,11 +24,16 @@ class RequestRecord:
     enable_timestamp: bool | None = None
     body_bytes: int = 0  # request body bytes received
     audio_bytes: int = 0  # after base64 decoding
+    accept: str | None = None  # the Accept header sent
+    content_type: str | None = None  # the Content-Type header sent
     content_length_sent: bool = False
     chunked: bool = False  # the request body came with Transfer-Encoding: chunked
     fault: str | None = None  # the fault applied, e.g. "truncate" or "crlf+noise"
     directive: bool = False  # the audio carried an emux directive
     error: str | None = None  # error message sent (JSON envelope or error event)
+    invented: bool = False  # the answer's body is invented (no published example)
+    reset: bool = False  # the connection was reset mid-upload (the body-size limit)
+    drifted: bool = False  # the deltas sent differ from the final text
     deltas_sent: int = 0  # set just before each write, so never behind what a client has
     done_sent: bool = False
     client_disconnected: bool = False

@@ -255,3 +255,42 @@ def build(
     if not full:
         return Script([], "", zero_usage(), duration, regions)
     return Script(tokens, full, usage_for(duration, len(tokens)), duration, regions)
+
+
+_DRIFT_PUNCT = "，。！？、；：,.!?;:"
+
+
+def drifted(tokens: list[Token]) -> list[Token]:
+    """The same tokens with delta text that differs from the final text in the ways a real
+    stream can: a last delta that stops short (the docs' example: "识别的" against
+    "识别的完整文字内容"), punctuation only in the final text, a word cased differently and a
+    filler the final text dropped. Deterministic; times unchanged."""
+    out: list[Token] = []
+    n = len(tokens)
+    for i, tok in enumerate(tokens):
+        text = tok.text
+        cjk = bool(_CJK.search(text))
+        if i == n - 1 and len(text.strip()) > 1:
+            lead = len(text) - len(text.lstrip())
+            text = text[: lead + max(1, (len(text) - lead) // 2)]
+        elif i % 3 == 1:
+            text = text.rstrip(_DRIFT_PUNCT) or text
+        elif i % 5 == 3 and not cjk:
+            text = text.lower() if text != text.lower() else text.upper()
+        elif i % 7 == 5:
+            text += "嗯" if cjk else " uh"
+        out.append(Token(text, tok.start_ms, tok.end_ms))
+    return out
+
+
+def without(script: Script, start_s: float, end_s: float) -> Script:
+    """The script with the words starting in [start_s, end_s) left out, its final text (and
+    usage) matching what is left: a clean ``done`` that does not cover that stretch."""
+    lo, hi = start_s * 1000, end_s * 1000
+    kept = [t for t in script.tokens if not lo <= t.start_ms < hi]
+    text = "".join(t.text for t in kept)
+    if kept and kept[0].text[:1].isspace():
+        kept[0] = Token(kept[0].text.lstrip(), kept[0].start_ms, kept[0].end_ms)
+        text = text.lstrip()
+    usage = usage_for(script.duration_s or 0.0, len(kept)) if kept else zero_usage()
+    return Script(kept, text, usage, script.duration_s, script.voiced)

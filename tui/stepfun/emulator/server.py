@@ -13,8 +13,10 @@ from typing import Any
 from tui.stepfun.emulator.faults import FaultQueue, parse_fault
 from tui.stepfun.emulator.handler import Handler
 from tui.stepfun.emulator.records import RecordLog, RequestRecord
+from tui.stepfun.options import LEGACY_ACCEPTS
 
 KEY_KINDS = ("normal", "plan")
+BODY_LIMIT_ACTIONS = ("413", "reset")
 
 
 class _Server(ThreadingHTTPServer):
@@ -30,6 +32,15 @@ class Emulator:
     ``first_event_delay_s``: pause between the response headers and the first event.
     ``keys``: key -> "normal" | "plan"; by default one of each is generated
     (``demo_key``, ``plan_key``). Both may be changed while running.
+    ``drift``: every stream's deltas differ from its final text (the docs' own example does;
+    per request, the ``drift`` fault does the same).
+    ``max_body_bytes``: the largest request body taken; a larger one is answered per
+    ``body_limit``: ``"413"`` (read, then refused with an invented 413 body) or ``"reset"``
+    (the connection is reset while the body is still uploading). No source shows what the
+    real service does with an oversized body, so both are offered.
+    ``legacy_models``: what /audio/transcriptions accepts (others: 404 model_invalid, or the
+    wrong-endpoint 400 for an SSE model). step-asr-1.1 was seen there in April 2026 only, so
+    tests can take it away.
     """
 
     def __init__(
@@ -40,6 +51,10 @@ class Emulator:
         rtf: float = 0.0,
         first_event_delay_s: float = 0.0,
         keys: dict[str, str] | None = None,
+        drift: bool = False,
+        max_body_bytes: int | None = None,
+        body_limit: str = "413",
+        legacy_models: tuple[str, ...] = LEGACY_ACCEPTS,
     ) -> None:
         if keys is None:
             keys = {
@@ -52,6 +67,12 @@ class Emulator:
         self.host, self._port = host, port
         self.rtf = rtf
         self.first_event_delay_s = first_event_delay_s
+        if body_limit not in BODY_LIMIT_ACTIONS:
+            raise ValueError(f"body_limit must be one of {BODY_LIMIT_ACTIONS}")
+        self.drift = drift
+        self.max_body_bytes = max_body_bytes
+        self.body_limit = body_limit
+        self.legacy_models = tuple(legacy_models)
         self._keys = dict(keys)
         self._faults = FaultQueue()
         self._records = RecordLog()
@@ -170,6 +191,18 @@ class Emulator:
         """Apply ``fault`` to the next ``count`` ASR requests that pass validation (valid key,
         right base, well-formed body). Raises ValueError for an unknown fault or bad params."""
         self._faults.push(parse_fault(fault, params), int(count))
+
+    def replay(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        content_type: str = "text/event-stream",
+        count: int = 1,
+    ) -> None:
+        """Answer the next ``count`` valid ASR requests with exactly ``body`` (and ``status``,
+        ``content_type``): how the golden tests replay published captures byte for byte."""
+        self.inject("replay", count, body=bytes(body), code=status, content_type=content_type)
 
     def clear_faults(self) -> None:
         self._faults.clear()

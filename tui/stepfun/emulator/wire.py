@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tui.stepfun.emulator.faults import INVENTED
 from tui.stepfun.emulator.script import Script, Token
 
 
@@ -44,7 +45,13 @@ class EventFactory:
         }
 
     def error(self, message: str) -> dict[str, Any]:
-        return {"type": "error", "meta": _meta(self.session), "message": message}
+        # The shape is published ({"type":"error","message":…}); this exact event is not.
+        return {
+            "type": "error",
+            "meta": _meta(self.session),
+            "message": message,
+            "_emulator": INVENTED,
+        }
 
 
 def encode(obj: dict[str, Any] | str, wire: frozenset[str], seq: int, *, final: bool) -> bytes:
