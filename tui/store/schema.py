@@ -72,6 +72,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX seen_by_job ON seen_files (job_id);
     """,
+    # 2: full-text search, one row per cue (tui.store.search). Existing results are indexed
+    # on the first search (the cues are cut in Python, which a migration cannot run).
+    """
+    CREATE TABLE search_cues (
+        id       INTEGER PRIMARY KEY,
+        start_ms INTEGER NOT NULL,
+        end_ms   INTEGER NOT NULL,
+        text     TEXT NOT NULL
+    );
+    CREATE TABLE search_jobs (
+        job_id   INTEGER PRIMARY KEY,
+        saved_at REAL
+    );
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        body, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
+from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
 from tui.store.ledger import WatchLedger
 from tui.store.owners import owner_alive
@@ -208,6 +209,7 @@ class Store:
                     "UPDATE ledger SET done_at = ? WHERE content_hash = ? AND job_id = ?",
                     (time.time(), job.content_hash, job_id),
                 )
+            fts.index_job(conn, job_id)
             return self._db.get(conn, job_id)
 
     def save_cross_check(
@@ -250,6 +252,7 @@ class Store:
                     job_id,
                 ),
             )
+            fts.index_job(conn, job_id)
             return self._db.get(conn, job_id)
 
     def get_result(self, job_id: int) -> TranscriptionResult | None:
@@ -337,6 +340,61 @@ class Store:
                     (json.dumps(merged), job.content_hash, job_id),
                 )
             return self._db.get(conn, job_id)
+
+    def remove_job(self, job_id: int) -> Job:
+        """The job, its result and its search rows deleted (files on disk stay). Not while it
+        runs. The watch ledger forgets the job, so a watcher seeing the file again queues it."""
+        with self._db.tx() as conn:
+            job = self._db.get(conn, job_id)
+            if job.state is JobState.RUNNING:
+                raise JobStateError(f"Job {job_id} is running; cancel it before removing it.")
+            fts.unindex_job(conn, job_id)
+            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            return job
+
+    # --- search ----------------------------------------------------------------------------
+
+    def reindex(self, job_id: int) -> int:
+        """Index the job's stored text again (after a correction); returns its cue count."""
+        with self._db.tx() as conn:
+            return fts.index_job(conn, job_id)
+
+    def search(
+        self,
+        text: str,
+        *,
+        folder: Path | None = None,
+        since: float | None = None,
+        states: Iterable[str] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[fts.SearchHit]:
+        """Cues matching ``text``, best first. QuerySyntaxError (one sentence) for a query
+        that cannot be understood; ValueError for an unknown state."""
+        query = fts.parse_query(text)
+        wanted = [JobState(s).value for s in states]
+        self.catch_up_index()
+        with self._db.lock:
+            return fts.search(
+                self._db.conn,
+                query,
+                folder=folder,
+                since=since,
+                states=wanted,
+                limit=limit,
+                offset=offset,
+            )
+
+    def catch_up_index(self) -> int:
+        """Index results saved without it (an older database, another writer); returns how
+        many jobs were (re)indexed."""
+        with self._db.lock:
+            stale = fts.stale_jobs(self._db.conn)
+        if not stale:
+            return 0
+        with self._db.tx() as conn:
+            return fts.catch_up(conn, fts.stale_jobs(conn))
 
     def recover_running(self, owner: str) -> list[Job]:
         """Running jobs whose runner is gone (or is this one, restarting) → queued."""

@@ -1,0 +1,234 @@
+"""Search across stored transcripts: a real SQLite file, results saved the way the engine does."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.store.records import JobState, JobStateError
+from tui.store.search import QuerySyntaxError, parse_query
+from tui.store.store import Store
+from tui.transcript.model import Segment, TranscriptionResult
+from tui.transcript.text import CJK
+
+
+def timed(text: str, step_ms: int = 250) -> list[Segment]:
+    """Segments as the service sends them: a CJK character or a Latin word (with its space)."""
+    pieces: list[str] = []
+    for word in text.split(" "):
+        run = ""
+        for ch in word:
+            if CJK.match(ch):
+                if run:
+                    pieces.append(run)
+                    run = ""
+                pieces.append(ch)
+            else:
+                run += ch
+        pieces.append(run + " ")
+    pieces = [p for p in pieces if p.strip()]
+    return [Segment(i * step_ms, (i + 1) * step_ms, p) for i, p in enumerate(pieces)]
+
+
+def result(path: Path, text: str) -> TranscriptionResult:
+    segs = timed(text)
+    return TranscriptionResult(
+        file=str(path), text=text, segments=segs, model="m", duration_s=len(segs) / 4
+    )
+
+
+def finished(store: Store, path: Path, text: str) -> int:
+    job = store.add_job(path)
+    store.claim_one(job.id, "me")
+    store.finish_job(job.id, result(path, text), owner="me")
+    return job.id
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "jobs.sqlite3") as s:
+        yield s
+
+
+@pytest.fixture
+def library(store: Store, tmp_path: Path) -> dict[str, int]:
+    return {
+        "zh": finished(
+            store,
+            tmp_path / "meetings" / "周会.m4a",
+            "今天我们讨论一下预算。下周的会议改到周三。钱的问题以后再说。",
+        ),
+        "en": finished(
+            store,
+            tmp_path / "meetings" / "standup.wav",
+            "The budget review is on Friday. Please send the budgeting sheet before the "
+            "meeting. Nothing else is urgent.",
+        ),
+        "mixed": finished(
+            store,
+            tmp_path / "calls" / "client.mp3",
+            "客户说 AI 项目的 budget 要再看一下。下个 sprint 开始之前给答复。",
+        ),
+    }
+
+
+def test_one_character_chinese_query_matches(store: Store, library: dict[str, int]) -> None:
+    hits = store.search("钱")
+    assert [h.job_id for h in hits] == [library["zh"]]
+    assert "«钱»" in hits[0].snippet
+    assert hits[0].file.endswith("周会.m4a")
+
+
+def test_two_character_chinese_query_matches_as_a_word(
+    store: Store, library: dict[str, int]
+) -> None:
+    hits = store.search("会议")
+    assert [h.job_id for h in hits] == [library["zh"]]
+    assert "«会议»" in hits[0].snippet
+    # The two characters apart do not make the word.
+    assert store.search("议会") == []
+    # The cue's time is where the word was said: after the first sentence (11 segments).
+    first = store.search("预算")[0]
+    later = hits[0]
+    assert first.start_ms < later.start_ms
+    assert later.start_ms == 11 * 250
+    assert later.end_ms > later.start_ms
+
+
+def test_english_whole_words_prefixes_and_phrases(store: Store, library: dict[str, int]) -> None:
+    words = store.search("budget")
+    assert {h.job_id for h in words} == {library["en"], library["mixed"]}
+    # A whole word: "budgeting" alone does not make "budget" match twice in the English job.
+    assert all("«budgeting»" not in h.snippet for h in words)
+    prefixed = store.search("budg*")
+    assert {h.job_id for h in prefixed} == {library["en"], library["mixed"]}
+    assert any("«budgeting»" in h.snippet for h in prefixed)
+    assert store.search("BUDGET")  # case folded
+    phrase = store.search('"budget review"')
+    assert [h.job_id for h in phrase] == [library["en"]]
+    assert "«budget review»" in phrase[0].snippet
+    assert store.search('"review budget"') == []
+
+
+def test_mixed_query_needs_every_part(store: Store, library: dict[str, int]) -> None:
+    hits = store.search("budget 客户")
+    assert [h.job_id for h in hits] == [library["mixed"]]
+    assert "«budget»" in hits[0].snippet and "«客户»" in hits[0].snippet
+    assert [h.job_id for h in store.search("AI项目")] == [library["mixed"]]
+    assert {h.job_id for h in store.search("钱 OR sprint")} == {library["zh"], library["mixed"]}
+    assert [h.job_id for h in store.search("budget -客户")] == [library["en"]]
+
+
+def test_no_hits_is_an_empty_list(store: Store, library: dict[str, int]) -> None:
+    assert store.search("kangaroo") == []
+    assert store.search("袋鼠") == []
+
+
+def test_ranking_puts_the_denser_match_first(store: Store, tmp_path: Path) -> None:
+    finished(store, tmp_path / "a.wav", "A long cue about many things, including one budget note.")
+    best = finished(store, tmp_path / "b.wav", "Budget, budget, budget.")
+    hits = store.search("budget")
+    assert hits[0].job_id == best
+    assert hits[0].score <= hits[1].score
+
+
+def test_filters_by_folder_state_and_date(
+    store: Store, library: dict[str, int], tmp_path: Path
+) -> None:
+    assert {h.job_id for h in store.search("budget", folder=tmp_path / "calls")} == {
+        library["mixed"]
+    }
+    # A folder whose name only starts the same is another folder.
+    assert store.search("budget", folder=tmp_path / "call") == []
+    assert store.search("budget", states=["failed"]) == []
+    assert len(store.search("budget", states=["done"])) == 2
+    assert store.search("budget", since=4e9) == []
+    with pytest.raises(ValueError):
+        store.search("budget", states=["finished"])
+
+
+def test_edited_text_is_found_by_new_words_only(store: Store, library: dict[str, int]) -> None:
+    job_id = library["zh"]
+    # A correction written beside the store (as the review layer will), then reindexed.
+    conn = sqlite3.connect(store.path)
+    segs = [s.__dict__ for s in timed("今天我们讨论一下经费。")]
+    conn.execute(
+        "UPDATE results SET text = ?, segments = ? WHERE job_id = ?",
+        ("今天我们讨论一下经费。", json.dumps(segs, ensure_ascii=False), job_id),
+    )
+    conn.commit()
+    conn.close()
+    assert store.reindex(job_id) == 1
+    assert [h.job_id for h in store.search("经费")] == [job_id]
+    assert store.search("预算") == []
+
+
+def test_replaced_result_is_reindexed(store: Store, library: dict[str, int]) -> None:
+    job_id = library["en"]
+    job = store.require_job(job_id)
+    store.save_cross_check(
+        job_id, result(job.source, "Quarterly forecast only."), finished_at=job.finished_at
+    )
+    assert [h.job_id for h in store.search("forecast")] == [job_id]
+    assert {h.job_id for h in store.search("budget")} == {library["mixed"]}
+
+
+def test_removed_job_is_gone_from_results(
+    store: Store, library: dict[str, int], tmp_path: Path
+) -> None:
+    removed = store.remove_job(library["mixed"])
+    assert removed.id == library["mixed"]
+    assert store.get_job(library["mixed"]) is None
+    assert store.get_result(library["mixed"]) is None
+    assert {h.job_id for h in store.search("budget")} == {library["en"]}
+    assert store.search("客户") == []
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM search_jobs").fetchone()[0] == 2
+
+
+def test_running_job_cannot_be_removed(store: Store, tmp_path: Path) -> None:
+    job = store.add_job(tmp_path / "a.wav")
+    store.claim_one(job.id, "me")
+    with pytest.raises(JobStateError, match="running"):
+        store.remove_job(job.id)
+    assert store.require_job(job.id).state is JobState.RUNNING
+
+
+def test_results_saved_without_the_index_are_caught_up(store: Store, tmp_path: Path) -> None:
+    job_id = finished(store, tmp_path / "a.wav", "Old database text about penguins.")
+    # As an older stepfun-asr would have left it: a result and no index rows.
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("DELETE FROM search_cues")
+        conn.execute("DELETE FROM search_jobs")
+        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+    assert [h.job_id for h in store.search("penguins")] == [job_id]
+    assert store.catch_up_index() == 0
+
+
+def test_transcript_without_timestamps_is_searchable(store: Store, tmp_path: Path) -> None:
+    job = store.add_job(tmp_path / "a.wav")
+    store.claim_one(job.id, "me")
+    text = "First sentence here. The second one mentions walruses."
+    store.finish_job(
+        job.id,
+        TranscriptionResult(file="a.wav", text=text, segments=[], duration_s=9.0),
+        owner="me",
+    )
+    (hit,) = store.search("walruses")
+    assert hit.snippet == "The second one mentions «walruses»."
+    assert (hit.start_ms, hit.end_ms) == (0, 9000)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"budget review', "budget OR", "OR budget", "!!! ...", "-budget", "a OR OR b"],
+)
+def test_bad_queries_say_why_in_one_sentence(query: str) -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        parse_query(query)
+    message = str(info.value)
+    assert message.endswith(".") and "\n" not in message
