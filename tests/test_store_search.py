@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tui.store import search as fts
 from tui.store.records import JobState, JobStateError
+from tui.store.schema import MIGRATIONS
 from tui.store.search import QuerySyntaxError, parse_query
 from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
@@ -46,6 +48,21 @@ def finished(store: Store, path: Path, text: str) -> int:
     store.claim_one(job.id, "me")
     store.finish_job(job.id, result(path, text), owner="me")
     return job.id
+
+
+def vocabulary(store: Store) -> list[tuple[str, int, int]]:
+    conn = store._db.conn
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING fts5vocab(main, search_fts, row)")
+    return list(conn.execute("SELECT term, doc, cnt FROM temp.v ORDER BY term"))
+
+
+def assert_index_exact(store: Store) -> None:
+    """The index after every update equals one built afresh from the cue rows: each delete
+    took out exactly the tokens its insert put in."""
+    before = vocabulary(store)
+    with store._db.tx() as conn:
+        fts.rebuild(conn)
+    assert vocabulary(store) == before
 
 
 @pytest.fixture
@@ -165,6 +182,10 @@ def test_edited_text_is_found_by_new_words_only(store: Store, library: dict[str,
     assert store.reindex(job_id) == 1
     assert [h.job_id for h in store.search("经费")] == [job_id]
     assert store.search("预算") == []
+    # The other jobs are intact, and can still be taken out exactly.
+    assert {h.job_id for h in store.search("budget")} == {library["en"], library["mixed"]}
+    store.remove_job(library["en"])
+    assert_index_exact(store)
 
 
 def test_replaced_result_is_reindexed(store: Store, library: dict[str, int]) -> None:
@@ -175,6 +196,7 @@ def test_replaced_result_is_reindexed(store: Store, library: dict[str, int]) -> 
     )
     assert [h.job_id for h in store.search("forecast")] == [job_id]
     assert {h.job_id for h in store.search("budget")} == {library["mixed"]}
+    assert_index_exact(store)
 
 
 def test_removed_job_is_gone_from_results(
@@ -188,6 +210,7 @@ def test_removed_job_is_gone_from_results(
     assert store.search("客户") == []
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM search_jobs").fetchone()[0] == 2
+    assert_index_exact(store)
 
 
 def test_running_job_cannot_be_removed(store: Store, tmp_path: Path) -> None:
@@ -198,15 +221,29 @@ def test_running_job_cannot_be_removed(store: Store, tmp_path: Path) -> None:
     assert store.require_job(job.id).state is JobState.RUNNING
 
 
-def test_results_saved_without_the_index_are_caught_up(store: Store, tmp_path: Path) -> None:
-    job_id = finished(store, tmp_path / "a.wav", "Old database text about penguins.")
-    # As an older stepfun-asr would have left it: a result and no index rows.
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("DELETE FROM search_cues")
-        conn.execute("DELETE FROM search_jobs")
-        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
-    assert [h.job_id for h in store.search("penguins")] == [job_id]
-    assert store.catch_up_index() == 0
+def test_results_saved_before_the_index_existed_are_indexed(tmp_path: Path) -> None:
+    # A database as the previous version left it: schema 1, one finished job with its result.
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO jobs (id, source, state, created_at) VALUES (7, '/old/a.wav', 'done', 1.0)"
+    )
+    segs = [s.__dict__ for s in timed("Old database text about penguins.")]
+    conn.execute(
+        "INSERT INTO results (job_id, text, segments, saved_at) VALUES (7, ?, ?, 1.0)",
+        ("Old database text about penguins.", json.dumps(segs)),
+    )
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        (hit,) = store.search("penguins")
+        assert (hit.job_id, hit.file) == (7, "/old/a.wav")
+        assert store.catch_up_index() == 0
+        assert_index_exact(store)
 
 
 def test_transcript_without_timestamps_is_searchable(store: Store, tmp_path: Path) -> None:
@@ -232,3 +269,33 @@ def test_bad_queries_say_why_in_one_sentence(query: str) -> None:
         parse_query(query)
     message = str(info.value)
     assert message.endswith(".") and "\n" not in message
+
+
+def test_cue_not_in_the_final_text_keeps_its_own_text(store: Store, tmp_path: Path) -> None:
+    # The final text can differ from the streamed words (e.g. number formatting).
+    job = store.add_job(tmp_path / "a.wav")
+    store.claim_one(job.id, "me")
+    res = result(tmp_path / "a.wav", "We spent twelve dollars. Then we left.")
+    res.text = "We spent $12. Then we left."
+    store.finish_job(job.id, res, owner="me")
+    assert [h.snippet for h in store.search("twelve")] == ["We spent «twelve» dollars."]
+    assert [h.snippet for h in store.search("left")] == ["Then we «left»."]
+    with sqlite3.connect(store.path) as conn:
+        own = conn.execute("SELECT text FROM search_cues ORDER BY id").fetchall()
+    assert own == [("We spent twelve dollars.",), (None,)]
+    store.remove_job(job.id)
+    assert store.search("twelve") == []
+    assert_index_exact(store)
+
+
+def test_common_words_rank_the_newest_matches_and_filters_widen_the_window(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fts, "RANK_WINDOW", 3)
+    old = [finished(store, tmp_path / "old" / f"{n}.wav", "Common word here.") for n in range(3)]
+    new = [finished(store, tmp_path / "new" / f"{n}.wav", "Common word here.") for n in range(6)]
+    assert len(store.search("common", limit=4)) == 4
+    # Only the old folder: its matches are older than the window, which widens to them.
+    (hit,) = store.search("common", folder=tmp_path / "old", limit=1)
+    assert hit.job_id in old
+    assert len(store.search("common", limit=20)) == len(old) + len(new)

@@ -187,6 +187,7 @@ class Store:
                     f"Job {job_id} is {job.state.value}, not running here; "
                     "its result was not saved."
                 )
+            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
             _save_result(conn, job_id, result)
             conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, usage = ?, duration_s = ?, "
@@ -240,6 +241,7 @@ class Store:
                 {w.get("code") for w in json.loads(row[0]) if w.get("serious")} if row else set()
             )
             fresh = {w.code for w in result.warnings if w.serious} - before
+            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
             _save_result(conn, job_id, result)
             conn.execute(
                 "UPDATE jobs SET state = ?, cost_amount = ?, cost_currency = ?, "
@@ -358,7 +360,7 @@ class Store:
     def reindex(self, job_id: int) -> int:
         """Index the job's stored text again (after a correction); returns its cue count."""
         with self._db.tx() as conn:
-            return fts.index_job(conn, job_id)
+            return fts.reindex_job(conn, job_id)
 
     def search(
         self,
@@ -387,14 +389,13 @@ class Store:
             )
 
     def catch_up_index(self) -> int:
-        """Index results saved without it (an older database, another writer); returns how
-        many jobs were (re)indexed."""
+        """Index the results saved before the search index existed (once, after the upgrade;
+        slow for a large library); returns how many jobs were indexed."""
         with self._db.lock:
-            stale = fts.stale_jobs(self._db.conn)
-        if not stale:
-            return 0
+            if not fts.needs_backfill(self._db.conn):
+                return 0
         with self._db.tx() as conn:
-            return fts.catch_up(conn, fts.stale_jobs(conn))
+            return fts.backfill(conn)
 
     def recover_running(self, owner: str) -> list[Job]:
         """Running jobs whose runner is gone (or is this one, restarting) → queued."""
