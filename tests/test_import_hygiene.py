@@ -17,6 +17,8 @@ HEADLESS_EXTRA = (
     "tui.commands.watch_cmd",
     "tui.commands.jobs_cmd",
     "tui.commands.config_cmd",
+    "tui.commands.search_cmd",
+    "tui.folder_settings",
 )
 
 

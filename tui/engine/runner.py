@@ -38,6 +38,7 @@ from tui.engine.progress import PROGRESS_INTERVAL_S, ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.transcriber import CrossCheckFn, TranscribeFn, pipeline_engines
 from tui.errors import AsrError, ErrorKind
+from tui.folder_settings import FolderSettingsError, effective_settings
 from tui.secrets import redact
 from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
@@ -337,7 +338,10 @@ class Runner:
     # --- one job -----------------------------------------------------------------------------
 
     def _settings_for(self, job: Job) -> Settings:
-        opts, base = job.options, self.settings
+        # Global settings < the folder's .stepfun-asr.toml files < the job's own options.
+        # A broken folder file raises FolderSettingsError: that job fails, saying which file.
+        opts = job.options
+        base, _ = effective_settings(self.settings, job.source, _watch_root(job))
         return dataclasses.replace(
             base,
             model=opts.model or base.model,
@@ -442,4 +446,24 @@ class Runner:
             return
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
-            self.delivery.deliver(done, result, done.source, done.options.export, previous_outputs)
+            spec = _folder_export(self.settings, done, done.options.export)
+            self.delivery.deliver(done, result, done.source, spec, previous_outputs)
+
+
+def _watch_root(job: Job) -> Path | None:
+    return Path(job.watch_id) if job.watch_id else None  # a watch's id is its folder
+
+
+def _folder_export(settings: Settings, job: Job, spec: ExportSpec) -> ExportSpec:
+    """The export spec with the formats and out dir a folder file sets for the job's file."""
+    try:
+        eff, sources = effective_settings(settings, job.source, _watch_root(job))
+    except FolderSettingsError as exc:  # broken since the job started: it ran without it
+        log.warning("job %s: %s", job.id, exc)
+        return spec
+    changes: dict[str, Any] = {}
+    if sources["formats"].folder_file:
+        changes["formats"] = tuple(eff.formats)
+    if (where := sources["out_dir"].folder) is not None:
+        changes.update(out_dir=eff.out_dir, root=str(where))  # mirrored below that folder
+    return dataclasses.replace(spec, **changes) if changes else spec
