@@ -73,8 +73,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX seen_by_job ON seen_files (job_id);
     """,
     # 2: full-text search, one row per cue (tui.store.search). The results already saved are
-    # listed for indexing on the first search (cues are cut in Python, not in SQL).
+    # listed for indexing on the first search (cues are cut in Python, not in SQL). Jobs by
+    # source path, for the library and the file browser's marks.
     """
+    CREATE INDEX jobs_by_source ON jobs (source, id);
     CREATE TABLE search_cues (
         id       INTEGER PRIMARY KEY,
         job_id   INTEGER NOT NULL,

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
+from tui.store import library
 from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
 from tui.store.ledger import WatchLedger
@@ -386,6 +387,26 @@ class Store:
                 states=wanted,
                 limit=limit,
                 offset=offset,
+            )
+
+    # --- library ---------------------------------------------------------------------------
+
+    def file_marks(self, folder: Path) -> dict[Path, library.FileMark]:
+        """What the file browser marks on each recording under ``folder``."""
+        with self._db.lock:
+            return library.file_marks(self._db.conn, folder)
+
+    def library(
+        self,
+        flt: library.LibraryFilter | None = None,
+        group: library.Grouping = "date",
+        *,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[Job]:
+        with self._db.lock:
+            return library.list_library(
+                self._db.conn, flt or library.LibraryFilter(), group, limit=limit, offset=offset
             )
 
     def catch_up_index(self) -> int:
