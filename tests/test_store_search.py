@@ -299,3 +299,26 @@ def test_common_words_rank_the_newest_matches_and_filters_widen_the_window(
     (hit,) = store.search("common", folder=tmp_path / "old", limit=1)
     assert hit.job_id in old
     assert len(store.search("common", limit=20)) == len(old) + len(new)
+
+
+def test_library_pages_filters_and_marks(store: Store, tmp_path: Path) -> None:
+    from tui.store.library import FileMark, LibraryFilter
+
+    a = finished(store, tmp_path / "x" / "a.wav", "One.")
+    b = finished(store, tmp_path / "y" / "b.wav", "Two.")
+    queued = store.add_job(tmp_path / "x" / "c.wav")
+    store.mark_reviewed(b)
+    assert [j.id for j in store.library(limit=2)] == [queued.id, b]
+    assert [j.id for j in store.library(limit=2, offset=2)] == [a]
+    assert [j.id for j in store.library(group="folder")] == [a, queued.id, b]
+    assert [j.id for j in store.library(LibraryFilter(reviewed=True))] == [b]
+    done = LibraryFilter(states=(JobState.DONE,), folder=tmp_path / "x")
+    assert [j.id for j in store.library(done)] == [a]
+    assert store.library(LibraryFilter(since=4e9)) == []
+    # A copy the watcher recognised by its bytes is marked like the file it copies.
+    store.ledger.record_seen(tmp_path / "x" / "copy.wav", 4, 1, "h", a)
+    assert store.file_marks(tmp_path / "x") == {
+        tmp_path / "x" / "a.wav": FileMark.TRANSCRIBED,
+        tmp_path / "x" / "c.wav": FileMark.QUEUED,
+        tmp_path / "x" / "copy.wav": FileMark.TRANSCRIBED,
+    }
