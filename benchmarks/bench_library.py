@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tui.store import search as fts
+from tui.store.search_query import CJK_CHAR
 from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
 
@@ -54,7 +54,7 @@ class Words:
         if lang == "en":
             ranked = [(w, f) for w, f in ranked if w.isalpha() and w.isascii()]
         else:
-            ranked = [(w, f) for w, f in ranked if fts._CJK_CHAR.match(w) and w.isalpha()]
+            ranked = [(w, f) for w, f in ranked if CJK_CHAR.match(w) and w.isalpha()]
         self.words = [w for w, _ in ranked[:VOCAB]]
         self.cum = list(itertools.accumulate(f for _, f in ranked[:VOCAB]))
 
