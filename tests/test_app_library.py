@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input
 
 from tests.test_store_search import finished, result
-from tui.app.screens.library_screen import PAGE, LibraryJobChosen, LibraryScreen
+from tui.app.screens.library_screen import (
+    FIRST_PAGE,
+    PAGE,
+    LibraryJobChosen,
+    LibraryScreen,
+)
 from tui.app.testing import screen_text, wait_until
 from tui.app.widgets.file_browser import AudioTree
 from tui.store.library import FileMark
@@ -69,11 +74,13 @@ async def test_bad_query_is_one_sentence_in_the_status_line(tmp_path: Path) -> N
             await wait_until(
                 pilot, lambda: "no closing quote" in screen_text(app), what="the error"
             )
+            # Letters typed in the search box are text, not the filter keys (d, g, s, r).
+            assert set(screen.choice.values()) == {0}
 
 
 async def test_jobs_load_a_page_at_a_time_and_filter_by_state(tmp_path: Path) -> None:
     with Store(tmp_path / "jobs.sqlite3") as store:
-        for n in range(PAGE + 30):
+        for n in range(FIRST_PAGE + PAGE + 30):
             finished(store, tmp_path / f"f{n // 100}" / f"{n}.wav", f"Recording {n}.")
         store.add_job(tmp_path / "waiting.wav")
         app = Harness(store)
@@ -81,24 +88,27 @@ async def test_jobs_load_a_page_at_a_time_and_filter_by_state(tmp_path: Path) ->
             screen = LibraryScreen(store)
             await app.push_screen(screen)
             await pilot.pause()
-            assert screen.loaded == PAGE and not screen.exhausted
+            assert screen.loaded == FIRST_PAGE and not screen.exhausted
             table = screen.query_one("#library-jobs", DataTable)
             table.focus()
             table.move_cursor(row=table.row_count - 1)
-            await wait_until(pilot, lambda: screen.exhausted, what="the second page")
-            assert screen.loaded == PAGE + 31
-            screen.query_one("#library-state", Select).value = "queued"
+            await wait_until(pilot, lambda: screen.loaded > FIRST_PAGE, what="the next page")
+            assert screen.loaded == FIRST_PAGE + PAGE
+            table.move_cursor(row=table.row_count - 1)
+            await wait_until(pilot, lambda: screen.exhausted, what="the last page")
+            assert screen.loaded == FIRST_PAGE + PAGE + 31
+            await pilot.press("s")  # state: any → queued
             await wait_until(pilot, lambda: screen.loaded == 1, what="the filter")
-            assert "waiting.wav" in screen_text(app)
-            # Grouped by folder: one header per folder.
-            screen.query_one("#library-state", Select).value = ""
-            screen.query_one("#library-group", Select).value = "folder"
+            assert "waiting.wav" in screen_text(app) and "state: queued" in screen_text(app)
+            # Grouped by folder (state back to any): one header per folder.
+            await pilot.press(*"s" * 6, "g")
             await wait_until(pilot, lambda: screen.grouping == "folder", what="grouping")
             await pilot.pause()
+            assert screen.filter.states == ()
             keys = [str(k.value) for k in table.rows]
             groups = [k for k in keys if k.startswith("group:")]
-            # The first page is f0 and f1 (100 each): a header for each.
-            assert [g.rsplit("/", 1)[-1] for g in groups] == ["f0", "f1"]
+            # The first page is in f0 (100 jobs there): one header.
+            assert [g.rsplit("/", 1)[-1] for g in groups] == ["f0"]
             # Choosing a job row opens it (no cue).
             table.move_cursor(row=1)
             await pilot.press("enter")

@@ -2,8 +2,10 @@
 date, with one search box across every transcript. Choosing a job or a search hit posts
 ``LibraryJobChosen`` to the app, which opens that job (at that cue, for a hit).
 
-Jobs are read a page at a time (``PAGE`` rows), the next page when the cursor nears the end,
-so the view opens at once whatever the size of the history. Searches run in a thread worker.
+Jobs are read a page at a time (a screenful first, then ``PAGE`` rows when the cursor nears
+the end), so the view opens at once whatever the size of the history. Filters are keys on the
+list (s, r, d, g cycle state, review, date and grouping; one line shows them): a row of select
+boxes doubled the time to open. Searches run in a thread worker.
 """
 
 from __future__ import annotations
@@ -15,26 +17,30 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.store.library import FileMark, Grouping, LibraryFilter, mark_for
 from tui.store.records import Job, JobState
 from tui.store.search import QuerySyntaxError, SearchHit
 from tui.store.store import Store
 
+FIRST_PAGE = 60  # a screenful and some: the view shows at once
 PAGE = 200
 SEARCH_DELAY_S = 0.25  # typing pauses this long before a search runs
 HITS = 100
 DAY_S = 86_400.0
 
-STATE_CHOICES = [("any state", ""), *((s.value.replace("_", " "), s.value) for s in JobState)]
-REVIEW_CHOICES = [("reviewed or not", ""), ("reviewed", "yes"), ("not reviewed", "no")]
-DATE_CHOICES = [("any date", ""), ("today", "1"), ("last 7 days", "7"), ("last 30 days", "30")]
-GROUP_CHOICES = [("by day", "date"), ("by folder", "folder")]
+# Each filter's choices in the order its key cycles through them: (label, value).
+STATES: list[tuple[str, JobState | None]] = [
+    ("any", None),
+    *((s.value.replace("_", " "), s) for s in JobState),
+]
+REVIEWED: list[tuple[str, bool | None]] = [("any", None), ("yes", True), ("no", False)]
+DATES: list[tuple[str, int | None]] = [("any", None), ("today", 1), ("7 days", 7), ("30 days", 30)]
+GROUPS: list[tuple[str, Grouping]] = [("by day", "date"), ("by folder", "folder")]
 MARK_TEXT = {
     FileMark.TRANSCRIBED: ("✓ done", "green"),
     FileMark.NEEDS_REVIEW: ("! review", "yellow"),
@@ -57,11 +63,13 @@ class LibraryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="library.close"),
         Binding("ctrl+f", "focus_search", "Search", id="library.search"),
-        Binding("ctrl+g", "toggle_grouping", "Group by day/folder", id="library.group"),
+        Binding("s", "cycle('state')", "State", id="library.state"),
+        Binding("r", "cycle('reviewed')", "Reviewed", id="library.reviewed"),
+        Binding("d", "cycle('date')", "Date", id="library.date"),
+        Binding("g", "cycle('group')", "Group", id="library.group"),
     ]
     DEFAULT_CSS = """
-    LibraryScreen #library-filters { height: auto; }
-    LibraryScreen #library-filters Select { width: 1fr; }
+    LibraryScreen #library-filters { height: 1; padding: 0 1; }
     LibraryScreen #library-jobs, LibraryScreen #library-hits { height: 1fr; }
     LibraryScreen #library-status { height: 1; color: $text-muted; padding: 0 1; }
     """
@@ -71,6 +79,7 @@ class LibraryScreen(Screen[None]):
         self.store = store
         self.filter = LibraryFilter()
         self.grouping: Grouping = "date"
+        self.choice = {"state": 0, "reviewed": 0, "date": 0, "group": 0}
         self.loaded = 0
         self.exhausted = False
         self.hits: list[SearchHit] = []
@@ -78,11 +87,7 @@ class LibraryScreen(Screen[None]):
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="library-filters"):
-            yield Select(STATE_CHOICES, value="", allow_blank=False, id="library-state")
-            yield Select(REVIEW_CHOICES, value="", allow_blank=False, id="library-reviewed")
-            yield Select(DATE_CHOICES, value="", allow_blank=False, id="library-date")
-            yield Select(GROUP_CHOICES, value="date", allow_blank=False, id="library-group")
+        yield Static(self._filter_line(), id="library-filters", markup=False)
         yield Input(
             placeholder='Search every transcript: words, "a phrase", budg*, 预算',
             id="library-search",
@@ -112,9 +117,10 @@ class LibraryScreen(Screen[None]):
     def load_more(self) -> None:
         if self.exhausted:
             return
-        page = self.store.library(self.filter, self.grouping, limit=PAGE, offset=self.loaded)
+        size = PAGE if self.loaded else FIRST_PAGE
+        page = self.store.library(self.filter, self.grouping, limit=size, offset=self.loaded)
         self.loaded += len(page)
-        self.exhausted = len(page) < PAGE
+        self.exhausted = len(page) < size
         table = self.query_one("#library-jobs", DataTable)
         for job in page:
             group = self._group_of(job)
@@ -169,29 +175,38 @@ class LibraryScreen(Screen[None]):
 
     # --- filters -------------------------------------------------------------------------
 
-    @on(Select.Changed)
-    def _filter_changed(self, event: Select.Changed) -> None:
-        state = self.query_one("#library-state", Select).value
-        reviewed = self.query_one("#library-reviewed", Select).value
-        days = self.query_one("#library-date", Select).value
-        group = self.query_one("#library-group", Select).value
+    def action_cycle(self, which: str) -> None:
+        sizes = {"state": len(STATES), "reviewed": len(REVIEWED), "date": len(DATES), "group": 2}
+        self.choice[which] = (self.choice[which] + 1) % sizes[which]
+        state = STATES[self.choice["state"]][1]
+        days = DATES[self.choice["date"]][1]
         since = None
-        if isinstance(days, str) and days:
+        if days is not None:
             midnight = time.mktime((*time.localtime()[:3], 0, 0, 0, 0, 0, -1))
-            since = midnight - (int(days) - 1) * DAY_S
+            since = midnight - (days - 1) * DAY_S
         self.filter = LibraryFilter(
-            states=(JobState(state),) if isinstance(state, str) and state else (),
-            reviewed={"yes": True, "no": False}.get(str(reviewed)),
+            states=(state,) if state is not None else (),
+            reviewed=REVIEWED[self.choice["reviewed"]][1],
             since=since,
         )
-        self.grouping = "folder" if group == "folder" else "date"
+        self.grouping = GROUPS[self.choice["group"]][1]
+        self.query_one("#library-filters", Static).update(self._filter_line())
         self.reload()
         if self.query_one("#library-search", Input).value.strip():
             self._run_search()
 
-    def action_toggle_grouping(self) -> None:
-        select = self.query_one("#library-group", Select)
-        select.value = "date" if self.grouping == "folder" else "folder"
+    def _filter_line(self) -> Text:
+        parts = [
+            ("s", "state", STATES[self.choice["state"]][0]),
+            ("r", "reviewed", REVIEWED[self.choice["reviewed"]][0]),
+            ("d", "date", DATES[self.choice["date"]][0]),
+            ("g", "", GROUPS[self.choice["group"]][0]),
+        ]
+        line = Text()
+        for key, name, value in parts:
+            line.append(f" {key} ", style="reverse")
+            line.append(f" {name + ': ' if name else ''}{value}   ")
+        return line
 
     def action_focus_search(self) -> None:
         self.query_one("#library-search", Input).focus()
