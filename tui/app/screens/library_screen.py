@@ -92,7 +92,7 @@ class LibraryScreen(Screen[None]):
             placeholder='Search every transcript: words, "a phrase", budg*, 预算',
             id="library-search",
         )
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="library-jobs")
+        yield DataTable(cursor_type="row", id="library-jobs")
         yield DataTable(cursor_type="row", id="library-hits")
         yield Static("", id="library-status", markup=False)
         yield Footer()
