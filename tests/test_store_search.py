@@ -288,17 +288,27 @@ def test_cue_not_in_the_final_text_keeps_its_own_text(store: Store, tmp_path: Pa
     assert_index_exact(store)
 
 
-def test_common_words_rank_the_newest_matches_and_filters_widen_the_window(
+def test_broad_queries_list_the_newest_matches_first(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fts, "RANK_WINDOW", 3)
+    monkeypatch.setattr(fts, "BROAD_MATCHES", 3)
     old = [finished(store, tmp_path / "old" / f"{n}.wav", "Common word here.") for n in range(3)]
     new = [finished(store, tmp_path / "new" / f"{n}.wav", "Common word here.") for n in range(6)]
-    assert len(store.search("common", limit=4)) == 4
-    # Only the old folder: its matches are older than the window, which widens to them.
-    (hit,) = store.search("common", folder=tmp_path / "old", limit=1)
-    assert hit.job_id in old
-    assert len(store.search("common", limit=20)) == len(old) + len(new)
+    rare = finished(store, tmp_path / "new" / "rare.wav", "Common and unusual.")
+    hits = store.search("common", limit=4)
+    assert [h.job_id for h in hits] == [rare, *new[::-1][:3]]
+    assert not any(h.ranked for h in hits) and '"ranked": false' in json.dumps(hits[0].to_json())
+    assert [h.job_id for h in store.search("common", limit=3, offset=4)] == new[::-1][3:6]
+    # Filtered: job by job (few jobs), or joined (many), both newest first.
+    in_old = store.search("common", folder=tmp_path / "old", limit=2)
+    assert [h.job_id for h in in_old] == old[::-1][:2]
+    monkeypatch.setattr(fts, "SPAN_QUERIES", 1)
+    assert [h.job_id for h in store.search("common", folder=tmp_path / "old")] == old[::-1]
+    # A filter leaving no indexed job answers at once.
+    assert store.search("common", states=["failed"]) == []
+    # A narrow query is ranked.
+    (hit,) = store.search("unusual")
+    assert hit.ranked and hit.job_id == rare
 
 
 def test_library_pages_filters_and_marks(store: Store, tmp_path: Path) -> None:

@@ -49,8 +49,10 @@ __all__ = [
 ]
 
 _MARK_OPEN, _MARK_CLOSE = "«", "»"
-# Matches ranked per query at most (the newest); see ``search``.
-RANK_WINDOW = 10_000
+# A query matching more cues than this lists the newest first; see ``search``.
+BROAD_MATCHES = 2_000
+# A filtered broad query seeks job by job when the filter leaves at most this many jobs.
+SPAN_QUERIES = 500
 SNIPPET_CHARS = 160  # a cue fits; longer text (no timestamps) is cut around the match
 
 
@@ -62,7 +64,8 @@ class SearchHit:
     end_ms: int
     snippet: str  # the cue's text with each match between « and »
     state: str
-    score: float  # bm25: lower is a better match
+    score: float  # bm25: lower is a better match (0 when not ranked)
+    ranked: bool = True  # False: one of the newest matches of a query matching many cues
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -72,6 +75,7 @@ class SearchHit:
             "end_ms": self.end_ms,
             "snippet": self.snippet,
             "state": self.state,
+            "ranked": self.ranked,
         }
 
 
@@ -231,7 +235,63 @@ def search(
     offset: int = 0,
 ) -> list[SearchHit]:
     """Best matches first (bm25), one per cue, with the job filters applied before ranking.
-    A query matching more than RANK_WINDOW cues is ranked among the newest RANK_WINDOW."""
+
+    bm25 scores every match, whatever the LIMIT (and reads each word's every occurrence for
+    its weight): ~150 ms for a character in most cues of a 100 M-character library. So a
+    query matching more than BROAD_MATCHES cues (``SearchHit.ranked`` False) lists its newest
+    matches first instead: a seek, not a pass over every match.
+    """
+    match = query.fts()
+    broad = (
+        conn.execute(
+            "SELECT 1 FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC "
+            "LIMIT 1 OFFSET ?",
+            (match, BROAD_MATCHES),
+        ).fetchone()
+        is not None
+    )
+    where, args = _job_filter(folder, since, states)
+    order = "rowid DESC" if broad else "rank"
+    if not where:
+        ids = conn.execute(
+            f"SELECT rowid, {'0.0' if broad else 'rank'} FROM search_fts "
+            f"WHERE search_fts MATCH ? ORDER BY {order} LIMIT ? OFFSET ?",
+            (match, limit, offset),
+        ).fetchall()
+    else:
+        spans = conn.execute(
+            "SELECT s.first_id, s.last_id FROM search_jobs s JOIN jobs j ON j.id = s.job_id "
+            f"WHERE {' AND '.join(where)} ORDER BY s.first_id DESC",
+            args,
+        ).fetchall()
+        if not spans:
+            return []
+        if broad and len(spans) <= SPAN_QUERIES:
+            # The newest matches of each job in turn (a seek per job), until enough.
+            ids = []
+            for lo, hi in spans:
+                ids += conn.execute(
+                    "SELECT rowid, 0.0 FROM search_fts WHERE search_fts MATCH ? "
+                    "AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?",
+                    (match, lo, hi, offset + limit - len(ids)),
+                ).fetchall()
+                if len(ids) >= offset + limit:
+                    break
+            ids = ids[offset:]
+        else:
+            ids = conn.execute(
+                f"SELECT f.rowid, {'0.0' if broad else 'f.rank'} FROM search_fts f "
+                "CROSS JOIN search_cues c ON c.id = f.rowid CROSS JOIN jobs j ON j.id = c.job_id "
+                f"WHERE search_fts MATCH ? AND {' AND '.join(where)} "
+                f"ORDER BY {'f.rowid DESC' if broad else 'f.rank'} LIMIT ? OFFSET ?",
+                (match, *args, limit, offset),
+            ).fetchall()
+    return _hits(conn, query, ids, ranked=not broad)
+
+
+def _job_filter(
+    folder: Path | None, since: float | None, states: Sequence[str]
+) -> tuple[list[str], list[object]]:
     where: list[str] = []
     args: list[object] = []
     if states:
@@ -245,47 +305,25 @@ def search(
     if since is not None:
         where.append("COALESCE(j.finished_at, j.created_at) >= ?")
         args.append(since)
-    match = query.fts()
-    if where:
-        # Filtered: each match is joined to its job before ranking.
-        ranked = (
-            "SELECT f.rowid AS id, f.rank AS rank FROM search_fts f "
-            "CROSS JOIN search_cues c ON c.id = f.rowid CROSS JOIN jobs j ON j.id = c.job_id "
-            f"WHERE search_fts MATCH ? AND f.rowid >= ? AND {' AND '.join(where)} "
-            "ORDER BY f.rank LIMIT ? OFFSET ?"
-        )
-    else:
-        # FTS5 ranks on its own, keeping only the best ``limit`` (no join per match).
-        ranked = (
-            "SELECT rowid AS id, rank FROM search_fts WHERE search_fts MATCH ? AND rowid >= ? "
-            "ORDER BY rank LIMIT ? OFFSET ?"
-        )
-    # bm25 costs ~1 µs per match: a single common character matches a good part of a large
-    # library. Rank the newest RANK_WINDOW matches (all of them when there are fewer),
-    # widening while the filters leave too few.
-    window = max(RANK_WINDOW, 2 * (offset + limit))
-    while True:
-        edge = conn.execute(
-            "SELECT rowid FROM search_fts WHERE search_fts MATCH ? "
-            "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (match, window - 1),
-        ).fetchone()
-        low = edge[0] if edge else 0
-        hits = conn.execute(ranked, [match, low, *args, limit, offset]).fetchall()
-        if low == 0 or len(hits) == limit:
-            break
-        window *= 8
-    if not hits:
+    return where, args
+
+
+def _hits(
+    conn: sqlite3.Connection, query: Query, ids: list[tuple[int, float]], *, ranked: bool
+) -> list[SearchHit]:
+    if not ids:
         return []
-    rank = {r[0]: r[1] for r in hits}
+    order = {cue_id: n for n, (cue_id, _) in enumerate(ids)}
+    score = dict(ids)
     rows = conn.execute(
         f"SELECT c.id, c.start_ms, c.end_ms, {_CUE_TEXT}, j.id, j.source, j.state "
         "FROM search_cues c JOIN jobs j ON j.id = c.job_id "
         "LEFT JOIN results r ON r.job_id = c.job_id "
-        f"WHERE c.id IN ({','.join('?' * len(rank))})",
-        list(rank),
+        f"WHERE c.id IN ({','.join('?' * len(order))})",
+        list(order),
     ).fetchall()
-    out = [
+    rows.sort(key=lambda r: order[r[0]])
+    return [
         SearchHit(
             job_id=r[4],
             file=r[5],
@@ -293,12 +331,11 @@ def search(
             end_ms=r[2],
             snippet=snippet(r[3] or "", query.spans(r[3] or "")),
             state=r[6],
-            score=rank[r[0]],
+            score=score[r[0]],
+            ranked=ranked,
         )
         for r in rows
     ]
-    out.sort(key=lambda h: h.score)
-    return out
 
 
 def snippet(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_CHARS) -> str:
