@@ -5,6 +5,8 @@ then timed.
     pip install -e '.[bench]'          # wordfreq: real Chinese and English word frequencies
     python benchmarks/bench_library.py            # 10,000 transcripts, ~5 M characters (~1 min)
     python benchmarks/bench_library.py --full     # 10,000 transcripts, ~100 M characters
+    python benchmarks/bench_library.py --full --db /tmp/lib.sqlite3   # keep it (3.5 GB), then
+    python benchmarks/bench_library.py --db /tmp/lib.sqlite3 --reuse  # measure it again
 
 Text: words drawn with the frequencies wordfreq gives for Chinese and English (its top 30,000
 words of each), in sentences, timed as speech (4 Chinese characters or 2.5 English words a
