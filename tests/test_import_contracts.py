@@ -29,7 +29,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("tui.engine",)),
     ("pipeline and store", ("tui.pipeline", "tui.store")),
     # logs: the log file redacts the key it finds through the settings.
-    ("settings", ("tui.config", "tui.config_file", "tui.config_values", "tui.logs")),
+    (
+        "settings",
+        ("tui.config", "tui.config_file", "tui.config_values", "tui.logs", "tui.folder_settings"),
+    ),
     ("service", ("tui.stepfun",)),
     ("audio", ("tui.audio",)),
     ("transcript", ("tui.transcript",)),

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "tui.commands.config_cmd",
     "tui.commands.watch_cmd",
     "tui.commands.jobs_cmd",
+    "tui.commands.search_cmd",
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
     "tui.commands.completion_cmd",

@@ -49,6 +49,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     language: str | None = None
     hotwords: list[str] = field(default_factory=list)
+    glossary: list[str] = field(default_factory=list)  # terms to keep as written (passed through)
     itn: bool = True
     timestamps: bool = True
     # Audio pipeline.

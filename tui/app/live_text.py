@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from tui.transcript.cues import build_cues, fallback_cue, format_clock, has_timestamps, is_cjk_text
+from tui.transcript.formats import aligned_segments
 from tui.transcript.model import TranscriptionResult
 
 _SENTENCE_END = re.compile(r"[。！？.!?…][\"'”’」』)）]*\s*$")
@@ -83,7 +84,8 @@ class LiveText:
 def format_result(result: TranscriptionResult) -> str:
     """One cue per line, each with its start time; without timestamps one sentence per line."""
     if has_timestamps(result.segments):
-        cues = build_cues(result.segments)
+        # The final text on the deltas' times: what the exports hold (deltas can drift).
+        cues = build_cues(aligned_segments(result))
         sep = "" if is_cjk_text(result.text) else " "
         return "\n".join(stamp(c.start_ms) + sep.join(c.lines) for c in cues)
     cue = fallback_cue(result.text, 1)

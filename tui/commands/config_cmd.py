@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+from pathlib import Path
 
 from tui import config, locations
 from tui.cli_common import quiet
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     set_key.set_defaults(func=run_set_key)
     show = actions.add_parser("show", help="print the settings, key masked")
     show.add_argument("--json", action="store_true")
+    _add_for_options(show)
     show.set_defaults(func=run_show)
     path = actions.add_parser("path", help="print where the config, jobs DB, cache and log live")
     path.set_defaults(func=run_path)
@@ -57,6 +59,8 @@ def run_set_key(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    if getattr(args, "for_path", None) is not None:
+        return run_show_for(args)
     try:
         settings = config.load()
     except ConfigError as exc:
@@ -129,3 +133,63 @@ def run_unset(args: argparse.Namespace) -> int:
 def _print_notes(saved: config.Saved) -> None:
     for note in saved.notes():
         print(f"Note: {note}")
+
+
+# --- config show --for PATH: the settings a recording there gets, and where each came from --
+
+
+def _add_for_options(show: argparse.ArgumentParser) -> None:
+    show.add_argument(
+        "--for",
+        dest="for_path",
+        type=Path,
+        metavar="PATH",
+        help="the settings for a recording (or folder) at PATH, with .stepfun-asr.toml "
+        "folder files applied, and where each setting came from",
+    )
+    show.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="with --for: the watched folder, where the search for folder files stops "
+        "(default: the current directory when PATH is inside it)",
+    )
+
+
+def run_show_for(args: argparse.Namespace) -> int:
+    from tui.folder_settings import (
+        FOLDER_KEYS,
+        FolderSettingsError,
+        effective_settings,
+        global_sources,
+    )
+
+    target = args.for_path.expanduser().absolute()
+    if not target.exists():
+        print(f"stepfun-asr: {target} does not exist.", file=sys.stderr)
+        return 2
+    cwd = Path.cwd()
+    root = args.root.expanduser().absolute() if args.root else None
+    if root is None and (target == cwd or cwd in target.parents):
+        root = cwd
+    try:
+        settings, folder = effective_settings(config.load(), target, root)
+    except (ConfigError, FolderSettingsError) as exc:
+        print(f"stepfun-asr: {exc}", file=sys.stderr)
+        return 2
+    origins = {name: str(origin) for name, origin in global_sources().items()}
+    origins.update({n: str(folder[n]) for n in FOLDER_KEYS if folder[n].folder_file})
+    data = settings.public_dict()
+    if args.json:
+        print(
+            json.dumps(
+                {"for": str(target), "settings": data, "sources": origins},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    print(f"settings for {target}")
+    for name, value in data.items():
+        print(f"{name:24} {value!s:32} {origins.get(name, 'default')}")
+    return 0

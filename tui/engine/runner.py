@@ -39,6 +39,7 @@ from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
+from tui.folder_settings import FolderSettingsError, effective_settings
 from tui.secrets import redact
 from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
@@ -273,13 +274,6 @@ class Runner:
             task.add_done_callback(functools.partial(self._job_done, job.id))
 
     def _claim(self, only: set[int] | None) -> Job | None:
-        job = self._take(only)
-        if job is not None:  # kept for `show`: what it runs with (its option, else the settings')
-            settings = self._settings_for(job)
-            self.store.record_run_settings(job.id, settings.model, settings.language)
-        return job
-
-    def _take(self, only: set[int] | None) -> Job | None:
         if only is None:
             return self.store.claim_next(self.owner)
         for job_id in sorted(only):
@@ -323,7 +317,10 @@ class Runner:
     # --- one job -----------------------------------------------------------------------------
 
     def _settings_for(self, job: Job) -> Settings:
-        opts, base = job.options, self.settings
+        # Global settings < the folder's .stepfun-asr.toml files < the job's own options.
+        # A broken folder file raises FolderSettingsError: that job fails, saying which file.
+        opts = job.options
+        base, _ = effective_settings(self.settings, job.source, _watch_root(job))
         return dataclasses.replace(
             base,
             model=opts.model or base.model,
@@ -339,17 +336,25 @@ class Runner:
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
-        work = self._transcriber.transcribe(
-            job.source,
-            settings=self._settings_for(job),
-            on_event=progress.on_event,
-            cancel=cancel,
-            cross_check=job.options.cross_check,
-            format_override=job.options.audio_format,
-        )
+        transcriber = self._transcriber
+
+        async def work() -> TranscriptionResult:
+            # Inside the attempt: a broken folder settings file fails this job alone.
+            settings = self._settings_for(job)
+            # Kept for `show`: what it runs with (its option, else the settings').
+            self.store.record_run_settings(job.id, settings.model, settings.language)
+            return await transcriber.transcribe(
+                job.source,
+                settings=settings,
+                on_event=progress.on_event,
+                cancel=cancel,
+                cross_check=job.options.cross_check,
+                format_override=job.options.audio_format,
+            )
+
         try:
             outcome = await attempt(
-                work, cancel=cancel, user_canceled=lambda: job.id in self._user_canceled
+                work(), cancel=cancel, user_canceled=lambda: job.id in self._user_canceled
             )
         except asyncio.CancelledError:
             self._requeue(job.id, "stopped before it finished; it will run again")
@@ -421,4 +426,24 @@ class Runner:
             return
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
-            self.delivery.deliver(done, result, done.source, done.options.export, previous_outputs)
+            spec = _folder_export(self.settings, done, done.options.export)
+            self.delivery.deliver(done, result, done.source, spec, previous_outputs)
+
+
+def _watch_root(job: Job) -> Path | None:
+    return Path(job.watch_id) if job.watch_id else None  # a watch's id is its folder
+
+
+def _folder_export(settings: Settings, job: Job, spec: ExportSpec) -> ExportSpec:
+    """The export spec with the formats and out dir a folder file sets for the job's file."""
+    try:
+        eff, sources = effective_settings(settings, job.source, _watch_root(job))
+    except FolderSettingsError as exc:  # broken since the job started: it ran without it
+        log.warning("job %s: %s", job.id, exc)
+        return spec
+    changes: dict[str, Any] = {}
+    if sources["formats"].folder_file:
+        changes["formats"] = tuple(eff.formats)
+    if (where := sources["out_dir"].folder) is not None:
+        changes.update(out_dir=eff.out_dir, root=str(where))  # mirrored below that folder
+    return dataclasses.replace(spec, **changes) if changes else spec

@@ -72,6 +72,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX seen_by_job ON seen_files (job_id);
     """,
+    # 2: full-text search, one row per cue (tui.store.search). The results already saved are
+    # listed for indexing on the first search (cues are cut in Python, not in SQL). Jobs by
+    # source path, for the library and the file browser's marks.
+    """
+    CREATE INDEX jobs_by_source ON jobs (source, id);
+    CREATE TABLE search_cues (
+        id       INTEGER PRIMARY KEY,
+        job_id   INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms   INTEGER NOT NULL,
+        pos      INTEGER,
+        len      INTEGER,
+        text     TEXT
+    );
+    CREATE TABLE search_jobs (
+        job_id   INTEGER PRIMARY KEY,
+        digest   TEXT NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id  INTEGER NOT NULL
+    );
+    CREATE TABLE search_backfill (job_id INTEGER PRIMARY KEY);
+    INSERT INTO search_backfill (job_id) SELECT job_id FROM results;
+    CREATE VIRTUAL TABLE search_fts USING fts5 (
+        body, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

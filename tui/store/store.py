@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
+from tui.store import library
+from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
 from tui.store.ledger import WatchLedger
 from tui.store.owners import owner_alive
@@ -195,6 +197,7 @@ class Store:
                     f"Job {job_id} is {job.state.value}, not running here; "
                     "its result was not saved."
                 )
+            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
             _save_result(conn, job_id, result)
             conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, usage = ?, duration_s = ?, "
@@ -217,6 +220,7 @@ class Store:
                     "UPDATE ledger SET done_at = ? WHERE content_hash = ? AND job_id = ?",
                     (time.time(), job.content_hash, job_id),
                 )
+            fts.index_job(conn, job_id)
             return self._db.get(conn, job_id)
 
     def save_cross_check(
@@ -247,6 +251,7 @@ class Store:
                 {w.get("code") for w in json.loads(row[0]) if w.get("serious")} if row else set()
             )
             fresh = {w.code for w in result.warnings if w.serious} - before
+            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
             _save_result(conn, job_id, result)
             conn.execute(
                 "UPDATE jobs SET state = ?, cost_amount = ?, cost_currency = ?, "
@@ -259,6 +264,7 @@ class Store:
                     job_id,
                 ),
             )
+            fts.index_job(conn, job_id)
             return self._db.get(conn, job_id)
 
     def get_result(self, job_id: int) -> TranscriptionResult | None:
@@ -346,6 +352,80 @@ class Store:
                     (json.dumps(merged), job.content_hash, job_id),
                 )
             return self._db.get(conn, job_id)
+
+    def remove_job(self, job_id: int) -> Job:
+        """The job, its result and its search rows deleted (files on disk stay). Not while it
+        runs. The watch ledger forgets the job, so a watcher seeing the file again queues it."""
+        with self._db.tx() as conn:
+            job = self._db.get(conn, job_id)
+            if job.state is JobState.RUNNING:
+                raise JobStateError(f"Job {job_id} is running; cancel it before removing it.")
+            fts.unindex_job(conn, job_id)
+            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            return job
+
+    # --- search ----------------------------------------------------------------------------
+
+    def reindex(self, job_id: int) -> int:
+        """Index the job's stored text again (after a correction); returns its cue count."""
+        with self._db.tx() as conn:
+            return fts.reindex_job(conn, job_id)
+
+    def search(
+        self,
+        text: str,
+        *,
+        folder: Path | None = None,
+        since: float | None = None,
+        states: Iterable[str] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[fts.SearchHit]:
+        """Cues matching ``text``, best first. QuerySyntaxError (one sentence) for a query
+        that cannot be understood; ValueError for an unknown state."""
+        query = fts.parse_query(text)
+        wanted = [JobState(s).value for s in states]
+        self.catch_up_index()
+        with self._db.lock:
+            return fts.search(
+                self._db.conn,
+                query,
+                folder=folder,
+                since=since,
+                states=wanted,
+                limit=limit,
+                offset=offset,
+            )
+
+    # --- library ---------------------------------------------------------------------------
+
+    def file_marks(self, folder: Path) -> dict[Path, library.FileMark]:
+        """What the file browser marks on each recording under ``folder``."""
+        with self._db.lock:
+            return library.file_marks(self._db.conn, folder)
+
+    def library(
+        self,
+        flt: library.LibraryFilter | None = None,
+        group: library.Grouping = "date",
+        *,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[Job]:
+        with self._db.lock:
+            return library.list_library(
+                self._db.conn, flt or library.LibraryFilter(), group, limit=limit, offset=offset
+            )
+
+    def catch_up_index(self) -> int:
+        """Index the results saved before the search index existed (once, after the upgrade;
+        slow for a large library); returns how many jobs were indexed."""
+        with self._db.lock:
+            if not fts.needs_backfill(self._db.conn):
+                return 0
+        with self._db.tx() as conn:
+            return fts.backfill(conn)
 
     def recover_running(self, owner: str) -> list[Job]:
         """Running jobs whose runner is gone (or is this one, restarting) → queued."""
