@@ -178,3 +178,27 @@ def test_same_stem_inputs_do_not_overwrite_each_other(emu, tmp_path):
     assert done.returncode == 0, done.stderr
     texts = sorted(p.read_text(encoding="utf-8").strip() for p in out.iterdir())
     assert texts == ["First file.", "Second file."]
+
+
+def test_rejected_key_stops_the_batch_and_names_the_files_not_sent(emu, tmp_path):
+    files = [write_tone_wav(tmp_path / f"rec{i}.wav", 2.0, freq=220 + 50 * i) for i in range(3)]
+    done = run_cli(*map(str, files), emu=emu, key="wrong-" + "x" * 24)
+    assert done.returncode == 1
+    # One upload met the 401; the other two files were never sent.
+    assert len([r for r in emu.requests if r.endpoint == "sse"]) == 1
+    lines = done.stderr.splitlines()
+    assert sum(line.startswith("error: stopped: ") for line in lines) == 1
+    assert f"error: {files[0]}: not transcribed (job 1;" in done.stderr
+    for f in files[1:]:
+        assert f"error: {f}: not sent (job" in done.stderr
+    assert "Traceback" not in done.stderr
+    # Left canceled, not queued: nothing sends them later unless asked (`retry`).
+    jobs = subprocess.run(
+        [PYTHON, "-m", "tui", "jobs", "--json"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
+    assert jobs.stdout.count('"canceled"') == 3, jobs.stdout + jobs.stderr

@@ -63,6 +63,12 @@ class Settings:
     existing_policy: str = "skip"
     skip_duplicate_content: bool = True
     quiet_period_s: float = 2.0
+    # Money: spending caps in the region's currency (0: off), and the batch size over which
+    # new files are confirmed before they are sent.
+    budget_daily: float = 0.0
+    budget_monthly: float = 0.0
+    confirm_above_cny: float = 1.0
+    confirm_above_usd: float = 0.15
     # Per-model price per audio hour, overriding the built-in table: {"model": [amount, "CNY"]}.
     prices: dict[str, Any] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
@@ -107,6 +113,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+MONEY_SETTINGS = frozenset(
+    {"budget_daily", "budget_monthly", "confirm_above_cny", "confirm_above_usd"}
+)
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "api_key"}
 
 
@@ -147,6 +156,8 @@ def apply(settings: Settings, name: str, value: Any) -> None:
         raise ConfigError("existing_policy must be skip, overwrite or suffix.")
     if name == "concurrency" and coerced < 1:
         raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
+    if name in MONEY_SETTINGS and not coerced >= 0:  # also refuses NaN
+        raise ConfigError(f"{name} must be 0 or more (0 turns it off), not {value!r}.")
     if name == "formats":
         from tui.transcript.exports import check_formats
 

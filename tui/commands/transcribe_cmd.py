@@ -107,6 +107,23 @@ def run(args: argparse.Namespace) -> int:
         return report.finish()
 
 
+def _leave_unsent(engine: Engine, jobs: list[Job]) -> list[Job]:
+    """Jobs a paused queue left unsent: canceled in the history (nothing sends them later
+    without being asked; ``stepfun-asr retry ID`` does), returned in file order."""
+    from tui.store.records import JobState, JobStateError
+
+    left = []
+    for job in jobs:
+        current = engine.store.get_job(job.id)
+        if current is not None and current.state is JobState.QUEUED:
+            try:
+                engine.cancel(job.id)
+            except JobStateError:
+                continue
+            left.append(current)
+    return left
+
+
 def _submit(
     engine: Engine,
     args: argparse.Namespace,
@@ -162,6 +179,8 @@ class BatchReport:
         self.settled: set[int] = set()
         self.head = 0  # index of the first file whose lines are not all out yet
         self.failed = 0
+        self.paused: str | None = None  # why the queue stopped (an account refusal, an outage)
+        self.tried: set[int] = set()  # requeued after a try that met the pause
 
     def on_event(self, event: Event) -> None:
         from tui.engine import events as ev
@@ -183,8 +202,15 @@ class BatchReport:
                 self._finished(jid, result)
             case ev.JobFailed(job_id=jid, message=message, kind=kind) if jid in self.order:
                 self._failed(jid, message, kind)
-            case ev.JobCanceled(job_id=jid) if jid in self.order:
-                self._failed(jid, "canceled", "canceled")
+            case ev.JobCanceled(job_id=jid) if jid in self.order and jid not in self.settled:
+                if self.paused is None:
+                    self._failed(jid, "canceled", "canceled")
+            case ev.QueuePaused(message=message):
+                self.paused = message
+            case ev.JobRequeued(job_id=jid) if jid in self.order:
+                self.tried.add(jid)
+                if self.live and self.streamed.pop(jid, ""):
+                    print(flush=True)
             case ev.ExportWritten(job_id=jid, paths=paths) if jid in self.order:
                 for path in paths:
                     self._out(jid, f"wrote {path}", err=True)
@@ -256,4 +282,14 @@ class BatchReport:
         self._settle(job_id)
 
     def finish(self) -> int:
+        """Exit status; first, what a paused queue left unsent, each file by name."""
+        if self.paused is not None:
+            print(f"error: stopped: {self.paused}", file=sys.stderr, flush=True)
+            for job in _leave_unsent(self.engine, self.jobs):
+                what = "not transcribed" if job.id in self.tried else "not sent"
+                self._failed(
+                    job.id,
+                    f"{what} (job {job.id}; `stepfun-asr retry` queues it)",
+                    what.replace(" ", "_"),
+                )
         return 1 if self.failed else 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.config import Settings
+from tui.engine.budget import BudgetGuard
 from tui.engine.cross_checks import CrossChecks
 from tui.engine.delivery import Delivery
 from tui.engine.events import (
@@ -33,13 +34,16 @@ from tui.engine.events import (
     JobRequeued,
     JobReviewed,
     JobStarted,
+    PauseReason,
 )
 from tui.engine.outcome import attempt
+from tui.engine.pause import QueueGate, pause_reason
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
+from tui.stepfun.events import DeltaReceived
 from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
@@ -88,6 +92,12 @@ class Runner:
         self._serving = False
         self._stopping = False
         self.checks = CrossChecks(store, bus, self.delivery, self._wake, self._describe)
+        # Account refusals, outages and budget caps stop the whole queue (tui.engine.pause).
+        self.gate = QueueGate(bus, self._wake)
+        self.budget = BudgetGuard(store, self.settings)
+        # One file at a time until the service has accepted the key in this session: a
+        # refused key then costs one upload, not one per slot.
+        self._key_proven = False
 
     # --- commands (sync, called on the loop thread) ----------------------------------------
 
@@ -168,6 +178,11 @@ class Runner:
         self.bus.publish(JobReviewed(job_id))
         return job
 
+    def resume(self, how: str = "resumed by hand") -> bool:
+        """Run a paused queue again (the cause may still be there: then it pauses again after
+        one file). False when it was not paused."""
+        return self.gate.resume(how)
+
     def stop_now(self) -> None:
         """Skip the grace period: in-flight jobs go back to the queue at once, and running
         on-done hooks are stopped."""
@@ -199,6 +214,9 @@ class Runner:
         self._stopping = False
         self._force.clear()
         owners.serving(self.owner, True)
+        if self.gate.paused:
+            self.gate.resume("started again")  # a new session tries once more
+        self._key_proven = False  # the key may have changed
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
@@ -206,6 +224,7 @@ class Runner:
                 self._transcriber = transcriber
                 await self._loop(stop, until_empty, only)
         finally:
+            await self.gate.close()
             self._transcriber = None
             owners.serving(self.owner, False)
             self._serving = False
@@ -221,8 +240,8 @@ class Runner:
                 if (
                     until_empty
                     and not self._busy
-                    and not self.checks.pending
-                    and not self._has_work(only)
+                    # A paused queue ends a drain: what is left stays queued, unsent.
+                    and (self.gate.paused or (not self.checks.pending and not self._has_work(only)))
                 ):
                     break
                 wake = asyncio.ensure_future(self._wake.wait())
@@ -257,7 +276,10 @@ class Runner:
         """Start jobs (asked-for cross-checks first) up to the concurrency. Requests wait for
         the rate limit in the transcriber's transport, not here."""
         assert self._transcriber is not None
-        while self._busy < self.concurrency:
+        if self.gate.paused:
+            self._recheck_budget()
+        slots = self.concurrency if self._key_proven else 1
+        while self._busy < slots and not self.gate.paused:
             if self.checks.pending:
                 self.checks.start(
                     self.checks.pending.popleft(),
@@ -283,6 +305,7 @@ class Runner:
 
     def _job_done(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(job_id, None)
+        self.budget.release(job_id)
         self._wake.set()
 
     async def _shutdown(self) -> None:
@@ -325,8 +348,33 @@ class Runner:
             compress=opts.compress if opts.compress is not None else base.compress,
         )
 
+    # --- budget ------------------------------------------------------------------------------
+
+    async def _within_budget(self, job: Job) -> bool:
+        """Over a cap: the job goes back to the queue, unsent, and the queue pauses."""
+        blocked, needed = await self.budget.admit(job, self._settings_for(job))
+        if blocked is None:
+            return True
+        self._requeue(job.id, "not sent: over budget; it runs when the budget allows")
+        self.gate.stop(PauseReason.BUDGET, blocked, needed=needed)
+        return False
+
+    def _recheck_budget(self) -> None:
+        pause = self.gate.pause
+        budget_pause = pause is not None and pause.reason is PauseReason.BUDGET
+        if budget_pause and pause is not None and self.budget.blocked(pause.needed, "") is None:
+            self.gate.resume("the budget allows the next file")
+
+    # --- one job -----------------------------------------------------------------------------
+
     async def _run_job(self, job: Job) -> None:
         assert self._transcriber is not None
+        try:
+            if not await self._within_budget(job):
+                return
+        except asyncio.CancelledError:
+            self._requeue(job.id, "stopped before it started; it will run again")
+            raise
         cancel = asyncio.Event()
         self._cancel_events[job.id] = cancel
         progress = ProgressTracker(self.bus, job.id)
@@ -335,7 +383,7 @@ class Runner:
         work = self._transcriber.transcribe(
             job.source,
             settings=self._settings_for(job),
-            on_event=progress.on_event,
+            on_event=functools.partial(self._on_pipeline_event, progress),
             cancel=cancel,
             cross_check=job.options.cross_check,
             format_override=job.options.audio_format,
@@ -356,10 +404,39 @@ class Runner:
             # is not trusted as the file's verdict. It runs again on the next start.
             reason = self._redact(str(outcome.error))
             self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
-        elif outcome.error is not None:
+        elif outcome.error is not None and not self._paused_by(job, outcome.error):
             self._failed(job.id, *self._describe(job, outcome.error))
         elif outcome.value is not None:
+            self.gate.succeeded(job.id)
+            self._proved_key()
             self._finished(job, outcome.value)
+
+    def _on_pipeline_event(self, progress: ProgressTracker, event: object) -> None:
+        if isinstance(event, DeltaReceived):
+            self._proved_key()  # text came back: the key was accepted
+        progress.on_event(event)
+
+    def _proved_key(self) -> None:
+        if not self._key_proven:
+            self._key_proven = True
+            self._wake.set()
+
+    def _paused_by(self, job: Job, error: Exception) -> bool:
+        """An account refusal or an outage: the job goes back to the queue (it was not the
+        file's fault) and the queue pauses. False for the file's own failures."""
+        reason = pause_reason(error)
+        if reason is None or not isinstance(error, AsrError):
+            return False
+        message = self._redact(error.message)
+        if reason is PauseReason.ACCOUNT:
+            self._requeue(job.id, f"not transcribed: {message}; it runs when the queue resumes")
+            self.gate.stop(reason, message, kind=error.kind.value)
+            return True
+        assert self._transcriber is not None
+        if not self.gate.outage(job.id, error, self._transcriber.probe):
+            return False  # this file keeps meeting it while the service answers: its own
+        self._requeue(job.id, f"not transcribed: {message}; it runs when the service answers")
+        return True
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None

@@ -129,6 +129,15 @@ class Store:
             }
         return Totals(row[0], float(row[1]), cost)
 
+    def spent_since(self, since: float) -> dict[str, float]:
+        """Estimated cost of the jobs finished since ``since`` (Unix time), per currency."""
+        rows = self._db.all(
+            "SELECT cost_currency, SUM(cost_amount) FROM jobs WHERE cost_currency IS NOT NULL "
+            "AND state IN ('done','needs_review') AND finished_at >= ? GROUP BY cost_currency",
+            (since,),
+        )
+        return {r[0]: float(r[1]) for r in rows}
+
     def claim_next(self, owner: str) -> Job | None:
         """Oldest queued job → running, owned by ``owner`` (atomic across processes)."""
         with self._db.tx() as conn:
