@@ -102,6 +102,15 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Mark the selected transcript reviewed (again: unmark)",
     ),
     Binding(
+        "p",
+        "resume",
+        "Resume",
+        id="resume",
+        show=False,
+        tooltip="Resume a paused queue now (it pauses on a refused key, an outage or a budget "
+        "cap; a new key or settings resume it too)",
+    ),
+    Binding(
         "s",
         "settings",
         "Settings",

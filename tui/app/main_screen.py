@@ -26,7 +26,7 @@ from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
 from tui.app.widgets.queue_table import QueueTable
-from tui.app.widgets.status_bar import StatusBar, shown_path
+from tui.app.widgets.status_bar import StatusBar, pause_hint, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
 from tui.engine.events import Event, JobDeltaReceived
@@ -92,13 +92,17 @@ class MainScreen(JobActionsScreen):
         engine = self.engine
         counts = engine.store.counts()
         watching = [(c.folders[0], ",".join(c.export.formats)) for c in engine.watched()]
+        settings = engine.settings
+        budget = settings.budget_daily > 0 or settings.budget_monthly > 0
         self.query_one(StatusBar).show(
-            service=service_label(engine.settings),
-            model=engine.settings.model,
+            service=service_label(settings),
+            model=settings.model,
             watching=watching,
             counts=counts,
             demo=self.demo,
             display_root=self.root,
+            pause=engine.pause,
+            spend=engine.spend() if budget else None,
         )
         self.errors.show_totals(self.session, counts)
 
@@ -257,16 +261,39 @@ class MainScreen(JobActionsScreen):
     def on_settings_applied(self, _message: msg.SettingsApplied) -> None:
         self.refresh_status()
 
+    def on_queue_paused(self, message: msg.QueuePaused) -> None:
+        event = message.event
+        self.errors.add("error", "queue paused", f"{event.message} {pause_hint(event.reason)}")
+        self.refresh_status()
+
+    def on_queue_resumed(self, message: msg.QueueResumed) -> None:
+        self.errors.add("info", "queue", f"resumed: {message.event.how}")
+        self.refresh_status()
+
+    def on_service_probed(self, message: msg.ServiceProbed) -> None:
+        self.refresh_status()  # the header says when the next try is
+
+    def action_resume(self) -> None:
+        if not self.engine.resume():
+            self.notify("The queue is running (nothing is paused).", markup=False)
+
     # --- search in the transcript --------------------------------------------------------------
 
     @on(Input.Submitted, "#search-input")
     def search_submitted(self, message: Input.Submitted) -> None:
         message.stop()
         found = self.pane.search(message.value)
-        # Back to the text, so ] and [ step through the matches (the input would type them).
-        self.pane.text_area.focus()
+        # The box closes and the text has the focus: ] and [ step through the matches, and
+        # nothing typed next can land in a binding while the box still looks open.
+        self.pane.close_search()
         if not found:
             self.notify(f"No match for {message.value!r}.", severity="warning", markup=False)
+        else:
+            self.notify(
+                f"{found} match{'es' if found != 1 else ''} for {message.value!r} "
+                "(] next, [ previous).",
+                markup=False,
+            )
 
     def key_escape(self) -> None:
         if self.pane.search_open:

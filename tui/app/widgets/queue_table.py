@@ -6,6 +6,8 @@ file name is never parsed as markup.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
@@ -14,6 +16,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
 from tui.transcript.cost import format_amount
+from tui.transcript.exports import planned_paths
 
 STATE_STYLE = {
     JobState.QUEUED: "dim",
@@ -64,6 +67,21 @@ def progress_text(p: JobProgressed, *, show_elapsed: bool = True, compact: bool 
     if show_elapsed:
         parts.append(f"{p.elapsed_s:.0f} s" if compact else f"{p.elapsed_s:.0f} s elapsed")
     return " · ".join(parts)
+
+
+def outputs_note(job: Job) -> str:
+    """Where a finished job's files are, or why there are none: a job never just says done."""
+    if job.outputs:
+        return "wrote " + ", ".join(p.name for p in job.outputs)
+    spec = job.options.export
+    if spec is None:
+        return "no file asked for (e: export)"
+    out_dir = Path(spec.out_dir) if spec.out_dir else None
+    root = Path(spec.root) if spec.root else None
+    taken = [p for p in planned_paths(job.source, spec.formats, out_dir, root) if p.exists()]
+    if taken and spec.policy == "skip":
+        return f"no file: {taken[0].name} exists (policy skip; e: export)"
+    return "no file written (see Errors & usage)"
 
 
 COLUMNS = (
@@ -170,13 +188,14 @@ class QueueTable(DataTable[Text]):
         if job.state is JobState.FAILED:
             return job.error_message or "failed"
         if job.state is JobState.QUEUED:
-            return f"attempt {job.attempts + 1}" if job.attempts else "waiting"
+            spec = job.options.export
+            writes = f" → {','.join(spec.formats)}" if spec is not None else ""
+            return (f"attempt {job.attempts + 1}" if job.attempts else "waiting") + writes
         if job.state is JobState.RUNNING:
             return "starting"
         if job.state is JobState.CANCELED:
             return "canceled"
-        outputs = len(job.outputs)
-        return f"{outputs} file{'s' if outputs != 1 else ''} written" if outputs else "finished"
+        return outputs_note(job)
 
     def select_job(self, job_id: int) -> None:
         if job_id in self._order:
