@@ -22,6 +22,7 @@ from tui import config
 from tui.config import REGIONS, ConfigError, Settings
 from tui.secrets import mask_key
 from tui.stepfun.options import SSE_MODELS
+from tui.transcript.cost import CURRENCY_SIGNS, region_currency
 from tui.transcript.formats import FORMATS
 
 HINT = (
@@ -69,6 +70,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         s = self.settings
         models = list(dict.fromkeys([s.model, *SSE_MODELS]))
         current_key = mask_key(s.api_key.reveal() if s.api_key else None)
+        sign = CURRENCY_SIGNS.get(region_currency(s.region), "")
         with VerticalScroll() as box:
             box.border_title = "Settings"
             for label, widget in (
@@ -122,6 +124,26 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
                     Input(str(s.concurrency), type="integer", compact=True, id="set-concurrency"),
                 ),
                 (
+                    f"Budget/day {sign}",
+                    Input(
+                        _amount(s.budget_daily),
+                        type="number",
+                        compact=True,
+                        id="set-budget-daily",
+                        placeholder="0 = no cap",
+                    ),
+                ),
+                (
+                    f"Budget/month {sign}",
+                    Input(
+                        _amount(s.budget_monthly),
+                        type="number",
+                        compact=True,
+                        id="set-budget-monthly",
+                        placeholder="0 = no cap",
+                    ),
+                ),
+                (
                     "API key",
                     Input(
                         password=True,
@@ -152,6 +174,8 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
             "hotwords": self.query_one("#set-hotwords", Input).value,
             "formats": ",".join(str(f) for f in formats),
             "concurrency": self.query_one("#set-concurrency", Input).value.strip(),
+            "budget_daily": self.query_one("#set-budget-daily", Input).value.strip() or "0",
+            "budget_monthly": self.query_one("#set-budget-monthly", Input).value.strip() or "0",
         }
         key = self.query_one("#set-key", Input).value.strip() or None
         return values, key
@@ -188,3 +212,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
     @on(Button.Pressed, "#settings-cancel")
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def _amount(value: float) -> str:
+    return f"{value:g}"
