@@ -16,6 +16,7 @@ import pytest
 from textual.widgets import RichLog
 
 from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.confirm_send_screen import ConfirmSendScreen
 from tui.app.screens.export_screen import ExportScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.settings_screen import SettingsScreen
@@ -155,3 +156,40 @@ def test_export_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) ->
         terminal_size=SIZE,
         run_before=_after_jobs("e", screen=ExportScreen),
     )
+
+
+SMALL = (80, 24)
+
+
+def test_confirm_send_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    """r on a finished job: what would be sent again, and its cost, before anything is."""
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SIZE,
+        run_before=_after_jobs("r", screen=ConfirmSendScreen),
+    )
+
+
+def test_confirm_send_dialog_small(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SMALL,
+        run_before=_after_jobs("r", screen=ConfirmSendScreen),
+    )
+
+
+def test_confirm_transcribed_folder_small(
+    tmp_path: Path, emulator: Emulator, snap_compare: Any
+) -> None:
+    """t on the folder once every file is transcribed: nothing is sent unless ticked."""
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SMALL,
+        run_before=_after_jobs("t", screen=ConfirmSendScreen),
+    )
+
+
+def test_main_screen_needs_review_selected_small(
+    tmp_path: Path, emulator: Emulator, snap_compare: Any
+) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SMALL, run_before=_after_jobs("j"))
