@@ -15,13 +15,14 @@ from textual import on
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from tui.app.screens.compare_screen import CompareScreen
 from tui.app.screens.confirm_send_screen import ConfirmSendScreen, SendChoice, SendRequest
 from tui.app.screens.export_screen import ExportChoice, ExportScreen
 from tui.app.session import audio_files
 from tui.app.transcript_cache import TranscriptCache, layout_transcript
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
-from tui.app.widgets.queue_table import QueueTable
+from tui.app.widgets.queue_table import QueueFilter, QueueTable
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
 from tui.engine.estimates import estimate_files, estimate_jobs
@@ -226,6 +227,19 @@ class JobActionsScreen(Screen[None]):
         index = ids.index(current) + step if current in ids else 0
         self.table.select_job(ids[max(0, min(len(ids) - 1, index))])
 
+    def action_queue_filter(self) -> None:
+        """Cycle the queue through all jobs, what needs attention (to review / failed), what
+        is running or queued, and what is done; on a small screen the first two are one key
+        away."""
+        table = self.table
+        table.set_filter(table.filter.next())
+        title = "Queue" if table.filter is QueueFilter.ALL else f"Queue · {table.filter.value}"
+        table.border_title = title
+        if self.selected_job in table.job_ids:
+            table.select_job(self.selected_job)
+        elif table.job_ids:
+            table.select_job(table.job_ids[0])
+
     def action_follow(self) -> None:
         self.follow_running = True
         running = self.engine.store.list_jobs("running", newest_first=False)
@@ -295,6 +309,22 @@ class JobActionsScreen(Screen[None]):
                 self.notify(f"Cross-checking {job.name} with step-asr-1.1.", markup=False)
 
         self._confirm(request, go)
+
+    def action_compare(self) -> None:
+        """The selected job's transcript beside its cross-check, differences marked."""
+        if (job := self._need_job()) is None:
+            return
+        result = self.engine.store.get_result(job.id)
+        if result is None or result.cross_check is None:
+            self.notify(
+                f"{job.name} has no cross-check yet (v runs one).", severity="warning", markup=False
+            )
+            return
+        cc = result.cross_check
+        model = result.model or job.options.model or self.engine.settings.model
+        self.app.push_screen(
+            CompareScreen(job.name, model, result.text, cc.model, cc.text, cc.similarity)
+        )
 
     def action_export(self) -> None:
         if (job := self._need_job()) is None:

@@ -104,7 +104,8 @@ class MainScreen(JobActionsScreen):
             pause=engine.pause,
             spend=engine.spend() if budget else None,
         )
-        self.errors.show_totals(self.session, counts)
+        # "N to review" counts what is still to do: a job marked reviewed drops out.
+        self.errors.show_totals(self.session, {**counts, "to_review": engine.store.unreviewed()})
 
     # --- engine events -------------------------------------------------------------------------
 

@@ -111,6 +111,13 @@ class Store:
             out[row[0]] = row[1]
         return out
 
+    def unreviewed(self) -> int:
+        """Jobs that need review and have not been marked reviewed."""
+        row = self._db.one(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'needs_review' AND reviewed = 0"
+        )
+        return int(row[0]) if row else 0
+
     def has_queued(self) -> bool:
         return self._db.one("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1") is not None
 

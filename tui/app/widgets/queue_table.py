@@ -6,6 +6,8 @@ file name is never parsed as markup.
 
 from __future__ import annotations
 
+import contextlib
+import enum
 from pathlib import Path
 
 from rich.text import Text
@@ -95,6 +97,30 @@ COLUMNS = (
 MIN_FILE_WIDTH = 12
 
 
+class QueueFilter(enum.StrEnum):
+    """Which jobs the queue shows (the ``F`` key cycles through them)."""
+
+    ALL = "all"
+    ATTENTION = "to review / failed"
+    ACTIVE = "running / queued"
+    FINISHED = "done"
+
+    def shows(self, job: Job) -> bool:
+        if self is QueueFilter.ATTENTION:
+            return job.state is JobState.FAILED or (
+                job.state is JobState.NEEDS_REVIEW and not job.reviewed
+            )
+        if self is QueueFilter.ACTIVE:
+            return job.state in (JobState.RUNNING, JobState.QUEUED)
+        if self is QueueFilter.FINISHED:
+            return job.state in (JobState.DONE, JobState.NEEDS_REVIEW)
+        return True
+
+    def next(self) -> QueueFilter:
+        members = list(QueueFilter)
+        return members[(members.index(self) + 1) % len(members)]
+
+
 class QueueTable(DataTable[Text]):
     """Jobs, oldest first. Posts :class:`QueueTable.JobHighlighted` as the cursor moves."""
 
@@ -116,6 +142,8 @@ class QueueTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self.show_elapsed = show_elapsed
         self._order: list[int] = []
+        self._jobs: dict[int, Job] = {}  # every job known, shown or filtered out
+        self.filter = QueueFilter.ALL
 
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
@@ -141,8 +169,28 @@ class QueueTable(DataTable[Text]):
     def job_ids(self) -> list[int]:
         return list(self._order)
 
+    def set_filter(self, which: QueueFilter) -> None:
+        """Show only the jobs ``which`` selects (rows keep their oldest-first order)."""
+        self.filter = which
+        self.clear()
+        self._order = []
+        for job_id in sorted(self._jobs):
+            if which.shows(self._jobs[job_id]):
+                self.add_row(*self._cells(self._jobs[job_id]), key=str(job_id))
+                self._order.append(job_id)
+
     def upsert(self, job: Job) -> None:
+        self._jobs[job.id] = job
         key = str(job.id)
+        if not self.filter.shows(job):
+            if job.id in self._order:
+                self._order.remove(job.id)
+                with contextlib.suppress(RowDoesNotExist):
+                    self.remove_row(key)
+            return
+        if job.id not in self._order and self._order and job.id < self._order[-1]:
+            self.set_filter(self.filter)  # an older job comes into view: keep the order
+            return
         cells = self._cells(job)
         if job.id in self._order:
             for column, value in zip(
