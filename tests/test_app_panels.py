@@ -148,3 +148,40 @@ async def test_cross_check_shown_side_by_side(tmp_path: Path) -> None:
             await pilot.pause()
             assert not isinstance(app.screen, CompareScreen)
             assert app.engine.store.require_job(ids["done.wav"]).state is JobState.DONE
+
+
+async def test_a_watched_job_is_announced_while_idle(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    with Emulator() as emu:
+        app = make_app(
+            emulator_settings(emu, concurrency=1),
+            folder,
+            db_path=tmp_path / "jobs.sqlite3",
+            config_path=tmp_path / "config.toml",
+            watch=True,
+        )
+        bells: list[int] = []
+        notes: list[str] = []
+        notify = app.notify
+
+        def recording(message: str, **kw: Any) -> None:
+            notes.append(message)
+            notify(message, **kw)
+
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        app.notify = recording  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(pilot, lambda: bool(app.engine.watched()), what="watching")
+            write_directive_wav(folder / "memo.wav", 3, text="A memo from the road.")
+            await wait_until(pilot, lambda: bool(bells), what="the bell")
+            assert "memo.wav: transcribed" in notes
+            app.settings.notifications = False
+            write_directive_wav(folder / "memo2.wav", 3, text="Another memo.", tone_hz=500)
+            await wait_until(
+                pilot,
+                lambda: sum(j.state is JobState.DONE for j in app.engine.store.list_jobs()) == 2,
+                what="second job done",
+            )
+            await pilot.pause()
+            assert len(bells) == 1 and "memo2.wav: transcribed" not in notes

@@ -69,6 +69,8 @@ class Settings:
     budget_monthly: float = 0.0
     confirm_above_cny: float = 1.0
     confirm_above_usd: float = 0.15
+    # The workbench announces a watched folder's finished or needs-review job (toast, bell).
+    notifications: bool = True
     # Per-model price per audio hour, overriding the built-in table: {"model": [amount, "CNY"]}.
     prices: dict[str, Any] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)

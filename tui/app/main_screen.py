@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,6 +34,7 @@ from tui.engine.events import Event, JobDeltaReceived
 from tui.store.records import Job, JobState, Totals
 
 TREE_RELOAD_DELAY_S = 0.3
+IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast and bell)
 RECENT_JOBS = 1000  # loaded into the queue at start
 
 
@@ -58,6 +60,7 @@ class MainScreen(JobActionsScreen):
         self._unsubscribe: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ui_thread = 0
+        self._last_key = -IDLE_S  # idle until the first key
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -83,6 +86,13 @@ class MainScreen(JobActionsScreen):
         for job in reversed(recent):
             self.table.upsert(job)
         self.refresh_status()
+        if self.demo:
+            self.errors.add(
+                "info",
+                "demo",
+                f"Drop audio files into {self.root}: the folder is watched, so they are "
+                "transcribed as they arrive (by the built-in emulator, free).",
+            )
 
     def on_unmount(self) -> None:
         if callable(self._unsubscribe):
@@ -100,7 +110,8 @@ class MainScreen(JobActionsScreen):
             watching=watching,
             counts=counts,
             demo=self.demo,
-            display_root=self.root,
+            # The demo's folder lives somewhere temporary: show where to drop files in full.
+            display_root=None if self.demo else self.root,
             pause=engine.pause,
             spend=engine.spend() if budget else None,
         )
@@ -179,7 +190,28 @@ class MainScreen(JobActionsScreen):
             self.session = add_cost(self.session, event.added_cost)
         else:
             self.session = add_to_totals(self.session, event.result)
+            self._notify_done(event.job_id, event.state)
         self._job_moved(event.job_id)
+
+    def _notify_done(self, job_id: int, state: str) -> None:
+        """A watched folder's job finished or needs review while the user is away: a toast,
+        and the terminal bell (setting ``notifications``)."""
+        job = self.engine.store.get_job(job_id)
+        if job is None or job.origin != "watch" or not self.engine.settings.notifications:
+            return
+        if time.monotonic() - self._last_key < IDLE_S:
+            return
+        review = state == "needs_review"
+        self.notify(
+            f"{job.name}: {'needs review' if review else 'transcribed'}",
+            title="stepfun-asr",
+            severity="warning" if review else "information",
+            markup=False,
+        )
+        self.app.bell()
+
+    def on_key(self, _event: events.Key) -> None:
+        self._last_key = time.monotonic()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
         self.pane.forget(message.event.job_id)
