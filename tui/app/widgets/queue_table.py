@@ -77,7 +77,7 @@ def outputs_note(job: Job) -> str:
         return "wrote " + ", ".join(p.name for p in job.outputs)
     spec = job.options.export
     if spec is None:
-        return "no file asked for (e: export)"
+        return "no file (e exports)"
     out_dir = Path(spec.out_dir) if spec.out_dir else None
     root = Path(spec.root) if spec.root else None
     taken = [p for p in planned_paths(job.source, spec.formats, out_dir, root) if p.exists()]
