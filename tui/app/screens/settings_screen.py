@@ -26,7 +26,7 @@ from tui.transcript.cost import CURRENCY_SIGNS, region_currency
 from tui.transcript.formats import FORMATS
 
 HINT = (
-    "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
+    "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to t and watch "
     "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels."
 )
 LANGUAGES = [("detect automatically", ""), ("Chinese (zh)", "zh"), ("English (en)", "en")]
@@ -57,7 +57,10 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
     SettingsScreen SelectionList { height: auto; border: none; padding: 0; }
     SettingsScreen .hint { color: $text-muted; margin-top: 1; }
     SettingsScreen #settings-error { color: $error; height: auto; margin-top: 1; }
-    SettingsScreen #settings-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    /* Docked: on a short terminal the form scrolls and the buttons stay in view. */
+    SettingsScreen #settings-buttons {
+        dock: bottom; height: auto; align-horizontal: right; background: $surface;
+    }
     SettingsScreen Button { margin-left: 2; }
     """
 
