@@ -22,7 +22,7 @@ from tui.engine.pause import OUTAGE_STRIKES
 from tui.engine.transcriber import Transcriber, probe_service
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import Secret
-from tui.stepfun.emulator import Emulator
+from tui.stepfun.emulator import Emulator, write_directive_wav
 from tui.store.records import JobState
 from tui.transcript.model import TranscriptionResult
 
@@ -256,3 +256,61 @@ def test_money_settings_refuse_negative_values(name: str) -> None:
         config.apply(Settings(), name, -1)
     with pytest.raises(config.ConfigError):
         config.apply(Settings(), name, "nan")
+
+
+async def test_a_real_outage_waits_and_the_job_resumes_by_itself(tmp_path: Path) -> None:
+    """The service is down when the file arrives: after the client's retries the queue pauses
+    (the job stays queued), probes find the service back, and the job runs once, to the end."""
+    emu = Emulator().start()
+    emu.stop()  # down, on a port we know
+    settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
+    engine, seen = engine_for(tmp_path, settings, concurrency=1)
+    engine.runner.gate.probe_first_s = 0.2
+    engine.runner.gate.probe_max_s = 0.4
+    audio = write_directive_wav(tmp_path / "memo.wav", 2.0, text="Back online.")
+    stop = asyncio.Event()
+    try:
+        with engine:
+            job = engine.submit(audio)
+            serving = asyncio.create_task(engine.serve(stop))
+            await until(lambda: engine.pause is not None, 60, "the outage pause")
+            assert engine.pause is not None and engine.pause.reason is ev.PauseReason.OUTAGE
+            assert engine.store.require_job(job.id).state is JobState.QUEUED
+            await until(lambda: any(isinstance(e, ev.ServiceProbed) for e in seen), 10, "a probe")
+            emu.start()
+            await until(
+                lambda: (
+                    engine.store.require_job(job.id).state in (JobState.DONE, JobState.NEEDS_REVIEW)
+                ),
+                60,
+                "the job done after the outage",
+            )
+            stop.set()
+            assert await serving == []
+            result = engine.store.get_result(job.id)
+        assert result is not None and result.text == "Back online."
+        assert len(asr_requests(emu)) == 1  # sent once the service was back, not before
+        assert not any(isinstance(e, ev.JobFailed) for e in seen)
+    finally:
+        emu.stop()
+
+
+def test_the_daemon_prints_pauses_probes_and_resumes(tmp_path: Path) -> None:
+    import io
+
+    from tui.commands.watch_cmd import EventPrinter
+    from tui.store.store import Store
+
+    out = io.StringIO()
+    with Store(tmp_path / "jobs.sqlite3") as store:
+        printer = EventPrinter(store, out)
+        since = 1_700_000_000.0
+        printer(ev.QueuePaused(ev.PauseReason.OUTAGE, "Service unreachable since 14:02", since))
+        printer(ev.ServiceProbed("cannot reach the host", since, 120.0))
+        printer(ev.QueuePaused(ev.PauseReason.ACCOUNT, "The key was refused (401).", since))
+        printer(ev.QueueResumed(ev.PauseReason.OUTAGE, "the service answers again"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4
+    assert "Service unreachable since" in lines[1] and "next try in 120 s" in lines[1]
+    assert "restart the daemon" in lines[2] and "unsent" in lines[2]
+    assert "resumed" in lines[3]
