@@ -202,3 +202,22 @@ def test_rejected_key_stops_the_batch_and_names_the_files_not_sent(emu, tmp_path
         check=False,
     )
     assert jobs.stdout.count('"canceled"') == 3, jobs.stdout + jobs.stderr
+
+
+def test_estimate_sends_nothing_and_needs_no_key(emu, tmp_path):
+    files = [write_tone_wav(tmp_path / f"est{i}.wav", 6.0 * (i + 1)) for i in range(2)]
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"no audio here")
+    done = run_cli("--estimate", *map(str, files), STEPFUN_BASE_URL=emu.base_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"   0.10 min  {files[0]}" and lines[1] == f"   0.20 min  {files[1]}"
+    assert lines[2].startswith("2 files · 0.3 min of audio · about ¥0.0008 (stepaudio-2.5-asr")
+    assert "nothing sent" in lines[2]
+    checked = run_cli("--estimate", "--cross-check", str(files[0]))
+    assert "1 file · 0.1 min of audio · about ¥0.0039" in checked.stdout  # (0.15 + 2.2) / h
+    intl = run_cli("--estimate", "--cross-check", str(files[0]), "--region", "intl")
+    assert "priced in CNY only: ¥0.0037 CNY" in intl.stdout
+    bad = run_cli("--estimate", str(junk), str(files[0]))
+    assert bad.returncode == 1 and f"error: {junk}: its length cannot be read" in bad.stderr
+    assert emu.requests == []

@@ -314,3 +314,24 @@ def test_the_daemon_prints_pauses_probes_and_resumes(tmp_path: Path) -> None:
     assert "Service unreachable since" in lines[1] and "next try in 120 s" in lines[1]
     assert "restart the daemon" in lines[2] and "unsent" in lines[2]
     assert "resumed" in lines[3]
+
+
+async def test_resuming_a_budget_pause_by_hand_lets_one_file_through(
+    tmp_path: Path, emu: Emulator
+) -> None:
+    settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
+    config.apply(settings, "budget_monthly", 0.0001)
+    engine, seen = engine_for(tmp_path, settings, concurrency=1)
+    with engine:
+        jobs = [engine.submit(p) for p in tones(tmp_path, 2, seconds=5.0)]
+        ids = [j.id for j in jobs]
+        await engine.drain(ids)
+        assert asr_requests(emu) == [] and engine.pause is not None
+        assert "budget_monthly" in engine.pause.message
+        assert engine.resume()  # "send one more"
+        await engine.drain(ids)
+        states = [engine.store.require_job(i).state for i in ids]
+        assert states[0] in (JobState.DONE, JobState.NEEDS_REVIEW)
+        assert states[1] is JobState.QUEUED  # the next one waits again
+        assert len(asr_requests(emu)) == 1
+    assert sum(isinstance(e, ev.QueuePaused) for e in seen) == 2

@@ -252,7 +252,9 @@ class JobActionsScreen(Screen[None]):
         first (minutes, cost) and runs only when confirmed."""
         if (job := self._need_job()) is None:
             return
-        if job.state not in FINISHED:
+        # A failed or canceled re-run still has its earlier transcript: sending it again is
+        # paid again just the same, so it is shown first too.
+        if job.state not in FINISHED and job.duration_s is None:
             self._guard(lambda: self.engine.retry(job.id))
             return
         self._paid(self._rerun(job), "Estimating the re-run")
@@ -268,7 +270,8 @@ class JobActionsScreen(Screen[None]):
             "re-run is canceled or fails).",
             model=job.options.model or self.engine.settings.model,
         )
-        self._confirm(request, lambda _c: self._guard(lambda: self.engine.rerun(job.id)))
+        verb = self.engine.rerun if job.state in FINISHED else self.engine.retry
+        self._confirm(request, lambda _c: self._guard(lambda: verb(job.id)))
 
     def action_cancel_job(self) -> None:
         if (job := self._need_job()) is not None:

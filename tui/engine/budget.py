@@ -19,6 +19,11 @@ class BudgetGuard:
         self.store = store
         self.settings = settings  # the engine's, changed in place by apply_settings
         self._reserved: dict[int, float] = {}
+        self._allow_one = False  # the user resumed a budget pause by hand: one file may pass
+
+    def allow_one(self) -> None:
+        """Let the next file through whatever the caps say (asked for explicitly)."""
+        self._allow_one = True
 
     @property
     def on(self) -> bool:
@@ -36,6 +41,8 @@ class BudgetGuard:
         if job.options.cross_check:
             needed += estimates.price_of(found, settings, model=estimates.CROSS_CHECK_MODEL)
         blocked = self.blocked(needed, job.name)
+        if blocked is not None and self._allow_one:
+            self._allow_one, blocked = False, None
         if blocked is None:
             self._reserved[job.id] = needed
         return blocked, needed

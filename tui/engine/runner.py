@@ -181,6 +181,9 @@ class Runner:
     def resume(self, how: str = "resumed by hand") -> bool:
         """Run a paused queue again (the cause may still be there: then it pauses again after
         one file). False when it was not paused."""
+        pause = self.gate.pause
+        if pause is not None and pause.reason is PauseReason.BUDGET:
+            self.budget.allow_one()
         return self.gate.resume(how)
 
     def stop_now(self) -> None:
