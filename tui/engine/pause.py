@@ -84,6 +84,29 @@ class QueueGate:
         self.probe_max_s = PROBE_MAX_S
         self._probe_task: asyncio.Task[None] | None = None
         self._strikes: dict[int, int] = {}
+        self.key_proven = False  # the service accepted the key in this session
+
+    def proved_key(self) -> None:
+        if not self.key_proven:
+            self.key_proven = True
+            self._wake.set()
+
+    def absorb(
+        self, job_id: int, error: Exception, redact: Callable[[str], str], probe: ProbeFn | None
+    ) -> str | None:
+        """For an account refusal or an outage met by ``job_id``: pause, and return why the
+        job goes back to the queue. None for the file's own failures (it fails alone)."""
+        reason = pause_reason(error)
+        if reason is None or not isinstance(error, AsrError):
+            return None
+        message = redact(error.message)
+        if reason is PauseReason.ACCOUNT:
+            self.stop(reason, message, kind=error.kind.value)
+            return f"not transcribed: {message}; it runs when the queue resumes"
+        redacted = AsrError(error.kind, message, status=error.status)
+        if not self.outage(job_id, redacted, probe):
+            return None  # this file keeps meeting it while the service answers: its own
+        return f"not transcribed: {message}; it runs when the service answers"
 
     @property
     def paused(self) -> bool:

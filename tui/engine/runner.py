@@ -37,7 +37,7 @@ from tui.engine.events import (
     PauseReason,
 )
 from tui.engine.outcome import attempt
-from tui.engine.pause import QueueGate, pause_reason
+from tui.engine.pause import QueueGate
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
@@ -95,9 +95,6 @@ class Runner:
         # Account refusals, outages and budget caps stop the whole queue (tui.engine.pause).
         self.gate = QueueGate(bus, self._wake)
         self.budget = BudgetGuard(store, self.settings)
-        # One file at a time until the service has accepted the key in this session: a
-        # refused key then costs one upload, not one per slot.
-        self._key_proven = False
 
     # --- commands (sync, called on the loop thread) ----------------------------------------
 
@@ -219,7 +216,7 @@ class Runner:
         owners.serving(self.owner, True)
         if self.gate.paused:
             self.gate.resume("started again")  # a new session tries once more
-        self._key_proven = False  # the key may have changed
+        self.gate.key_proven = False  # the key may have changed
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
@@ -281,7 +278,9 @@ class Runner:
         assert self._transcriber is not None
         if self.gate.paused:
             self._recheck_budget()
-        slots = self.concurrency if self._key_proven else 1
+        # One file at a time until the service has accepted the key in this session: a
+        # refused key then costs one upload, not one per slot.
+        slots = self.concurrency if self.gate.key_proven else 1
         while self._busy < slots and not self.gate.paused:
             if self.checks.pending:
                 self.checks.start(
@@ -411,35 +410,22 @@ class Runner:
             self._failed(job.id, *self._describe(job, outcome.error))
         elif outcome.value is not None:
             self.gate.succeeded(job.id)
-            self._proved_key()
+            self.gate.proved_key()
             self._finished(job, outcome.value)
 
     def _on_pipeline_event(self, progress: ProgressTracker, event: object) -> None:
         if isinstance(event, DeltaReceived):
-            self._proved_key()  # text came back: the key was accepted
+            self.gate.proved_key()  # text came back: the key was accepted
         progress.on_event(event)
-
-    def _proved_key(self) -> None:
-        if not self._key_proven:
-            self._key_proven = True
-            self._wake.set()
 
     def _paused_by(self, job: Job, error: Exception) -> bool:
         """An account refusal or an outage: the job goes back to the queue (it was not the
         file's fault) and the queue pauses. False for the file's own failures."""
-        reason = pause_reason(error)
-        if reason is None or not isinstance(error, AsrError):
-            return False
-        message = self._redact(error.message)
-        if reason is PauseReason.ACCOUNT:
-            self._requeue(job.id, f"not transcribed: {message}; it runs when the queue resumes")
-            self.gate.stop(reason, message, kind=error.kind.value)
-            return True
         assert self._transcriber is not None
-        if not self.gate.outage(job.id, error, self._transcriber.probe):
-            return False  # this file keeps meeting it while the service answers: its own
-        self._requeue(job.id, f"not transcribed: {message}; it runs when the service answers")
-        return True
+        reason = self.gate.absorb(job.id, error, self._redact, self._transcriber.probe)
+        if reason is not None:
+            self._requeue(job.id, reason)
+        return reason is not None
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None
