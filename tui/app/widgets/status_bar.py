@@ -31,10 +31,9 @@ def pause_hint(reason: PauseReason) -> str:
 
 def pause_headline(pause: Pause) -> str:
     """The pause in a few words: its first sentence (the errors panel has the rest)."""
-    first = pause.message.split(". ")[0].rstrip(".")
-    if pause.reason is PauseReason.OUTAGE:
-        first = first.split(" (")[0]  # "Service unreachable since 14:02, retrying"
-    return first
+    # "The API key was rejected", "Service unreachable since 14:02, retrying": the details
+    # in brackets are in the errors panel.
+    return pause.message.split(". ")[0].split(" (")[0].rstrip(".")
 
 
 class StatusBar(Static):
@@ -74,7 +73,7 @@ class StatusBar(Static):
             head = Text("stepfun-asr", style="bold")
             head.append("  PAUSED ", style="bold reverse red")
             head.append(f" {pause_headline(pause)}", style="bold red")
-            head.append(f" · {queued} queued, unsent · {KEY_HINTS[pause.reason]}", style="bold")
+            head.append(f" · {KEY_HINTS[pause.reason]} · {queued} queued, unsent", style="bold")
             text = head
         else:
             text.append(
