@@ -254,8 +254,10 @@ class BatchReport:
             case ev.JobCanceled(job_id=jid) if jid in self.order and jid not in self.settled:
                 if self.paused is None:
                     self._failed(jid, "canceled", "canceled")
-            case ev.QueuePaused(message=message):
-                self.paused = message
+            case ev.QueuePaused(message=message, reason=reason):
+                # This command does not wait for an outage to end: it stops and says so.
+                outage = reason is ev.PauseReason.OUTAGE
+                self.paused = message.replace(", retrying", "") if outage else message
             case ev.JobRequeued(job_id=jid) if jid in self.order:
                 self.tried.add(jid)
                 if self.live and self.streamed.pop(jid, ""):
