@@ -221,3 +221,18 @@ def test_estimate_sends_nothing_and_needs_no_key(emu, tmp_path):
     bad = run_cli("--estimate", str(junk), str(files[0]))
     assert bad.returncode == 1 and f"error: {junk}: its length cannot be read" in bad.stderr
     assert emu.requests == []
+
+
+def test_an_outage_stops_the_batch_and_names_the_files_not_sent(tmp_path):
+    from tui.stepfun.emulator import Emulator
+
+    emu = Emulator().start()
+    emu.stop()  # nothing answers on this port
+    files = [write_tone_wav(tmp_path / f"out{i}.wav", 2.0, freq=300 + 40 * i) for i in range(2)]
+    done = run_cli(*map(str, files), emu=emu)
+    assert done.returncode == 1
+    assert "error: stopped: Service unreachable since " in done.stderr
+    assert "retrying" not in done.stderr.split("error: stopped:")[1].splitlines()[0]
+    assert f"error: {files[0]}: not transcribed" in done.stderr
+    assert f"error: {files[1]}: not sent" in done.stderr
+    assert "Traceback" not in done.stderr
