@@ -211,3 +211,33 @@ async def test_a_rejected_key_pauses_the_queue_and_a_new_key_resumes_it(tmp_path
             assert _sent(emu) == 5
             assert "PAUSED" not in screen_text(app)
     assert not any(isinstance(e, ev.JobFailed) for e in seen)
+
+
+async def test_text_inputs_own_the_keyboard_in_every_dialog(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, ["talk.wav"])
+    with Emulator() as emu:
+        app = _app(tmp_path, emu, folder)
+        async with app.run_test(size=SIZE) as pilot:
+            await _listed(pilot, app, 1)
+            await pilot.press("t")
+            await wait_until(pilot, lambda: _finished(app, 1), what="job done")
+            sent = _sent(emu)
+            typed = "rxtvqwsme"  # every one a workbench key
+            for opener, field in (("s", "#set-hotwords"), ("e", "#export-dir"), ("slash", None)):
+                await pilot.press(opener)
+                await pilot.pause()
+                box = (
+                    app.screen.query_one(field, Input)
+                    if field
+                    else app.main.pane.query_one("#search-input", Input)
+                )
+                box.focus()
+                await pilot.pause()
+                await pilot.press(*typed)
+                assert box.value == typed and app.is_running
+                await pilot.press("escape")
+                await pilot.pause()
+            assert not isinstance(app.screen, ConfirmSendScreen)
+            assert _sent(emu) == sent
+            assert app.engine.store.list_jobs()[0].state is JobState.DONE
+            assert len(app.engine.store.list_jobs()) == 1
