@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.quit_screen import QuitScreen
 from tui.app.testing import emulator_settings, screen_text, wait_until
 from tui.stepfun.emulator import Emulator, write_directive_wav
 from tui.store.records import JobState
@@ -176,11 +177,53 @@ async def test_quitting_mid_job_leaves_it_queued(tmp_path: Path) -> None:
             await wait_until(pilot, lambda: bool(app.main.pane.text), what="first words")
             job_id = app.engine.store.list_jobs()[0].id
             assert app.engine.store.require_job(job_id).state is JobState.RUNNING
+            await pilot.press("q")  # asks first: what would be sent again, and its cost
+            await wait_until(
+                pilot,
+                lambda: "0.5 min of audio" in screen_text(app),
+                what="quit dialog with what would be sent again",
+            )
+            text = screen_text(app)
+            assert "long.wav" in text and "sent again" in text
+            assert "Finish running jobs, then quit" in text
+            await pilot.press("escape")  # stay
+            await pilot.pause()
+            assert app.is_running and not isinstance(app.screen, QuitScreen)
+            assert app.engine.store.require_job(job_id).state is JobState.RUNNING
             await pilot.press("q")
+            await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen), what="quit dialog")
+            await pilot.click("#quit-now")
         assert app.return_code in (0, None)
     with Store(db) as store:
         job = store.require_job(job_id)
         assert job.state is JobState.QUEUED and job.owner is None
+
+
+async def test_finish_running_jobs_then_quit(tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    write_directive_wav(folder / "a.wav", 10, text=_sentences(2))
+    write_directive_wav(folder / "b.wav", 10, text=_sentences(2), tone_hz=500)
+    db = tmp_path / "jobs.sqlite3"
+    with Emulator(rtf=0.5) as emu:
+        app = _app(tmp_path, emu, folder)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: len(app.main.files.root.children) == 2, what="files")
+            await pilot.press("t")  # both queued; one at a time
+            await wait_until(pilot, lambda: bool(app.main.pane.text), what="first words")
+            await pilot.press("q")
+            await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen), what="quit dialog")
+            running = {j.id for j in app.engine.store.list_jobs(["running"])}
+            await pilot.click("#quit-finish")
+            await wait_until(pilot, lambda: not app.is_running, what="the app quit by itself")
+        sent = sum(r.endpoint == "sse" for r in emu.requests)
+    with Store(db) as store:
+        jobs = store.list_jobs()
+    # The running one finished; the one that had not started stays queued, unsent.
+    assert len(running) == 1 and len(jobs) == 2
+    for job in jobs:
+        assert job.state is (JobState.DONE if job.id in running else JobState.QUEUED)
+    assert sent == 1
 
 
 # File names cannot hold "/", so no closing tags here; rendered as markup they would lose

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
 from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.confirm_send_screen import ConfirmSendScreen
 from tui.app.screens.export_screen import ExportScreen
 from tui.app.testing import emulator_settings, wait_until
 from tui.stepfun.emulator import Emulator, write_directive_wav
@@ -118,6 +119,17 @@ async def _transcribe_then_open_export(pilot: Pilot[Any], app: WorkbenchApp) -> 
     await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen), what="export dialog")
 
 
+async def _confirm(pilot: Pilot[Any], app: WorkbenchApp, *, press: bool = True) -> Any:
+    """Wait for the send confirmation; with ``press``, confirm it."""
+    await wait_until(
+        pilot, lambda: isinstance(app.screen, ConfirmSendScreen), what="confirmation dialog"
+    )
+    dialog = app.screen
+    if press:
+        await pilot.click("#confirm-yes")
+    return dialog
+
+
 async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
     texts = _texts(1, "export")
     out = tmp_path / "out"
@@ -147,7 +159,8 @@ async def test_export_writes_the_chosen_formats(tmp_path: Path) -> None:
                 lambda: set(expected) <= set(app.engine.store.require_job(job.id).outputs),
                 what="outputs recorded",
             )
-            assert not (folder / "clip1.txt").exists()
+            # `t` itself wrote the configured format next to the audio, as a watch would.
+            assert (folder / "clip1.txt").read_text(encoding="utf-8") == render(result, "txt")
 
 
 def _first_command(app: WorkbenchApp) -> str:
@@ -204,7 +217,7 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
                 what="canceled",
             )
             emu.rtf = 0.0
-            await pilot.press("r")
+            await pilot.press("r")  # canceled before it finished: no dialog, nothing was paid
             await wait_until(
                 pilot,
                 lambda: app.engine.store.require_job(job_id).state is JobState.DONE,
@@ -215,6 +228,15 @@ async def test_cancel_retry_and_cross_check(tmp_path: Path) -> None:
             sse_before = sum(r.endpoint == "sse" for r in emu.requests)
             session = app.main.session
             await pilot.press("v")  # cross-check the stored transcript with step-asr-1.1
+            dialog = await _confirm(pilot, app, press=False)
+            summary = str(dialog.query_one("#confirm-summary").render())
+            assert "1 file · 0.1 min of audio · about ¥0.0018" in summary  # 3 s at ¥2.2/h
+            await pilot.press("escape")  # sends nothing
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmSendScreen)
+            assert sum(r.endpoint == "legacy" for r in emu.requests) == 0
+            await pilot.press("v")
+            await _confirm(pilot, app)
             await wait_until(
                 pilot,
                 lambda: (
@@ -257,7 +279,7 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
     folder = tmp_path / "rec"
     folder.mkdir()
     write_directive_wav(folder / "a-fine.wav", 3, text="Fine words for a check.")
-    write_directive_wav(folder / "b-broken.wav", 3, fault="status", code=402)
+    write_directive_wav(folder / "b-broken.wav", 3, fault="status", code=451)
     with Emulator() as emu:
         app = make_app(
             emulator_settings(emu, concurrency=1),
@@ -310,6 +332,7 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
                 pilot, lambda: app.main.selected_job == fine.id, what="finished job selected"
             )
             await pilot.press("v")
+            await _confirm(pilot, app)
             await wait_until(
                 pilot,
                 lambda: any("cross-check not done" in p.message for p in app.main.errors.problems),
@@ -324,7 +347,9 @@ async def test_cross_check_key_on_a_failed_job_and_a_failing_check(tmp_path: Pat
             assert after is not None and after.to_json() == before.to_json()
             await wait_until(
                 pilot,
-                lambda: str(app.main.table.get_cell(str(fine.id), "progress")) == "finished",
+                lambda: (
+                    str(app.main.table.get_cell(str(fine.id), "progress")) == "wrote a-fine.txt"
+                ),
                 what="the row back to its finished summary",
             )
             assert app.is_running

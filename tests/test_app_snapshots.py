@@ -16,10 +16,12 @@ import pytest
 from textual.widgets import RichLog
 
 from tui.app.app import WorkbenchApp, make_app
+from tui.app.screens.confirm_send_screen import ConfirmSendScreen
 from tui.app.screens.export_screen import ExportScreen
 from tui.app.screens.help_screen import HelpScreen
 from tui.app.screens.settings_screen import SettingsScreen
 from tui.app.testing import emulator_settings, wait_until
+from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator, write_directive_wav
 from tui.store.records import ENDED
 
@@ -155,3 +157,62 @@ def test_export_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) ->
         terminal_size=SIZE,
         run_before=_after_jobs("e", screen=ExportScreen),
     )
+
+
+SMALL = (80, 24)
+
+
+def test_confirm_send_dialog(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    """r on a finished job: what would be sent again, and its cost, before anything is."""
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SIZE,
+        run_before=_after_jobs("r", screen=ConfirmSendScreen),
+    )
+
+
+def test_confirm_send_dialog_small(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SMALL,
+        run_before=_after_jobs("r", screen=ConfirmSendScreen),
+    )
+
+
+def test_confirm_transcribed_folder_small(
+    tmp_path: Path, emulator: Emulator, snap_compare: Any
+) -> None:
+    """t on the folder once every file is transcribed: nothing is sent unless ticked."""
+    assert snap_compare(
+        _app(tmp_path, emulator),
+        terminal_size=SMALL,
+        run_before=_after_jobs("t", screen=ConfirmSendScreen),
+    )
+
+
+def test_main_screen_needs_review_selected_small(
+    tmp_path: Path, emulator: Emulator, snap_compare: Any
+) -> None:
+    assert snap_compare(_app(tmp_path, emulator), terminal_size=SMALL, run_before=_after_jobs("j"))
+
+
+def test_paused_queue_small(tmp_path: Path, emulator: Emulator, snap_compare: Any) -> None:
+    """A refused key: the header says the queue is paused, why, and which keys fix it."""
+    app = _app(tmp_path, emulator)
+    app.settings.api_key = Secret("tst" + "9" * 20 + "0000")  # refused: not the emulator's
+
+    async def run_before(pilot: Any) -> None:
+        await wait_until(
+            pilot, lambda: len(app.main.files.root.children) == len(FILES), what="files listed"
+        )
+        for name, _s, _d in FILES:
+            app.engine.submit(app.root / name, origin="tui")
+        await wait_until(pilot, lambda: app.engine.pause is not None, what="paused")
+        await wait_until(
+            pilot,
+            lambda: any(p.where == "queue paused" for p in app.main.errors.problems),
+            what="pause in the log",
+        )
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)

@@ -178,3 +178,61 @@ def test_same_stem_inputs_do_not_overwrite_each_other(emu, tmp_path):
     assert done.returncode == 0, done.stderr
     texts = sorted(p.read_text(encoding="utf-8").strip() for p in out.iterdir())
     assert texts == ["First file.", "Second file."]
+
+
+def test_rejected_key_stops_the_batch_and_names_the_files_not_sent(emu, tmp_path):
+    files = [write_tone_wav(tmp_path / f"rec{i}.wav", 2.0, freq=220 + 50 * i) for i in range(3)]
+    done = run_cli(*map(str, files), emu=emu, key="wrong-" + "x" * 24)
+    assert done.returncode == 1
+    # One upload met the 401; the other two files were never sent.
+    assert len([r for r in emu.requests if r.endpoint == "sse"]) == 1
+    lines = done.stderr.splitlines()
+    assert sum(line.startswith("error: stopped: ") for line in lines) == 1
+    assert f"error: {files[0]}: not transcribed (job 1;" in done.stderr
+    for f in files[1:]:
+        assert f"error: {f}: not sent (job" in done.stderr
+    assert "Traceback" not in done.stderr
+    # Left canceled, not queued: nothing sends them later unless asked (`retry`).
+    jobs = subprocess.run(
+        [PYTHON, "-m", "tui", "jobs", "--json"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
+    assert jobs.stdout.count('"canceled"') == 3, jobs.stdout + jobs.stderr
+
+
+def test_estimate_sends_nothing_and_needs_no_key(emu, tmp_path):
+    files = [write_tone_wav(tmp_path / f"est{i}.wav", 6.0 * (i + 1)) for i in range(2)]
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"no audio here")
+    done = run_cli("--estimate", *map(str, files), STEPFUN_BASE_URL=emu.base_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"   0.10 min  {files[0]}" and lines[1] == f"   0.20 min  {files[1]}"
+    assert lines[2].startswith("2 files · 0.3 min of audio · about ¥0.0008 (stepaudio-2.5-asr")
+    assert "nothing sent" in lines[2]
+    checked = run_cli("--estimate", "--cross-check", str(files[0]))
+    assert "1 file · 0.1 min of audio · about ¥0.0039" in checked.stdout  # (0.15 + 2.2) / h
+    intl = run_cli("--estimate", "--cross-check", str(files[0]), "--region", "intl")
+    assert "priced in CNY only: ¥0.0037 CNY" in intl.stdout
+    bad = run_cli("--estimate", str(junk), str(files[0]))
+    assert bad.returncode == 1 and f"error: {junk}: its length cannot be read" in bad.stderr
+    assert emu.requests == []
+
+
+def test_an_outage_stops_the_batch_and_names_the_files_not_sent(tmp_path):
+    from tui.stepfun.emulator import Emulator
+
+    emu = Emulator().start()
+    emu.stop()  # nothing answers on this port
+    files = [write_tone_wav(tmp_path / f"out{i}.wav", 2.0, freq=300 + 40 * i) for i in range(2)]
+    done = run_cli(*map(str, files), emu=emu)
+    assert done.returncode == 1
+    assert "error: stopped: Service unreachable since " in done.stderr
+    assert "retrying" not in done.stderr.split("error: stopped:")[1].splitlines()[0]
+    assert f"error: {files[0]}: not transcribed" in done.stderr
+    assert f"error: {files[1]}: not sent" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -270,7 +270,7 @@ async def test_a_failed_check_keeps_the_previous_result(tmp_path: Path, emu: Emu
 
 
 async def test_jobs_that_cannot_be_cross_checked_say_why(tmp_path: Path, emu: Emulator) -> None:
-    bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=402)
+    bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=451)
     store, runner, _ = make_runner(tmp_path, emu)
     failed = runner.enqueue(bad)
     await runner.drain()

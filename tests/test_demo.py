@@ -92,6 +92,8 @@ def test_demo_command_shows_every_part_without_a_key(
     out = capsys.readouterr()
     folder = tmp_path / "demo" / "recordings"
     assert str(folder) in out.out and "Drop more audio files" in out.out
+    # Inside the workbench too: where to drop files.
+    assert any(p.where == "demo" and str(folder) in p.message for p in seen["problems"])
     jobs = seen["jobs"]
     states = {name: job.state for name, job in jobs.items()}
     assert states == {

@@ -125,7 +125,8 @@ async def test_one_bad_file_fails_only_its_own_job(tmp_path: Path, fake_key: str
     fake = Fake()
     store, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
     a, b, c, d = files(tmp_path, 4)
-    fake.errors[b.name] = AsrError(ErrorKind.NO_BALANCE, "Your StepFun balance is empty (402).")
+    # A per-file refusal (an account refusal pauses the queue instead: test_queue_pause).
+    fake.errors[b.name] = AsrError(ErrorKind.MODERATED, "The service blocked this audio (451).")
     fake.errors[c.name] = ValueError(f"boom with {fake_key} inside")
     d.unlink()
     fake.errors[d.name] = FileNotFoundError(2, "No such file or directory")
@@ -138,8 +139,8 @@ async def test_one_bad_file_fails_only_its_own_job(tmp_path: Path, fake_key: str
         JobState.FAILED,  # type: ignore[union-attr]
         JobState.FAILED,
     ]
-    assert jobs[1].error_message == "Your StepFun balance is empty (402)."  # type: ignore[union-attr]
-    assert jobs[1].error_kind == "no_balance"  # type: ignore[union-attr]
+    assert jobs[1].error_message == "The service blocked this audio (451)."  # type: ignore[union-attr]
+    assert jobs[1].error_kind == "moderated"  # type: ignore[union-attr]
     assert "boom" in jobs[2].error_message and fake_key not in jobs[2].error_message  # type: ignore[union-attr, operator]
     assert jobs[3].error_kind == "bad_input" and str(d) in jobs[3].error_message  # type: ignore[union-attr, operator]
     failed = [e for e in seen if isinstance(e, ev.JobFailed)]
@@ -351,7 +352,7 @@ async def test_real_pipeline_against_the_emulator(tmp_path: Path, emu: Any) -> N
     from tui.stepfun.emulator import write_directive_wav
 
     good = write_directive_wav(tmp_path / "good.wav", 2.0, text="The quick brown fox.")
-    bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=402)
+    bad = write_directive_wav(tmp_path / "bad.wav", 2.0, fault="status", code=451)
     settings = Settings(base_url=emu.base_url, api_key=Secret(emu.demo_key))
     store = Store(tmp_path / "jobs.sqlite3")
     engine = Engine(settings, store=store, concurrency=2, requests_per_minute=0)
@@ -431,7 +432,7 @@ async def test_the_key_stays_out_of_failures_and_the_debug_log(
     fake = Fake()
     store, runner, seen = make(tmp_path, fake, settings=Settings(api_key=Secret(fake_key)))
     a, b = files(tmp_path, 2)
-    fake.errors[a.name] = AsrError(ErrorKind.SERVER_ERROR, f"proxy echoed key={fake_key} (502)")
+    fake.errors[a.name] = AsrError(ErrorKind.STREAM_ERROR, f"proxy echoed key={fake_key} (502)")
     fake.errors[b.name] = ValueError(f"boom with {fake_key} inside")
     ids = [runner.enqueue(p).id for p in (a, b)]
     await runner.drain()

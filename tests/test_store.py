@@ -333,14 +333,14 @@ async def test_show_prints_the_model_and_language_a_job_ran_with(
     """Workbench jobs carry no model/language of their own: `show` prints the settings they
     actually ran with (what the service was sent), not "(default)"; a failed job too."""
     from tui.config import Settings
-    from tui.engine.events import EventBus
-    from tui.engine.runner import Runner
+    from tui.engine.engine import Engine
     from tui.secrets import Secret
     from tui.stepfun.emulator import Emulator, write_directive_wav
 
     assert isinstance(emu, Emulator)
     good = write_directive_wav(tmp_path / "good.wav", 1.5, text="Hello there.")
-    bad = write_directive_wav(tmp_path / "bad.wav", 1.5, fault="status", code=402)
+    # 451 fails the file alone (402, an account-level refusal, would pause the queue).
+    bad = write_directive_wav(tmp_path / "bad.wav", 1.5, fault="status", code=451)
     own = write_directive_wav(tmp_path / "own.wav", 1.5, text="你好。")
     settings = Settings(
         base_url=emu.base_url,
@@ -350,8 +350,7 @@ async def test_show_prints_the_model_and_language_a_job_ran_with(
     )
     db = tmp_path / "jobs.sqlite3"
     with Store(db) as store:
-        # Keywords only: the same call works before and after the Engine lands.
-        runner = Runner(store, EventBus(), requests_per_minute=0, settings=settings)
+        runner = Engine(settings, store=store, requests_per_minute=0).runner
         jobs = [
             store.add_job(good, JobOptions(), "tui"),
             store.add_job(bad, JobOptions(), "tui"),

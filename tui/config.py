@@ -67,6 +67,14 @@ class Settings:
     existing_policy: str = "skip"
     skip_duplicate_content: bool = True
     quiet_period_s: float = 2.0
+    # Money: spending caps in the region's currency (0: off), and the batch size over which
+    # new files are confirmed before they are sent.
+    budget_daily: float = 0.0
+    budget_monthly: float = 0.0
+    confirm_above_cny: float = 1.0
+    confirm_above_usd: float = 0.15
+    # The workbench announces a watched folder's finished or needs-review job (toast, bell).
+    notifications: bool = True
     # Per-model price per audio hour, overriding the built-in table: {"model": [amount, "CNY"]}.
     prices: dict[str, Any] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)

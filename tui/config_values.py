@@ -42,6 +42,11 @@ RANGES: dict[str, Range] = {
     "concurrency": Range(True, 1, 16, "files transcribed at once"),
     "requests_per_minute": Range(True, 0, None, "requests per minute, 0 for no limit"),
     "quiet_period_s": Range(False, 0, None, "seconds a file must stand still"),
+    # Money: 0 turns a cap or a confirmation threshold off.
+    "budget_daily": Range(False, 0, None, "spending cap per day, 0 for none"),
+    "budget_monthly": Range(False, 0, None, "spending cap per month, 0 for none"),
+    "confirm_above_cny": Range(False, 0, None, "batch cost in CNY that asks first"),
+    "confirm_above_usd": Range(False, 0, None, "batch cost in USD that asks first"),
 }
 
 

@@ -24,14 +24,17 @@ from tui.app.bindings import MAIN_BINDINGS
 from tui.app.main_screen import MainScreen
 from tui.app.screens.help_screen import HelpScreen, help_rows
 from tui.app.screens.key_screen import KeyEntered, KeyScreen
+from tui.app.screens.quit_screen import QuitChoice, QuitScreen
 from tui.app.screens.settings_screen import SettingsSaved, SettingsScreen
 from tui.config import Settings
 from tui.engine.engine import Engine
+from tui.engine.estimates import estimate_jobs
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
 from tui.secrets import Secret
 from tui.store.store import Store
 
 STOP_TIMEOUT_S = 10.0
+FINISH_GRACE_S = 24 * 3600.0  # "finish running jobs, then quit": as long as they take
 
 
 class WorkbenchApp(App[None]):
@@ -62,6 +65,7 @@ class WorkbenchApp(App[None]):
         self._main: MainScreen | None = None
         self._stop_serving: asyncio.Event | None = None
         self._serving: Worker[list[BaseException]] | None = None
+        self._finishing = False
 
     @property
     def settings(self) -> Settings:
@@ -123,7 +127,40 @@ class WorkbenchApp(App[None]):
             await asyncio.wait_for(worker.wait(), STOP_TIMEOUT_S)
 
     async def action_quit(self) -> None:
-        await self.stop_serving()
+        """Quit; while jobs run, ask first (what would be sent again, and what it costs)."""
+        running = sorted(self.engine.running_ids)
+        if not running or self._finishing:
+            await self.stop_serving()
+            self.exit()
+            return
+        if isinstance(self.screen, QuitScreen):
+            return
+        est = await estimate_jobs(self.engine.store, running, self.settings)
+        self.push_screen(QuitScreen(est), self._quit_chosen)
+
+    async def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        if choice is QuitChoice.NOW:
+            await self.stop_serving()
+            self.exit()
+        elif choice is QuitChoice.FINISH:
+            self._finish_then_quit()
+
+    def _finish_then_quit(self) -> None:
+        """Nothing new starts; the running jobs finish; then the app quits (q: quit now)."""
+        self._finishing = True
+        self.engine.runner.grace_s = FINISH_GRACE_S
+        if self._stop_serving is not None:
+            self._stop_serving.set()
+        self.notify(
+            "Finishing the running jobs, then quitting (q quits now).", markup=False, timeout=10
+        )
+        self.run_worker(self._exit_when_served(), group="quit", exit_on_error=False)
+
+    async def _exit_when_served(self) -> None:
+        worker = self._serving
+        if worker is not None:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
         self.exit()
 
     async def on_unmount(self) -> None:

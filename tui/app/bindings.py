@@ -38,6 +38,14 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Select the previous job in the queue",
     ),
     Binding(
+        "F",
+        "queue_filter",
+        "Filter",
+        id="queue-filter",
+        show=False,
+        tooltip="Show in the queue: all jobs, to review / failed, running / queued, done",
+    ),
+    Binding(
         "f",
         "follow",
         "Follow",
@@ -61,6 +69,14 @@ MAIN_BINDINGS: list[Binding] = [
         show=False,
         tooltip="Compare the selected finished transcript with step-asr-1.1 (the main "
         "model is not run again; costs extra)",
+    ),
+    Binding(
+        "d",
+        "compare",
+        "Compare",
+        id="compare",
+        show=False,
+        tooltip="Show the selected transcript beside its cross-check, differences marked",
     ),
     Binding(
         "e",
@@ -100,6 +116,15 @@ MAIN_BINDINGS: list[Binding] = [
         "Reviewed",
         id="mark-reviewed",
         tooltip="Mark the selected transcript reviewed (again: unmark)",
+    ),
+    Binding(
+        "p",
+        "resume",
+        "Resume",
+        id="resume",
+        show=False,
+        tooltip="Resume a paused queue now (it pauses on a refused key, an outage or a budget "
+        "cap; a new key or settings resume it too)",
     ),
     Binding(
         "s",

@@ -8,22 +8,26 @@ engine's sentence as a notice instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual import on
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from tui.app.screens.compare_screen import CompareScreen
+from tui.app.screens.confirm_send_screen import ConfirmSendScreen, SendChoice, SendRequest
 from tui.app.screens.export_screen import ExportChoice, ExportScreen
 from tui.app.session import audio_files
 from tui.app.transcript_cache import TranscriptCache, layout_transcript
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
-from tui.app.widgets.queue_table import QueueTable
+from tui.app.widgets.queue_table import QueueFilter, QueueTable
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
-from tui.store.records import FINISHED, Job, JobOptions, JobStateError
+from tui.engine.estimates import estimate_files, estimate_jobs
+from tui.store.records import FINISHED, Job, JobOptions, JobState, JobStateError
+from tui.transcript.exports import ExportSpec
 
 
 class JobActionsScreen(Screen[None]):
@@ -77,7 +81,10 @@ class JobActionsScreen(Screen[None]):
             self.pane.clear()
             self.errors.show_job(None, None)
             return
-        if job.state not in FINISHED:
+        # A re-run that is queued, canceled or failed still has its earlier transcript (a
+        # stored duration says a result was saved): it is shown, never an empty pane.
+        earlier = job.state is not JobState.RUNNING and job.duration_s is not None
+        if job.state not in FINISHED and not earlier:
             self.pane.show_job(job, None)
             self.errors.show_job(job, None)
             return
@@ -130,19 +137,69 @@ class JobActionsScreen(Screen[None]):
     # --- keys ----------------------------------------------------------------------------------
 
     def action_transcribe(self) -> None:
+        """Queue the highlighted file or the folder's audio files. New files go straight to
+        the queue; files already transcribed, or a batch over the threshold, are shown first
+        (files, minutes, cost) and already-transcribed ones are left out unless asked for."""
         path = self.files.highlighted_path() or self.root
         files = audio_files(path) if path.is_dir() else [path]
         if not files:
             self.notify(f"No audio or video files in {path}.", severity="warning", markup=False)
             return
         active = {j.source for j in self.engine.store.list_jobs(["queued", "running"])}
-        queued = [
-            self.engine.submit(f, JobOptions(), origin="tui") for f in files if f not in active
-        ]
-        if skipped := len(files) - len(queued):
+        wanted = [f for f in files if f not in active]
+        if skipped := len(files) - len(wanted):
             self.notify(f"{skipped} file(s) already in the queue.", markup=False)
-        if queued and not self.engine.settings.api_key and not self.engine.serving:
+        if wanted:
+            self._paid(self._transcribe(wanted), "Estimating what it would cost")
+
+    async def _transcribe(self, files: list[Path]) -> None:
+        settings = self.engine.settings
+        est = await estimate_files(files, settings, store=self.engine.store)
+        fresh = est.without(est.transcribed)
+        if not est.transcribed and fresh.amount <= self.confirm_threshold(est.currency):
+            self._submit(est.files)
+            return
+        n = len(est.files)
+        request = SendRequest(
+            f"Transcribe {n} file{'s' if n != 1 else ''}",
+            est,
+            verb="Transcribe",
+            note=self._outputs_note(),
+            model=settings.model,
+        )
+        self._confirm(request, lambda choice: self._submit(choice.paths))
+
+    def confirm_threshold(self, currency: str) -> float:
+        settings = self.engine.settings
+        return settings.confirm_above_usd if currency == "USD" else settings.confirm_above_cny
+
+    def _export_spec(self) -> ExportSpec:
+        """What ``t`` writes: the configured formats, like a watched folder."""
+        s = self.engine.settings
+        return ExportSpec(formats=tuple(s.formats), out_dir=s.out_dir, policy=s.existing_policy)
+
+    def _outputs_note(self) -> str:
+        spec = self._export_spec()
+        where = spec.out_dir or "next to each recording"
+        return f"Writes {', '.join(spec.formats)} {'to ' + where if spec.out_dir else where}."
+
+    def _submit(self, paths: tuple[Path, ...]) -> None:
+        options = JobOptions(export=self._export_spec())
+        for path in paths:
+            self.engine.submit(path, options, origin="tui")
+        if paths and not self.engine.settings.api_key and not self.engine.serving:
             self.notify("Queued; they start once an API key is set (s).", markup=False)
+
+    def _confirm(self, request: SendRequest, then: Callable[[SendChoice], object]) -> None:
+        def chosen(choice: SendChoice | None) -> None:
+            if choice is not None and choice.paths:
+                then(choice)
+
+        self.app.push_screen(ConfirmSendScreen(request), chosen)
+
+    def _paid(self, work: Awaitable[None], description: str) -> None:
+        # On the app, so that its one worker-failure handler reports a failure.
+        self.app.run_worker(work, group="estimate", exit_on_error=False, description=description)
 
     async def action_toggle_watch(self) -> None:
         path = self.files.highlighted_path() or self.root
@@ -170,6 +227,19 @@ class JobActionsScreen(Screen[None]):
         index = ids.index(current) + step if current in ids else 0
         self.table.select_job(ids[max(0, min(len(ids) - 1, index))])
 
+    def action_queue_filter(self) -> None:
+        """Cycle the queue through all jobs, what needs attention (to review / failed), what
+        is running or queued, and what is done; on a small screen the first two are one key
+        away."""
+        table = self.table
+        table.set_filter(table.filter.next())
+        title = "Queue" if table.filter is QueueFilter.ALL else f"Queue · {table.filter.value}"
+        table.border_title = title
+        if self.selected_job in table.job_ids:
+            table.select_job(self.selected_job)
+        elif table.job_ids:
+            table.select_job(table.job_ids[0])
+
     def action_follow(self) -> None:
         self.follow_running = True
         running = self.engine.store.list_jobs("running", newest_first=False)
@@ -178,9 +248,30 @@ class JobActionsScreen(Screen[None]):
         self.notify("Following: each job is shown as it starts (j/k stops).", markup=False)
 
     def action_retry(self) -> None:
-        if (job := self._need_job()) is not None:
-            verb = self.engine.rerun if job.state in FINISHED else self.engine.retry
-            self._guard(lambda: verb(job.id))
+        """Retry a failed or canceled job; a finished one is paid again, so it is shown
+        first (minutes, cost) and runs only when confirmed."""
+        if (job := self._need_job()) is None:
+            return
+        # A failed or canceled re-run still has its earlier transcript: sending it again is
+        # paid again just the same, so it is shown first too.
+        if job.state not in FINISHED and job.duration_s is None:
+            self._guard(lambda: self.engine.retry(job.id))
+            return
+        self._paid(self._rerun(job), "Estimating the re-run")
+
+    async def _rerun(self, job: Job) -> None:
+        est = await estimate_jobs(self.engine.store, [job.id], self.engine.settings)
+        request = SendRequest(
+            f"Transcribe {job.name} again",
+            est,
+            verb="Run again",
+            optional=False,
+            note="The current transcript stays until the new one replaces it (also if the "
+            "re-run is canceled or fails).",
+            model=job.options.model or self.engine.settings.model,
+        )
+        verb = self.engine.rerun if job.state in FINISHED else self.engine.retry
+        self._confirm(request, lambda _c: self._guard(lambda: verb(job.id)))
 
     def action_cancel_job(self) -> None:
         if (job := self._need_job()) is not None:
@@ -192,15 +283,50 @@ class JobActionsScreen(Screen[None]):
 
     def action_cross_check(self) -> None:
         """Compare the job's stored transcript with step-asr-1.1 (the main model is not run
-        again); a job that is not finished gets a notice saying why it cannot be."""
-        if (job := self._need_job()) is None or not self._guard(
-            lambda: self.engine.cross_check(job.id)
-        ):
+        again), after showing what it costs; a job that is not finished gets a notice
+        saying why it cannot be."""
+        if (job := self._need_job()) is None:
             return
-        self.notify(
-            f"Cross-checking {job.name} with step-asr-1.1 (costs extra; the transcript is kept "
-            "whatever the outcome).",
-            markup=False,
+        if job.state not in FINISHED:
+            # Not finished: the engine refuses it and its sentence says why (nothing sent).
+            self._guard(lambda: self.engine.cross_check(job.id))
+            return
+        self._paid(self._cross_check(job), "Estimating the cross-check")
+
+    async def _cross_check(self, job: Job) -> None:
+        est = await estimate_jobs(
+            self.engine.store, [job.id], self.engine.settings, cross_check=True
+        )
+        request = SendRequest(
+            f"Cross-check {job.name}",
+            est,
+            verb="Cross-check",
+            optional=False,
+            note="Sends the audio to step-asr-1.1 and compares the two texts; the main model "
+            "does not run again and the transcript is kept whatever the outcome.",
+            model="step-asr-1.1",
+        )
+
+        def go(_choice: SendChoice) -> None:
+            if self._guard(lambda: self.engine.cross_check(job.id)):
+                self.notify(f"Cross-checking {job.name} with step-asr-1.1.", markup=False)
+
+        self._confirm(request, go)
+
+    def action_compare(self) -> None:
+        """The selected job's transcript beside its cross-check, differences marked."""
+        if (job := self._need_job()) is None:
+            return
+        result = self.engine.store.get_result(job.id)
+        if result is None or result.cross_check is None:
+            self.notify(
+                f"{job.name} has no cross-check yet (v runs one).", severity="warning", markup=False
+            )
+            return
+        cc = result.cross_check
+        model = result.model or job.options.model or self.engine.settings.model
+        self.app.push_screen(
+            CompareScreen(job.name, model, result.text, cc.model, cc.text, cc.similarity)
         )
 
     def action_export(self) -> None:

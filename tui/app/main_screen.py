@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -26,13 +27,14 @@ from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
 from tui.app.widgets.queue_table import QueueTable
-from tui.app.widgets.status_bar import StatusBar, shown_path
+from tui.app.widgets.status_bar import StatusBar, pause_hint, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
 from tui.engine.events import Event, JobDeltaReceived
 from tui.store.records import Job, JobState, Totals
 
 TREE_RELOAD_DELAY_S = 0.3
+IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast and bell)
 RECENT_JOBS = 1000  # loaded into the queue at start
 
 
@@ -58,6 +60,7 @@ class MainScreen(JobActionsScreen):
         self._unsubscribe: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ui_thread = 0
+        self._last_key = -IDLE_S  # idle until the first key
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -83,6 +86,13 @@ class MainScreen(JobActionsScreen):
         for job in reversed(recent):
             self.table.upsert(job)
         self.refresh_status()
+        if self.demo:
+            self.errors.add(
+                "info",
+                "demo",
+                f"Drop audio files into {self.root}: the folder is watched, so they are "
+                "transcribed as they arrive (by the built-in emulator, free).",
+            )
 
     def on_unmount(self) -> None:
         if callable(self._unsubscribe):
@@ -92,15 +102,21 @@ class MainScreen(JobActionsScreen):
         engine = self.engine
         counts = engine.store.counts()
         watching = [(c.folders[0], ",".join(c.export.formats)) for c in engine.watched()]
+        settings = engine.settings
+        budget = settings.budget_daily > 0 or settings.budget_monthly > 0
         self.query_one(StatusBar).show(
-            service=service_label(engine.settings),
-            model=engine.settings.model,
+            service=service_label(settings),
+            model=settings.model,
             watching=watching,
             counts=counts,
             demo=self.demo,
-            display_root=self.root,
+            # The demo's folder lives somewhere temporary: show where to drop files in full.
+            display_root=None if self.demo else self.root,
+            pause=engine.pause,
+            spend=engine.spend() if budget else None,
         )
-        self.errors.show_totals(self.session, counts)
+        # "N to review" counts what is still to do: a job marked reviewed drops out.
+        self.errors.show_totals(self.session, {**counts, "to_review": engine.store.unreviewed()})
 
     # --- engine events -------------------------------------------------------------------------
 
@@ -174,7 +190,28 @@ class MainScreen(JobActionsScreen):
             self.session = add_cost(self.session, event.added_cost)
         else:
             self.session = add_to_totals(self.session, event.result)
+            self._notify_done(event.job_id, event.state)
         self._job_moved(event.job_id)
+
+    def _notify_done(self, job_id: int, state: str) -> None:
+        """A watched folder's job finished or needs review while the user is away: a toast,
+        and the terminal bell (setting ``notifications``)."""
+        job = self.engine.store.get_job(job_id)
+        if job is None or job.origin != "watch" or not self.engine.settings.notifications:
+            return
+        if time.monotonic() - self._last_key < IDLE_S:
+            return
+        review = state == "needs_review"
+        self.notify(
+            f"{job.name}: {'needs review' if review else 'transcribed'}",
+            title="stepfun-asr",
+            severity="warning" if review else "information",
+            markup=False,
+        )
+        self.app.bell()
+
+    def on_key(self, _event: events.Key) -> None:
+        self._last_key = time.monotonic()
 
     def on_job_failed(self, message: msg.JobFailed) -> None:
         self.pane.forget(message.event.job_id)
@@ -257,16 +294,39 @@ class MainScreen(JobActionsScreen):
     def on_settings_applied(self, _message: msg.SettingsApplied) -> None:
         self.refresh_status()
 
+    def on_queue_paused(self, message: msg.QueuePaused) -> None:
+        event = message.event
+        self.errors.add("error", "queue paused", f"{event.message} {pause_hint(event.reason)}")
+        self.refresh_status()
+
+    def on_queue_resumed(self, message: msg.QueueResumed) -> None:
+        self.errors.add("info", "queue", f"resumed: {message.event.how}")
+        self.refresh_status()
+
+    def on_service_probed(self, message: msg.ServiceProbed) -> None:
+        self.refresh_status()  # the header says when the next try is
+
+    def action_resume(self) -> None:
+        if not self.engine.resume():
+            self.notify("The queue is running (nothing is paused).", markup=False)
+
     # --- search in the transcript --------------------------------------------------------------
 
     @on(Input.Submitted, "#search-input")
     def search_submitted(self, message: Input.Submitted) -> None:
         message.stop()
         found = self.pane.search(message.value)
-        # Back to the text, so ] and [ step through the matches (the input would type them).
-        self.pane.text_area.focus()
+        # The box closes and the text has the focus: ] and [ step through the matches, and
+        # nothing typed next can land in a binding while the box still looks open.
+        self.pane.close_search()
         if not found:
             self.notify(f"No match for {message.value!r}.", severity="warning", markup=False)
+        else:
+            self.notify(
+                f"{found} match{'es' if found != 1 else ''} for {message.value!r} "
+                "(] next, [ previous).",
+                markup=False,
+            )
 
     def key_escape(self) -> None:
         if self.pane.search_open:

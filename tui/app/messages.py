@@ -69,6 +69,18 @@ class JobReviewed(EngineMessage[ev.JobReviewed]):
     pass
 
 
+class QueuePaused(EngineMessage[ev.QueuePaused]):
+    pass
+
+
+class QueueResumed(EngineMessage[ev.QueueResumed]):
+    pass
+
+
+class ServiceProbed(EngineMessage[ev.ServiceProbed]):
+    pass
+
+
 class WatchStarted(EngineMessage[ev.WatchStarted]):
     pass
 
@@ -122,6 +134,9 @@ _MESSAGES: dict[type, type[EngineMessage[Any]]] = {
     ev.JobCanceled: JobCanceled,
     ev.JobRequeued: JobRequeued,
     ev.JobReviewed: JobReviewed,
+    ev.QueuePaused: QueuePaused,
+    ev.QueueResumed: QueueResumed,
+    ev.ServiceProbed: ServiceProbed,
     ev.WatchStarted: WatchStarted,
     ev.WatchStopped: WatchStopped,
     ev.WatchFailed: WatchFailed,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -78,6 +80,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also run step-asr-1.1 and report how similar the two texts are (costs extra)",
     )
     parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="send nothing: print each file's length and the estimated cost, then exit",
+    )
+    parser.add_argument(
         "--no-compress",
         action="store_true",
         help="send large WAV/PCM files as they are instead of compressing them to Opus first",
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     override = _format_override(args)
     if isinstance(override, str):
         return fail_usage(override)
+    if args.estimate:
+        return _estimate(args, override)
     settings = load_or_exit(args)
     if isinstance(settings, int):
         return settings
@@ -134,6 +143,63 @@ def run(args: argparse.Namespace) -> int:
         engine.bus.subscribe(report.on_event)
         asyncio.run(engine.drain([job.id for job in jobs]))
         return report.finish()
+
+
+def _estimate(args: argparse.Namespace, override: AudioFormat | None) -> int:
+    """``--estimate``: files, minutes and cost in the region's currency; nothing is sent and
+    no key is needed. Exit 1 when a file's length cannot be read."""
+    from tui.engine.estimates import CROSS_CHECK_MODEL, estimate_files, price_of
+    from tui.transcript.cost import estimate, format_cost
+
+    settings = load_or_exit(args, need_key=False)
+    if isinstance(settings, int):
+        return settings
+    known: dict[Path, float] = {}
+    if override is not None and override.type == "pcm":
+        from tui.audio.probe import pcm_duration
+
+        for path in args.files:
+            with contextlib.suppress(OSError):
+                known[path] = pcm_duration(path.stat().st_size, override)
+    est = asyncio.run(estimate_files(args.files, settings, known=known))
+    for path in est.files:
+        seconds = est.durations.get(path)
+        length = f"{seconds / 60:7.2f} min" if seconds is not None else " length unknown"
+        print(f"{length}  {path}")
+    other = ""
+    if args.cross_check:  # step-asr-1.1 runs on the same audio too
+        extra = sum(price_of(s, settings, model=CROSS_CHECK_MODEL) for s in est.durations.values())
+        est = dataclasses.replace(est, amount=round(est.amount + extra, 6))
+        checked = estimate(CROSS_CHECK_MODEL, est.seconds, settings.region, settings.prices)
+        if checked is not None and checked.currency != est.currency:
+            other = (
+                f"; plus the cross-check, priced in {checked.currency} only: {format_cost(checked)}"
+            )
+    with_check = " with the cross-check" if args.cross_check else ""
+    print(
+        f"{est.describe()} ({settings.model}{with_check}, region {settings.region}{other}; "
+        "nothing sent)"
+    )
+    for path in est.unknown:
+        print(f"error: {path}: its length cannot be read, so its cost is unknown", file=sys.stderr)
+    return 1 if est.unknown else 0
+
+
+def _leave_unsent(engine: Engine, jobs: list[Job]) -> list[Job]:
+    """Jobs a paused queue left unsent: canceled in the history (nothing sends them later
+    without being asked; ``stepfun-asr retry ID`` does), returned in file order."""
+    from tui.store.records import JobState, JobStateError
+
+    left = []
+    for job in jobs:
+        current = engine.store.get_job(job.id)
+        if current is not None and current.state is JobState.QUEUED:
+            try:
+                engine.cancel(job.id)
+            except JobStateError:
+                continue
+            left.append(current)
+    return left
 
 
 def _submit(
@@ -194,6 +260,8 @@ class BatchReport:
         self.settled: set[int] = set()
         self.head = 0  # index of the first file whose lines are not all out yet
         self.failed = 0
+        self.paused: str | None = None  # why the queue stopped (an account refusal, an outage)
+        self.tried: set[int] = set()  # requeued after a try that met the pause
 
     def on_event(self, event: Event) -> None:
         from tui.engine import events as ev
@@ -215,8 +283,17 @@ class BatchReport:
                 self._finished(jid, result)
             case ev.JobFailed(job_id=jid, message=message, kind=kind) if jid in self.order:
                 self._failed(jid, message, kind)
-            case ev.JobCanceled(job_id=jid) if jid in self.order:
-                self._failed(jid, "canceled", "canceled")
+            case ev.JobCanceled(job_id=jid) if jid in self.order and jid not in self.settled:
+                if self.paused is None:
+                    self._failed(jid, "canceled", "canceled")
+            case ev.QueuePaused(message=message, reason=reason):
+                # This command does not wait for an outage to end: it stops and says so.
+                outage = reason is ev.PauseReason.OUTAGE
+                self.paused = message.replace(", retrying", "") if outage else message
+            case ev.JobRequeued(job_id=jid) if jid in self.order:
+                self.tried.add(jid)
+                if self.live and self.streamed.pop(jid, ""):
+                    print(flush=True)
             case ev.ExportWritten(job_id=jid, paths=paths) if jid in self.order:
                 for path in paths:
                     self._note(jid, f"wrote {path}")
@@ -303,4 +380,14 @@ class BatchReport:
         self._settle(job_id)
 
     def finish(self) -> int:
+        """Exit status; first, what a paused queue left unsent, each file by name."""
+        if self.paused is not None:
+            print(f"error: stopped: {self.paused}", file=sys.stderr, flush=True)
+            for job in _leave_unsent(self.engine, self.jobs):
+                what = "not transcribed" if job.id in self.tried else "not sent"
+                self._failed(
+                    job.id,
+                    f"{what} (job {job.id}; `stepfun-asr retry` queues it)",
+                    what.replace(" ", "_"),
+                )
         return 1 if self.failed else 0

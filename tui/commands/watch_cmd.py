@@ -264,6 +264,7 @@ class EventPrinter:
 
     def describe(self, event: Event) -> str | None:
         from tui.engine import events as ev
+        from tui.engine.pause import outage_message
 
         match event:
             case ev.JobQueued(job=job):
@@ -301,6 +302,17 @@ class EventPrinter:
                 return f"canceled  {self.name(jid)}"
             case ev.JobRequeued(job_id=jid, reason=reason):
                 return f"requeued  {self.name(jid)}: {reason}"
+            case ev.QueuePaused(reason=ev.PauseReason.ACCOUNT, message=message):
+                return (
+                    f"PAUSED    {message} Queued files stay queued and unsent; fix the key or "
+                    "region in the config, then restart the daemon."
+                )
+            case ev.QueuePaused(reason=reason, message=message):
+                return f"PAUSED    {message}; queued files stay queued and unsent"
+            case ev.ServiceProbed(message=message, since=since, next_in_s=delay):
+                return f"PAUSED    {outage_message(message, since)}; next try in {delay:.0f} s"
+            case ev.QueueResumed(how=how):
+                return f"resumed   {how}"
             case ev.WatchStarted(folders=folders, polling=polling, recursive=recursive):
                 how = ("polling" if polling else "OS events") + (", recursive" if recursive else "")
                 return f"watching  {', '.join(map(str, folders))} ({how})"

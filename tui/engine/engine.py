@@ -22,7 +22,10 @@ from typing import Any, Self
 
 from tui.childenv import remember_secret
 from tui.config import Settings
-from tui.engine.events import EventBus, ExportWritten, WatchFailed
+from tui.engine import estimates
+from tui.engine.estimates import Spend
+from tui.engine.events import EventBus, ExportWritten, PauseReason, WatchFailed
+from tui.engine.pause import Pause
 from tui.engine.runner import Runner
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
 from tui.engine.watch_files import WatchConfig
@@ -37,6 +40,7 @@ STOP_TIMEOUT_S = 10.0
 # Settings the HTTP client is built from: changing one restarts the runner's session (a job in
 # flight goes back to the queue and runs again with the new settings).
 CLIENT_SETTINGS = frozenset({"api_key", "region", "base_url"})
+BUDGET_SETTINGS = frozenset({"budget_daily", "budget_monthly"})
 
 
 @dataclass
@@ -130,6 +134,23 @@ class Engine:
     def mark_reviewed(self, job_id: int, reviewed: bool = True) -> Job:
         return self.runner.mark_reviewed(job_id, reviewed)
 
+    # --- the queue as a whole ----------------------------------------------------------------
+
+    @property
+    def pause(self) -> Pause | None:
+        """Why nothing new is being sent (an account refusal, an outage, a budget cap), or
+        None while the queue runs. QueuePaused / QueueResumed on the bus say when it changes."""
+        return self.runner.gate.pause
+
+    def resume(self) -> bool:
+        """Run a paused queue again now (the workbench's key); if the cause is still there it
+        pauses again after one file. False when it was not paused."""
+        return self.runner.resume("resumed by hand")
+
+    def spend(self) -> Spend:
+        """Estimated spend today and this month, in the region's currency."""
+        return estimates.spend(self.store, self.settings)
+
     def export(
         self,
         job_id: int,
@@ -219,6 +240,11 @@ class Engine:
         self.runner.concurrency = max(1, self._concurrency_override or self.settings.concurrency)
         if "region" in changed and "base_url" not in changed:
             self.settings.base_url = None  # an explicit region beats an old base URL
+        if changed & CLIENT_SETTINGS:
+            # A new key or service may be what the account pause was waiting for.
+            self.runner.resume("the key or service changed")
+        elif changed & BUDGET_SETTINGS and self.pause and self.pause.reason is PauseReason.BUDGET:
+            self.runner.resume("the budget changed")
         if changed & CLIENT_SETTINGS and self._serving:
             self._restart = True
             self.runner.stop_now()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -137,6 +138,50 @@ class JobReviewed:
     job_id: int
 
 
+# --- the queue as a whole ---------------------------------------------------------------------
+
+
+class PauseReason(enum.StrEnum):
+    """Why nothing new is being sent. ACCOUNT: the key, balance, region or endpoint was
+    refused (every file would fail the same way); OUTAGE: the service could not be reached
+    after the client's retries; BUDGET: the next file would pass a spending cap."""
+
+    ACCOUNT = "account"
+    OUTAGE = "outage"
+    BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class QueuePaused:
+    """Nothing new starts until QueueResumed; queued jobs stay queued (and unsent).
+    ``message`` says why and how to fix it; ``since`` is a Unix time (the first failure of an
+    outage, kept while it lasts); ``kind`` the ErrorKind that caused it, if any."""
+
+    reason: PauseReason
+    message: str
+    since: float
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueResumed:
+    """The queue runs again: ``how`` says what resumed it (settings changed, asked, the
+    service answered a probe, the budget allows the next file)."""
+
+    reason: PauseReason
+    how: str
+
+
+@dataclass(frozen=True)
+class ServiceProbed:
+    """During an outage the service was probed and did not answer; the next probe is in
+    ``next_in_s`` seconds."""
+
+    message: str
+    since: float
+    next_in_s: float
+
+
 # --- watching and exports ----------------------------------------------------------------------
 
 
@@ -224,6 +269,7 @@ JobEvent = (
     | JobReviewed
     | CrossCheckFailed
 )
+QueueEvent = QueuePaused | QueueResumed | ServiceProbed
 WatchEvent = (
     WatchStarted
     | WatchStopped
@@ -236,7 +282,7 @@ WatchEvent = (
     | ExportFailed
     | HookFailed
 )
-Event = JobEvent | WatchEvent
+Event = JobEvent | QueueEvent | WatchEvent
 Callback = Callable[[Event], None]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.config import Settings
+from tui.engine.budget import BudgetGuard
 from tui.engine.cross_checks import CrossChecks
 from tui.engine.delivery import Delivery
 from tui.engine.events import (
@@ -33,14 +34,17 @@ from tui.engine.events import (
     JobRequeued,
     JobReviewed,
     JobStarted,
+    PauseReason,
 )
 from tui.engine.outcome import attempt
+from tui.engine.pause import QueueGate
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.folder_settings import FolderSettingsError, effective_settings
 from tui.secrets import redact
+from tui.stepfun.events import DeltaReceived
 from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
@@ -89,6 +93,9 @@ class Runner:
         self._serving = False
         self._stopping = False
         self.checks = CrossChecks(store, bus, self.delivery, self._wake, self._describe)
+        # Account refusals, outages and budget caps stop the whole queue (tui.engine.pause).
+        self.gate = QueueGate(bus, self._wake)
+        self.budget = BudgetGuard(store, self.settings)
 
     # --- commands (sync, called on the loop thread) ----------------------------------------
 
@@ -169,6 +176,14 @@ class Runner:
         self.bus.publish(JobReviewed(job_id))
         return job
 
+    def resume(self, how: str = "resumed by hand") -> bool:
+        """Run a paused queue again (the cause may still be there: then it pauses again after
+        one file). False when it was not paused."""
+        pause = self.gate.pause
+        if pause is not None and pause.reason is PauseReason.BUDGET:
+            self.budget.allow_one()
+        return self.gate.resume(how)
+
     def stop_now(self) -> None:
         """Skip the grace period: in-flight jobs go back to the queue at once, and running
         on-done hooks are stopped."""
@@ -200,6 +215,9 @@ class Runner:
         self._stopping = False
         self._force.clear()
         owners.serving(self.owner, True)
+        if self.gate.paused:
+            self.gate.resume("started again")  # a new session tries once more
+        self.gate.key_proven = False  # the key may have changed
         try:
             for job in self.store.recover_running(self.owner):
                 self.bus.publish(JobRequeued(job.id, "left running by a stopped process"))
@@ -207,6 +225,7 @@ class Runner:
                 self._transcriber = transcriber
                 await self._loop(stop, until_empty, only)
         finally:
+            await self.gate.close()
             self._transcriber = None
             owners.serving(self.owner, False)
             self._serving = False
@@ -222,8 +241,8 @@ class Runner:
                 if (
                     until_empty
                     and not self._busy
-                    and not self.checks.pending
-                    and not self._has_work(only)
+                    # A paused queue ends a drain: what is left stays queued, unsent.
+                    and (self.gate.paused or (not self.checks.pending and not self._has_work(only)))
                 ):
                     break
                 wake = asyncio.ensure_future(self._wake.wait())
@@ -258,7 +277,12 @@ class Runner:
         """Start jobs (asked-for cross-checks first) up to the concurrency. Requests wait for
         the rate limit in the transcriber's transport, not here."""
         assert self._transcriber is not None
-        while self._busy < self.concurrency:
+        if self.gate.paused:
+            self._recheck_budget()
+        # One file at a time until the service has accepted the key in this session: a
+        # refused key then costs one upload, not one per slot.
+        slots = self.concurrency if self.gate.key_proven else 1
+        while self._busy < slots and not self.gate.paused:
             if self.checks.pending:
                 self.checks.start(
                     self.checks.pending.popleft(),
@@ -284,6 +308,7 @@ class Runner:
 
     def _job_done(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(job_id, None)
+        self.budget.release(job_id)
         self._wake.set()
 
     async def _shutdown(self) -> None:
@@ -329,8 +354,38 @@ class Runner:
             compress=opts.compress if opts.compress is not None else base.compress,
         )
 
+    # --- budget ------------------------------------------------------------------------------
+
+    async def _within_budget(self, job: Job, settings: Settings) -> bool:
+        """Over a cap: the job goes back to the queue, unsent, and the queue pauses."""
+        blocked, needed = await self.budget.admit(job, settings)
+        if blocked is None:
+            return True
+        self._requeue(job.id, "not sent: over budget; it runs when the budget allows")
+        self.gate.stop(PauseReason.BUDGET, blocked, needed=needed)
+        return False
+
+    def _recheck_budget(self) -> None:
+        pause = self.gate.pause
+        budget_pause = pause is not None and pause.reason is PauseReason.BUDGET
+        if budget_pause and pause is not None and self.budget.blocked(pause.needed, "") is None:
+            self.gate.resume("the budget allows the next file")
+
+    # --- one job -----------------------------------------------------------------------------
+
     async def _run_job(self, job: Job) -> None:
         assert self._transcriber is not None
+        try:
+            settings = self._settings_for(job)
+        except FolderSettingsError as exc:  # the folder's settings file: this job alone fails
+            self._failed(job.id, *self._describe(job, exc))
+            return
+        try:
+            if not await self._within_budget(job, settings):
+                return
+        except asyncio.CancelledError:
+            self._requeue(job.id, "stopped before it started; it will run again")
+            raise
         cancel = asyncio.Event()
         self._cancel_events[job.id] = cancel
         progress = ProgressTracker(self.bus, job.id)
@@ -339,14 +394,12 @@ class Runner:
         transcriber = self._transcriber
 
         async def work() -> TranscriptionResult:
-            # Inside the attempt: a broken folder settings file fails this job alone.
-            settings = self._settings_for(job)
             # Kept for `show`: what it runs with (its option, else the settings').
             self.store.record_run_settings(job.id, settings.model, settings.language)
             return await transcriber.transcribe(
                 job.source,
                 settings=settings,
-                on_event=progress.on_event,
+                on_event=functools.partial(self._on_pipeline_event, progress),
                 cancel=cancel,
                 cross_check=job.options.cross_check,
                 format_override=job.options.audio_format,
@@ -368,10 +421,26 @@ class Runner:
             # is not trusted as the file's verdict. It runs again on the next start.
             reason = self._redact(str(outcome.error))
             self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
-        elif outcome.error is not None:
+        elif outcome.error is not None and not self._paused_by(job, outcome.error):
             self._failed(job.id, *self._describe(job, outcome.error))
         elif outcome.value is not None:
+            self.gate.succeeded(job.id)
+            self.gate.proved_key()
             self._finished(job, outcome.value)
+
+    def _on_pipeline_event(self, progress: ProgressTracker, event: object) -> None:
+        if isinstance(event, DeltaReceived):
+            self.gate.proved_key()  # text came back: the key was accepted
+        progress.on_event(event)
+
+    def _paused_by(self, job: Job, error: Exception) -> bool:
+        """An account refusal or an outage: the job goes back to the queue (it was not the
+        file's fault) and the queue pauses. False for the file's own failures."""
+        assert self._transcriber is not None
+        reason = self.gate.absorb(job.id, error, self._redact, self._transcriber.probe)
+        if reason is not None:
+            self._requeue(job.id, reason)
+        return reason is not None
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None

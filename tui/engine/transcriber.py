@@ -55,6 +55,9 @@ class CrossCheckFn(Protocol):
 class Transcriber:
     transcribe: TranscribeFn
     cross_check: CrossCheckFn
+    # During an outage: one small request that raises AsrError while the service is
+    # unreachable (None: the next job is the probe).
+    probe: Callable[[], Awaitable[None]] | None = None
 
 
 TranscriberFactory = Callable[
@@ -77,4 +80,34 @@ async def pipeline_transcriber(
     ) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)
-        yield Transcriber(fn, check)
+        probe = functools.partial(probe_service, settings.resolved_base_url, settings)
+        yield Transcriber(fn, check, probe)
+
+
+PROBE_TIMEOUT_S = 10.0
+
+
+async def probe_service(base_url: str, settings: Settings) -> None:
+    """One GET of ``{base}/models`` (no audio, nothing billed): AsrError(CONNECTION or
+    SERVER_ERROR) while the service cannot be reached or answers 5xx; any other answer means
+    it is there. The key goes in the header only, and no redirect is followed."""
+    import httpx
+
+    from tui.errors import AsrError, ErrorKind
+    from tui.secrets import redact
+
+    key = settings.require_key()
+    try:
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as http:
+            response = await http.get(
+                f"{base_url}/models", headers={"Authorization": f"Bearer {key}"}
+            )
+    except httpx.HTTPError as exc:
+        detail = redact(str(exc) or type(exc).__name__, key)
+        raise AsrError(ErrorKind.CONNECTION, f"cannot reach {base_url}: {detail}") from None
+    if response.status_code >= 500:
+        raise AsrError(
+            ErrorKind.SERVER_ERROR,
+            f"{base_url} answered {response.status_code}",
+            status=response.status_code,
+        )

@@ -113,6 +113,13 @@ class Store:
             out[row[0]] = row[1]
         return out
 
+    def unreviewed(self) -> int:
+        """Jobs that need review and have not been marked reviewed."""
+        row = self._db.one(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'needs_review' AND reviewed = 0"
+        )
+        return int(row[0]) if row else 0
+
     def has_queued(self) -> bool:
         return self._db.one("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1") is not None
 
@@ -130,6 +137,15 @@ class Store:
                 )
             }
         return Totals(row[0], float(row[1]), cost)
+
+    def spent_since(self, since: float) -> dict[str, float]:
+        """Estimated cost of the jobs finished since ``since`` (Unix time), per currency."""
+        rows = self._db.all(
+            "SELECT cost_currency, SUM(cost_amount) FROM jobs WHERE cost_currency IS NOT NULL "
+            "AND state IN ('done','needs_review') AND finished_at >= ? GROUP BY cost_currency",
+            (since,),
+        )
+        return {r[0]: float(r[1]) for r in rows}
 
     def claim_next(self, owner: str) -> Job | None:
         """Oldest queued job → running, owned by ``owner`` (atomic across processes)."""

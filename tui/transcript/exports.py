@@ -1,6 +1,9 @@
 """Writing transcript files next to the audio (or in a mirrored out dir), and the on-done hook.
 
-Names keep the source's stem (``talk.wav`` → ``talk.txt``, ``talk.srt``). Writes are atomic, so
+Names keep the source's stem (``talk.wav`` → ``talk.txt``, ``talk.srt``); when another
+recording with the same stem sits beside it and the plain names are taken, its transcripts
+are named after the full file name (``talk.mp3`` → ``talk.mp3.txt``), so two recordings never
+share, overwrite or skip each other's transcript. Writes are atomic, so
 a reader (or a sync tool) never sees half a transcript. When a transcript already exists the
 policy decides: ``skip`` leaves it alone, ``overwrite`` replaces it, ``suffix`` picks the first
 free ``talk.N.*`` shared by every requested format.
@@ -9,6 +12,7 @@ free ``talk.N.*`` shared by every requested format.
 from __future__ import annotations
 
 import contextlib
+import glob
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +103,29 @@ def planned_paths(
 ) -> list[Path]:
     """The unsuffixed transcript paths for ``source`` (what ``skip`` checks)."""
     folder = target_dir(source, out_dir, root)
-    return [folder / f"{source.stem}{EXTENSIONS[f]}" for f in check_formats(formats)]
+    exts = [EXTENSIONS[f] for f in check_formats(formats)]
+    plain = [folder / f"{source.stem}{ext}" for ext in exts]
+    if any(p.exists() for p in plain) and _same_stem_sibling(source):
+        return [folder / f"{source.name}{ext}" for ext in exts]
+    return plain
+
+
+def _same_stem_sibling(source: Path) -> bool:
+    """Another file beside ``source`` with its stem that is not a transcript: ``talk.wav``
+    next to ``talk.mp3``. (Any such file counts: a wrong guess only lengthens a name.)"""
+    transcript_exts = set(EXTENSIONS.values())
+    try:
+        siblings = list(source.parent.glob(glob.escape(source.stem) + ".*"))
+    except OSError:
+        return False
+    return any(
+        p.name != source.name
+        and p.stem == source.stem
+        and p.suffix.lower() not in transcript_exts
+        and not p.name.startswith(".")
+        and p.is_file()
+        for p in siblings
+    )
 
 
 def transcript_exists(

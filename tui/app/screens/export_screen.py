@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
@@ -37,14 +37,17 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
     ]
     DEFAULT_CSS = """
     ExportScreen { align: center middle; }
-    ExportScreen > Vertical {
+    ExportScreen > VerticalScroll {
         width: 72; max-width: 95%; height: auto; border: round $primary;
         background: $surface; padding: 0 2;
     }
     ExportScreen Label { margin-top: 1; text-style: bold; }
     ExportScreen SelectionList { height: auto; }
     ExportScreen #export-error { color: $error; height: auto; }
-    ExportScreen Horizontal { height: auto; align-horizontal: right; margin: 1 0; }
+    /* Docked: on a short terminal the form scrolls and the buttons stay in view. */
+    ExportScreen Horizontal {
+        dock: bottom; height: auto; align-horizontal: right; background: $surface;
+    }
     ExportScreen Button { margin-left: 2; }
     """
 
@@ -55,7 +58,7 @@ class ExportScreen(ModalScreen[ExportChoice | None]):
         self.source_dir = source_dir
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with VerticalScroll() as box:
             box.border_title = "Export transcript"
             yield Static(
                 Text(f"Write the transcript of {self.job_name}", style="bold"), markup=False

@@ -24,10 +24,11 @@ from tui.config import REGIONS, ConfigError, Settings
 from tui.config_values import LANGUAGES
 from tui.secrets import mask_key
 from tui.stepfun.options import SSE_MODELS
+from tui.transcript.cost import CURRENCY_SIGNS, region_currency
 from tui.transcript.formats import FORMATS
 
 HINT = (
-    "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to watch "
+    "A Step Plan key needs region cn-plan or intl-plan. Output formats apply to t and watch "
     "mode. Saved to the config file (mode 0600); ctrl+s saves, Esc cancels."
 )
 LANGUAGE_CHOICES = [("detect automatically", "")] + [
@@ -60,7 +61,10 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
     SettingsScreen SelectionList { height: auto; border: none; padding: 0; }
     SettingsScreen .hint { color: $text-muted; margin-top: 1; }
     SettingsScreen #settings-error { color: $error; height: auto; margin-top: 1; }
-    SettingsScreen #settings-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+    /* Docked: on a short terminal the form scrolls and the buttons stay in view. */
+    SettingsScreen #settings-buttons {
+        dock: bottom; height: auto; align-horizontal: right; background: $surface;
+    }
     SettingsScreen Button { margin-left: 2; }
     """
 
@@ -73,6 +77,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         s = self.settings
         models = list(dict.fromkeys([s.model, *SSE_MODELS]))
         current_key = mask_key(s.api_key.reveal() if s.api_key else None)
+        sign = CURRENCY_SIGNS.get(region_currency(s.region), "")
         with VerticalScroll() as box:
             box.border_title = "Settings"
             for label, widget in (
@@ -126,6 +131,26 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
                     Input(str(s.concurrency), type="integer", compact=True, id="set-concurrency"),
                 ),
                 (
+                    f"Budget/day {sign}",
+                    Input(
+                        _amount(s.budget_daily),
+                        type="number",
+                        compact=True,
+                        id="set-budget-daily",
+                        placeholder="0 = no cap",
+                    ),
+                ),
+                (
+                    f"Budget/month {sign}",
+                    Input(
+                        _amount(s.budget_monthly),
+                        type="number",
+                        compact=True,
+                        id="set-budget-monthly",
+                        placeholder="0 = no cap",
+                    ),
+                ),
+                (
                     "API key",
                     Input(
                         password=True,
@@ -156,6 +181,8 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
             "hotwords": self.query_one("#set-hotwords", Input).value,
             "formats": ",".join(str(f) for f in formats),
             "concurrency": self.query_one("#set-concurrency", Input).value.strip(),
+            "budget_daily": self.query_one("#set-budget-daily", Input).value.strip() or "0",
+            "budget_monthly": self.query_one("#set-budget-monthly", Input).value.strip() or "0",
         }
         key = self.query_one("#set-key", Input).value.strip() or None
         return values, key
@@ -197,3 +224,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
     @on(Button.Pressed, "#settings-cancel")
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def _amount(value: float) -> str:
+    return f"{value:g}"

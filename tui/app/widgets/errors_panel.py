@@ -1,5 +1,7 @@
-"""Errors & usage: every failure's message (the client's sentence, verbatim), every warning,
-and what the selected job and the whole session used and cost."""
+"""Errors & usage: the selected job as one block (its failure, warnings, cross-check, usage
+and cost), the session's totals, and below them the session log (every failure's sentence
+verbatim, every warning; a message that comes again is counted, not repeated). The log is laid
+out again at the panel's width when it is resized."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import RichLog, Static
 
 from tui.app.widgets.queue_table import clock, money
@@ -29,33 +31,62 @@ class Problem:
 class ErrorsPanel(Vertical):
     DEFAULT_CSS = """
     ErrorsPanel { height: 1fr; }
-    ErrorsPanel #job-usage { height: auto; max-height: 12; padding: 0 1; }
+    ErrorsPanel #job-block { height: auto; max-height: 60%; }
+    ErrorsPanel #job-usage { height: auto; padding: 0 1; }
     ErrorsPanel #session-usage { height: auto; padding: 0 1; background: $boost; }
-    ErrorsPanel #problems { height: 1fr; padding: 0 1; }
+    ErrorsPanel #problems { height: 1fr; min-height: 3; padding: 0 1; }
     """
 
     def __init__(self, *, show_elapsed: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.show_elapsed = show_elapsed
         self.problems: list[Problem] = []
+        self.repeats: dict[Problem, int] = {}
+        self._width = 0
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(id="job-block"):
+            yield Static("", id="job-usage", markup=False)
         yield Static(
             Text("Session: nothing transcribed yet.", style="dim"), id="session-usage", markup=False
         )
-        yield Static("", id="job-usage", markup=False)
         yield RichLog(
             id="problems", markup=False, wrap=True, highlight=False, auto_scroll=True, min_width=20
         )
 
     def add(self, severity: str, where: str, message: str) -> None:
         problem = Problem(severity, where, message)
+        if problem in self.repeats:  # the same sentence again: counted, not repeated
+            self.repeats[problem] += 1
+            self._rewrite()
+            return
+        self.repeats[problem] = 1
         self.problems.append(problem)
+        self.query_one("#problems", RichLog).write(self._line(problem))
+
+    def _line(self, problem: Problem) -> Text:
         line = Text()
-        line.append(f"{SEVERITY_MARK.get(severity, '·')} ", style=SEVERITY_STYLE.get(severity, ""))
-        line.append(f"{where}: ", style="bold")
-        line.append(message, style="red" if severity == "error" else "")
-        self.query_one("#problems", RichLog).write(line)
+        mark = SEVERITY_MARK.get(problem.severity, "·")
+        line.append(f"{mark} ", style=SEVERITY_STYLE.get(problem.severity, ""))
+        line.append(f"{problem.where}: ", style="bold")
+        line.append(problem.message, style="red" if problem.severity == "error" else "")
+        if (n := self.repeats.get(problem, 1)) > 1:
+            line.append(f" (×{n})", style="bold")
+        return line
+
+    def _rewrite(self) -> None:
+        log = self.query_one("#problems", RichLog)
+        log.clear()
+        for problem in self.problems:
+            log.write(self._line(problem))
+
+    def on_resize(self) -> None:
+        # RichLog wraps a line once, when written: lay the log out again at the new width.
+        width = self.size.width
+        if width != self._width:
+            self._width = width
+            if self.problems:
+                self.call_after_refresh(self._rewrite)
 
     def show_totals(self, totals: Totals, counts: dict[str, int]) -> None:
         text = Text("Session: ", style="bold")
@@ -66,7 +97,7 @@ class ErrorsPanel(Vertical):
         else:
             text.append("nothing transcribed yet", style="dim")
         failed = counts.get("failed", 0)
-        review = counts.get("needs_review", 0)
+        review = counts.get("to_review", counts.get("needs_review", 0))
         if failed:
             text.append(f" · {failed} failed", style="red")
         if review:
@@ -98,7 +129,7 @@ def job_usage_text(
         if result.cross_check is not None:
             cc = result.cross_check
             text.append(
-                f"cross-check with {cc.model}: {cc.similarity:.0%} similar\n",
+                f"cross-check with {cc.model}: {cc.similarity:.0%} similar (d: side by side)\n",
                 style="yellow" if cc.similarity < 0.85 else "green",
             )
     figures: list[str] = []

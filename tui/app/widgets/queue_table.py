@@ -6,6 +6,10 @@ file name is never parsed as markup.
 
 from __future__ import annotations
 
+import contextlib
+import enum
+from pathlib import Path
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
@@ -14,6 +18,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
 from tui.transcript.cost import format_amount
+from tui.transcript.exports import planned_paths
 
 STATE_STYLE = {
     JobState.QUEUED: "dim",
@@ -66,6 +71,21 @@ def progress_text(p: JobProgressed, *, show_elapsed: bool = True, compact: bool 
     return " · ".join(parts)
 
 
+def outputs_note(job: Job) -> str:
+    """Where a finished job's files are, or why there are none: a job never just says done."""
+    if job.outputs:
+        return "wrote " + ", ".join(p.name for p in job.outputs)
+    spec = job.options.export
+    if spec is None:
+        return "no file (e exports)"
+    out_dir = Path(spec.out_dir) if spec.out_dir else None
+    root = Path(spec.root) if spec.root else None
+    taken = [p for p in planned_paths(job.source, spec.formats, out_dir, root) if p.exists()]
+    if taken and spec.policy == "skip":
+        return f"no file: {taken[0].name} exists (policy skip; e: export)"
+    return "no file written (see Errors & usage)"
+
+
 COLUMNS = (
     ("#", "id", 3),
     ("File", "file", 24),
@@ -75,6 +95,30 @@ COLUMNS = (
     ("Cost", "cost", 8),
 )
 MIN_FILE_WIDTH = 12
+
+
+class QueueFilter(enum.StrEnum):
+    """Which jobs the queue shows (the ``F`` key cycles through them)."""
+
+    ALL = "all"
+    ATTENTION = "to review / failed"
+    ACTIVE = "running / queued"
+    FINISHED = "done"
+
+    def shows(self, job: Job) -> bool:
+        if self is QueueFilter.ATTENTION:
+            return job.state is JobState.FAILED or (
+                job.state is JobState.NEEDS_REVIEW and not job.reviewed
+            )
+        if self is QueueFilter.ACTIVE:
+            return job.state in (JobState.RUNNING, JobState.QUEUED)
+        if self is QueueFilter.FINISHED:
+            return job.state in (JobState.DONE, JobState.NEEDS_REVIEW)
+        return True
+
+    def next(self) -> QueueFilter:
+        members = list(QueueFilter)
+        return members[(members.index(self) + 1) % len(members)]
 
 
 class QueueTable(DataTable[Text]):
@@ -98,6 +142,8 @@ class QueueTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self.show_elapsed = show_elapsed
         self._order: list[int] = []
+        self._jobs: dict[int, Job] = {}  # every job known, shown or filtered out
+        self.filter = QueueFilter.ALL
 
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
@@ -123,8 +169,28 @@ class QueueTable(DataTable[Text]):
     def job_ids(self) -> list[int]:
         return list(self._order)
 
+    def set_filter(self, which: QueueFilter) -> None:
+        """Show only the jobs ``which`` selects (rows keep their oldest-first order)."""
+        self.filter = which
+        self.clear()
+        self._order = []
+        for job_id in sorted(self._jobs):
+            if which.shows(self._jobs[job_id]):
+                self.add_row(*self._cells(self._jobs[job_id]), key=str(job_id))
+                self._order.append(job_id)
+
     def upsert(self, job: Job) -> None:
+        self._jobs[job.id] = job
         key = str(job.id)
+        if not self.filter.shows(job):
+            if job.id in self._order:
+                self._order.remove(job.id)
+                with contextlib.suppress(RowDoesNotExist):
+                    self.remove_row(key)
+            return
+        if job.id not in self._order and self._order and job.id < self._order[-1]:
+            self.set_filter(self.filter)  # an older job comes into view: keep the order
+            return
         cells = self._cells(job)
         if job.id in self._order:
             for column, value in zip(
@@ -170,13 +236,14 @@ class QueueTable(DataTable[Text]):
         if job.state is JobState.FAILED:
             return job.error_message or "failed"
         if job.state is JobState.QUEUED:
-            return f"attempt {job.attempts + 1}" if job.attempts else "waiting"
+            spec = job.options.export
+            writes = f" → {','.join(spec.formats)}" if spec is not None else ""
+            return (f"attempt {job.attempts + 1}" if job.attempts else "waiting") + writes
         if job.state is JobState.RUNNING:
             return "starting"
         if job.state is JobState.CANCELED:
             return "canceled"
-        outputs = len(job.outputs)
-        return f"{outputs} file{'s' if outputs != 1 else ''} written" if outputs else "finished"
+        return outputs_note(job)
 
     def select_job(self, job_id: int) -> None:
         if job_id in self._order:

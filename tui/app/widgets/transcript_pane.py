@@ -15,7 +15,7 @@ from textual.widgets import Input, Static, TextArea
 from textual.widgets.text_area import Document, Selection
 
 from tui.app.live_text import LiveText, find_all, format_result
-from tui.app.widgets.queue_table import progress_text
+from tui.app.widgets.queue_table import outputs_note, progress_text
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
 from tui.transcript.model import TranscriptionResult
@@ -150,17 +150,21 @@ class TranscriptPane(Vertical):
     def _status(self, job: Job, result: TranscriptionResult | None) -> Text:
         if job.state is JobState.RUNNING:
             return Text("running · waiting for the first words…")
+        earlier = " · showing the earlier transcript" if result is not None else ""
         if job.state is JobState.QUEUED:
-            return Text("queued · waiting for a free slot", style="dim")
+            return Text("queued · waiting for a free slot" + earlier, style="dim")
         if job.state is JobState.FAILED:
-            return Text("failed · the reason is in Errors & usage (r retries)", style="red")
+            return Text(
+                "failed · the reason is in Errors & usage (r retries)" + earlier, style="red"
+            )
         if job.state is JobState.CANCELED:
-            return Text("canceled (r queues it again)", style="dim")
+            return Text("canceled (r queues it again)" + earlier, style="dim")
         chars = len(result.text) if result else 0
         label = "needs review" if job.state is JobState.NEEDS_REVIEW else "done"
         text = Text(f"{label} · {chars:,} characters")
         if job.reviewed:
             text.append(" · reviewed ✓", style="green")
+        text.append(f" · {outputs_note(job)}", style="dim")
         return text
 
     def _set_title(self, status: Text) -> None:
