@@ -69,6 +69,10 @@ class JobReviewed(EngineMessage[ev.JobReviewed]):
     pass
 
 
+class TranscriptCorrected(EngineMessage[ev.TranscriptCorrected]):
+    pass
+
+
 class WatchStarted(EngineMessage[ev.WatchStarted]):
     pass
 
@@ -122,6 +126,7 @@ _MESSAGES: dict[type, type[EngineMessage[Any]]] = {
     ev.JobCanceled: JobCanceled,
     ev.JobRequeued: JobRequeued,
     ev.JobReviewed: JobReviewed,
+    ev.TranscriptCorrected: TranscriptCorrected,
     ev.WatchStarted: WatchStarted,
     ev.WatchStopped: WatchStopped,
     ev.WatchFailed: WatchFailed,

@@ -137,6 +137,15 @@ class JobReviewed:
     job_id: int
 
 
+@dataclass(frozen=True)
+class TranscriptCorrected:
+    """A finished job's corrections changed (an edit, an undo, a revert, a glossary rule):
+    its corrected result (``store.corrections.result``) is new; its own files are rewritten."""
+
+    job_id: int
+    action: str
+
+
 # --- watching and exports ----------------------------------------------------------------------
 
 
@@ -222,6 +231,7 @@ JobEvent = (
     | JobCanceled
     | JobRequeued
     | JobReviewed
+    | TranscriptCorrected
     | CrossCheckFailed
 )
 WatchEvent = (

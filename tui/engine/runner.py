@@ -37,6 +37,7 @@ from tui.engine.events import (
 from tui.engine.outcome import attempt
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
+from tui.engine.review import Review
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
@@ -44,6 +45,7 @@ from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
 from tui.transcript.exports import ExportSpec
+from tui.transcript.glossary_rules import merged_hotwords
 from tui.transcript.model import TranscriptionResult
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class Runner:
         # process must not take this one's running jobs for a crashed runner's leftovers.
         self.owner = owner or owners.new_runner_owner()
         self.delivery = Delivery(store, bus, self._redact)
+        self.review = Review(store, bus, self.delivery)
         self._factory = transcriber
         self._transcriber: Transcriber | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -324,11 +327,13 @@ class Runner:
 
     def _settings_for(self, job: Job) -> Settings:
         opts, base = job.options, self.settings
+        hotwords = list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords)
         return dataclasses.replace(
             base,
             model=opts.model or base.model,
             language=opts.language if opts.language is not None else base.language,
-            hotwords=list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords),
+            # The glossary's terms (global and the recording's folders) follow the user's own.
+            hotwords=merged_hotwords(hotwords, self.store.glossary.rules_for(job.source)),
             compress=opts.compress if opts.compress is not None else base.compress,
         )
 
@@ -419,6 +424,9 @@ class Runner:
         except JobStateError as exc:
             log.warning("%s", exc)
             return
+        # The glossary's rules, as visible corrections (the model's text stays in the store).
+        if self.review.apply_glossary(done.id, rewrite=False):
+            result = self.store.corrections.result(done.id) or result
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
             self.delivery.deliver(done, result, done.source, done.options.export, previous_outputs)

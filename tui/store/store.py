@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
+from tui.store.corrections import Corrections
+from tui.store.glossary import Glossary
 from tui.store.ledger import WatchLedger
 from tui.store.owners import owner_alive
 from tui.store.records import (
@@ -39,6 +41,8 @@ class Store:
         self._db = Connection(path, timeout_s=timeout_s)
         self.path = self._db.path
         self.ledger = WatchLedger(self._db)
+        self.corrections = Corrections(self._db, self.get_result)
+        self.glossary = Glossary(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -330,8 +334,8 @@ class Store:
             job_id,
             [JobState.DONE, JobState.NEEDS_REVIEW],
             "marked reviewed",
-            "reviewed = ?",
-            (int(reviewed),),
+            "reviewed = ?, reviewed_at = ?",
+            (int(reviewed), time.time() if reviewed else None),
         )
 
     def set_outputs(self, job_id: int, paths: Iterable[Path]) -> Job:
