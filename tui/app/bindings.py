@@ -95,6 +95,13 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Go to the previous search match",
     ),
     Binding(
+        "o",
+        "review",
+        "Review",
+        id="review",
+        tooltip="Open the selected finished transcript to listen, correct and teach the glossary",
+    ),
+    Binding(
         "m",
         "mark_reviewed",
         "Reviewed",
