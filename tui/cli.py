@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "tui.commands.config_cmd",
     "tui.commands.watch_cmd",
     "tui.commands.jobs_cmd",
+    "tui.commands.glossary_cmd",
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
 )

@@ -216,14 +216,15 @@ def _corrected_pairs(
         pos = max(pos, c.seg_to)
         if not c.text:
             continue  # a cue corrected to nothing: its words are dropped
-        if cjk:
-            lead = ""
-        elif c.seg_to > c.seg_from:
-            raw = parts[c.seg_from].text
-            lead = raw[: len(raw) - len(raw.lstrip())] or (" " if out else "")
-        else:
-            lead = " " if out else ""
-        out.append((Segment(c.start_ms, c.end_ms, lead + c.text), c.model_text))
+        # The spacing around the replaced words stays (" word" deltas, "Sentence. " pieces).
+        lead = trail = ""
+        if c.seg_to > c.seg_from:
+            first, last = parts[c.seg_from].text, parts[c.seg_to - 1].text
+            lead = first[: len(first) - len(first.lstrip())]
+            trail = last[len(last.rstrip()) :]
+        if not cjk and not lead and out and not out[-1][0].text[-1:].isspace():
+            lead = " "
+        out.append((Segment(c.start_ms, c.end_ms, lead + c.text + trail), c.model_text))
     out.extend((p, p.text) for p in parts[pos:])
     return out
 
