@@ -50,6 +50,7 @@ def test_replaced_phrase_learns_one_replacement_only() -> None:
     assert replaced_phrase("我们在阶跃工作", "我们在阶跃星辰工作") is None  # an insertion
     assert replaced_phrase("我们在皆月工作", "我们在阶跃工作") == ("皆月", "阶跃")
     assert replaced_phrase("same", "same") is None
+    assert replaced_phrase("It was twice.", "It was twice!") is None  # punctuation only
     assert replaced_phrase("a b", "a") is None  # a deletion teaches nothing
 
 

@@ -87,18 +87,19 @@ def replaced_phrase(before: str, after: str) -> tuple[str, str] | None:
     old_s, new_s = sep.join(old).strip(), sep.join(new).strip()
     if not old_s or not new_s or len(old) > 6 or len(new) > 6:
         return None  # an insertion, a deletion or a rewrite: nothing to learn
-    if not cjk:
-        # Punctuation stuck to a word ("Smith," → "Smyth,") is not part of the term.
-        old_s, new_s = _strip_common_punct(old_s, new_s)
+    # Punctuation at the ends ("Smith," → "Smyth.") is not part of a term; a change of
+    # punctuation alone teaches nothing.
+    old_s, new_s = _trim_punct(old_s), _trim_punct(new_s)
     return (old_s, new_s) if old_s and new_s and old_s != new_s else None
 
 
-def _strip_common_punct(old: str, new: str) -> tuple[str, str]:
-    while old and new and old[-1] == new[-1] and not old[-1].isalnum():
-        old, new = old[:-1], new[:-1]
-    while old and new and old[0] == new[0] and not old[0].isalnum():
-        old, new = old[1:], new[1:]
-    return old, new
+def _trim_punct(text: str) -> str:
+    start, end = 0, len(text)
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return text[start:end]
 
 
 def merged_hotwords(configured: Iterable[str], rules: Iterable[Rule]) -> list[str]:
