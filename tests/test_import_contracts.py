@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pipeline and store", ("tui.pipeline", "tui.store")),
     ("settings", ("tui.config", "tui.config_file", "tui.config_values")),
     ("service", ("tui.stepfun",)),
-    ("audio", ("tui.audio",)),
+    ("audio", ("tui.audio", "tui.playback")),
     ("transcript", ("tui.transcript",)),
     ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui")),
 ]
