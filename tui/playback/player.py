@@ -41,6 +41,9 @@ class Player:
         self._stop = threading.Event()
         self._done = threading.Event()
         self.started_at: float | None = None  # monotonic time of the last play() call
+        # A decoder started ahead for where play() is likely to start (the selected cue):
+        # starting ffmpeg is most of the delay before the first sample. (start_ms, speed).
+        self._standby: tuple[int, float, subprocess.Popen[bytes]] | None = None
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -67,22 +70,26 @@ class Player:
         self.started_at = time.monotonic()
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._proc = subprocess.Popen(
-            self._command(start),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        self._proc = self._take_standby(start) or self._spawn(start)
         self._thread = threading.Thread(
             target=self._feed, args=(self._proc, self._stop, self._done), daemon=True
         )
         self._thread.start()
+
+    def prepare(self, from_ms: int) -> None:
+        """Start decoding from ``from_ms`` now, so that ``play(from_ms)`` sounds at once."""
+        from_ms = max(0, from_ms)
+        if self._standby is not None and self._standby[:2] == (from_ms, self.speed):
+            return
+        self._drop_standby()
+        self._standby = (from_ms, self.speed, self._spawn(from_ms))
 
     def pause(self) -> None:
         if self._thread is not None:
             at = self.position_ms
             self._halt()
             self._base_ms = at
+            self.prepare(at)  # resuming is the likely next key
 
     def toggle(self, from_ms: int | None = None) -> bool:
         """Pause when playing, else play (from ``from_ms``, or on from where it stopped).
@@ -102,6 +109,7 @@ class Player:
         else:
             self._halt()
             self._base_ms = max(0, ms)
+            self.prepare(self._base_ms)
 
     def set_speed(self, speed: float) -> float:
         """Clamped to 0.75–2×; playing goes on from the same point at the new speed."""
@@ -115,13 +123,42 @@ class Player:
         self._base_ms = at
         if playing:
             self.play(at)
+        else:
+            self.prepare(at)
         return speed
 
     def close(self) -> None:
         self._halt()
+        self._drop_standby()
         self.sink.close()
 
     # --- inside ----------------------------------------------------------------------------------
+
+    def _spawn(self, start_ms: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self._command(start_ms),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def _take_standby(self, start_ms: int) -> subprocess.Popen[bytes] | None:
+        standby, self._standby = self._standby, None
+        # Still decoding, or done with all of it in the pipe: usable.
+        if (
+            standby is not None
+            and standby[:2] == (start_ms, self.speed)
+            and standby[2].poll() in (None, 0)
+        ):
+            return standby[2]
+        if standby is not None:
+            _kill(standby[2])
+        return None
+
+    def _drop_standby(self) -> None:
+        if self._standby is not None:
+            _kill(self._standby[2])
+            self._standby = None
 
     def _command(self, start_ms: int) -> list[str]:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
@@ -190,6 +227,16 @@ class Player:
                     stream.close()
         self._proc = None
         self._thread = None
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def _first_line(text: str) -> str:

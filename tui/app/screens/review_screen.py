@@ -38,6 +38,7 @@ T = TypeVar("T")
 SEEK_MS = 5000
 SPEED_STEP = 0.25
 TICK_S = 0.1
+PREPARE_AFTER_S = 0.15
 
 
 def _b(key: str, action: str, text: str, bid: str, tip: str, show: bool = True) -> Binding:
@@ -96,6 +97,7 @@ class ReviewScreen(Screen[None]):
         self._expected: int | None = None
         self._timer: Timer | None = None
         self._notified_error: str | None = None
+        self._prepare_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-title", markup=False)
@@ -120,6 +122,8 @@ class ReviewScreen(Screen[None]):
         self._timer = self.set_interval(TICK_S, self.tick, name="review-tick", pause=True)
         self.load()
         self.cue_list.focus()
+        self._ensure_player(quiet=True)
+        self._prepare()
 
     def on_unmount(self) -> None:
         if self.player is not None:
@@ -171,7 +175,9 @@ class ReviewScreen(Screen[None]):
 
     # --- playback --------------------------------------------------------------------------------
 
-    def _ensure_player(self) -> Player | None:
+    def _ensure_player(self, *, quiet: bool = False) -> Player | None:
+        """The player, made on first use; None when there is no way to play (said once,
+        unless ``quiet``: opening the screen tries without a word)."""
         if self.player is not None:
             return self.player
         job = self.job
@@ -187,7 +193,7 @@ class ReviewScreen(Screen[None]):
             except PlaybackUnavailable as exc:
                 problem = f"Cannot play: {exc} Editing works without it."
         if problem is not None or ffmpeg is None:
-            if not ReviewScreen.told_unavailable:
+            if not quiet and not ReviewScreen.told_unavailable:
                 ReviewScreen.told_unavailable = True
                 self.notify(problem or FFMPEG_HELP, severity="warning", markup=False)
             return None
@@ -247,6 +253,20 @@ class ReviewScreen(Screen[None]):
         elif self.player is not None and self.player.playing:
             self.following = False  # the user moved: stop jumping to the cue being heard
         self.show_bar()
+        if self.player is not None and not self.player.playing:
+            # Decode ahead from the cue the cursor rests on (not from each one passed).
+            if self._prepare_timer is not None:
+                self._prepare_timer.stop()
+            self._prepare_timer = self.set_timer(PREPARE_AFTER_S, self._prepare)
+
+    def _prepare(self) -> None:
+        player, i = self.player, self.selected
+        if player is None or player.playing or i is None or i >= len(self.cues):
+            return
+        at = player.position_ms
+        if cue_at(self.cues, at) != i or not at:
+            at = self.cues[i].start_ms
+        player.prepare(at)
 
     @on(CueList.ScrolledAway)
     def _scrolled(self) -> None:
