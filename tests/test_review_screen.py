@@ -91,7 +91,7 @@ async def test_play_pause_seek_and_speed_on_the_null_device(tmp_path: Path) -> N
             paused_at = player.position_ms
             await pilot.pause(0.3)
             assert player.position_ms == paused_at
-            assert screen.bar.line.startswith("⏸ ")
+            assert screen.bar.line.startswith("‖ ")
 
             await pilot.press("left")  # seek back 5 s while paused
             assert player.position_ms == max(0, paused_at - 5000)

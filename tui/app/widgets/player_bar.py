@@ -29,7 +29,7 @@ class PlayerBar(Static):
         following: bool,
         note: str = "",
     ) -> None:
-        state = "▶ " if playing else "⏸ "
+        state = "▶ " if playing else "‖ "
         parts = [state + format_position(position_ms), f"{speed:g}×"]
         if cues:
             parts.append(f"cue {cue + 1 if cue is not None else '-'}/{cues}")
