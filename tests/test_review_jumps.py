@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import write_tone_wav
 from tui.app.app import make_app
+from tui.app.screens.glossary_screen import GlossaryScreen
 from tui.app.screens.review_screen import ReviewScreen
 from tui.app.testing import wait_until
 from tui.config import Settings
@@ -111,3 +112,31 @@ async def test_doubtful_spots_and_the_next_job_needing_review(
         await pilot.press("m", "N")
         assert screen.job_id == ids[0]
         assert any("No other job needs review" in n.message for n in app._notifications)
+
+
+async def test_glossary_screen_adds_and_removes_rules(tmp_path: Path) -> None:
+    db, ids = _stored_jobs(tmp_path)
+    settings = Settings()
+    settings.base_url = "http://127.0.0.1:9"
+    settings.api_key = Secret("test-" + "0" * 24)
+    app = make_app(settings, tmp_path, db_path=db, config_path=tmp_path / "c.toml")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: app.main.table.job_ids, what="jobs listed")
+        app.main.table.select_job(ids[1])
+        await pilot.pause()
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, GlossaryScreen), what="glossary")
+        await pilot.press("a", *"cat", "enter", *"Kat", "enter")
+        store = app.engine.store
+        assert [(r.source, r.target, r.scope) for r in store.glossary.rules()] == [
+            ("cat", "Kat", "")
+        ]
+        await pilot.press("a", *"same", "enter", *"same", "enter")  # refused, said why
+        assert len(store.glossary.rules()) == 1
+        assert any("replaced by itself" in n.message for n in app._notifications)
+        await pilot.press("escape", "x")
+        assert store.glossary.rules() == []
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen), what="back")

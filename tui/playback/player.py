@@ -195,9 +195,9 @@ class Player:
                             break
                         time.sleep(0.01)
                     self.ended = not stop.is_set()
-        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        except Exception as exc:  # a device error (PortAudioError), a broken pipe: reported
             if not stop.is_set():
-                self.error = str(exc)
+                self.error = str(exc) or type(exc).__name__
         finally:
             done.set()
 
