@@ -154,3 +154,26 @@ def test_glossary_cli(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no glossary rule" in missing.stderr
     assert cli("remove", "step fun").returncode == 0
     assert "step fun" not in cli("list").stdout
+
+
+async def test_a_rerun_keeps_edits_that_still_fit_and_drops_stale_ones(tmp_path: Path) -> None:
+    with Emulator() as emu:
+        engine = Engine(emulator_settings(emu), db_path=tmp_path / "j.db")
+        audio = write_directive_wav(tmp_path / "a.wav", 8, text=TEXT)
+        job = engine.submit(audio, JobOptions(export=ExportSpec(("txt",))))
+        await engine.drain()
+        cue = next(c for c in engine.review.cues(job.id) if "Jon Smith" in c.text)
+        engine.review.edit(job.id, cue.index, cue.text.replace("Jon Smith", "John Smyth"))
+        txt = tmp_path / "a.txt"
+        assert "John Smyth" in txt.read_text()
+        engine.rerun(job.id)  # the same words come back: the edit still applies
+        await engine.drain()
+        assert "John Smyth" in txt.read_text()
+        assert "Jon Smith" in engine.store.get_result(job.id).text  # type: ignore[union-attr]
+        # The recording now says something else: the old edit does not land on new words.
+        write_directive_wav(audio, 8, text=TEXT.replace("Jon Smith", "Ann Lee"))
+        engine.rerun(job.id)
+        await engine.drain()
+        assert "Ann Lee" in txt.read_text() and "Smyth" not in txt.read_text()
+        assert not any(c.edited for c in engine.review.cues(job.id))
+        engine.close()

@@ -424,8 +424,10 @@ class Runner:
         except JobStateError as exc:
             log.warning("%s", exc)
             return
-        # The glossary's rules, as visible corrections (the model's text stays in the store).
-        if self.review.apply_glossary(done.id, rewrite=False):
+        # The glossary's rules, as visible corrections (the model's text stays in the store);
+        # what is delivered is corrected (a rerun keeps the edits that still fit its words).
+        self.review.apply_glossary(done.id, rewrite=False)
+        if self.store.corrections.of(done.id):
             result = self.store.corrections.result(done.id) or result
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:

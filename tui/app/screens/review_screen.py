@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 
 from tui.app.screens.glossary_screen import GlossaryScreen, LearnScreen
+from tui.app.screens.help_screen import HelpScreen, help_rows
 from tui.app.widgets.cue_list import CueList
 from tui.app.widgets.player_bar import PlayerBar
 from tui.audio.ffmpeg import FFMPEG_HELP, find_ffmpeg
@@ -70,6 +71,7 @@ REVIEW_BINDINGS: list[BindingType] = [
     _b("N", "next_job", "Next job", "next-job", "Open the next job that needs review"),
     _b("m", "mark_reviewed", "Reviewed", "mark-reviewed", "Mark reviewed (again: unmark)"),
     _b("g", "glossary", "Glossary", "glossary", "The glossary: always write X as Y"),
+    _b("question_mark,f1", "help", "Help", "help", "Show every key of the review", False),
     _b("escape,q", "back", "Back", "back", "Back to the queue (Escape in a field: cancel)"),
 ]
 
@@ -496,6 +498,11 @@ class ReviewScreen(Screen[None]):
         self.notify(
             "Marked reviewed." if not job.reviewed else "Review mark removed.", markup=False
         )
+
+    def action_help(self) -> None:
+        bindings = [b for b in REVIEW_BINDINGS if isinstance(b, Binding)]
+        rows = help_rows(self.app, bindings, self.engine.settings.keymap)
+        self.app.push_screen(HelpScreen(rows))
 
     def action_glossary(self) -> None:
         self.app.push_screen(GlossaryScreen(self.engine.store, self.job.source.parent))
