@@ -80,7 +80,10 @@ class ReviewScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = REVIEW_BINDINGS
     DEFAULT_CSS = """
     ReviewScreen #review-title { height: 1; padding: 0 1; background: $boost; }
-    ReviewScreen #review-editor { display: none; }
+    ReviewScreen #review-editor {
+        display: none; position: absolute; height: 1; border: none; padding: 0 1;
+        background: $accent 40%;
+    }
     ReviewScreen #review-editor.-open { display: block; }
     """
     # Said once per run: without a device everything but sound works.
@@ -325,6 +328,16 @@ class ReviewScreen(Screen[None]):
     def _open_field(self, mode: str, value: str, placeholder: str) -> None:
         self._mode = mode
         editor = self.editor
+        # Over the cue's own line (edit, split); over the player bar for a search.
+        cues, i = self.cue_list, self.selected
+        area = cues.content_region
+        y = self.bar.region.y
+        if mode != "search" and i is not None:
+            line = cues._index_to_line.get(i, 0) - int(cues.scroll_offset.y)
+            if 0 <= line < area.height:
+                y = area.y + line
+        editor.styles.offset = (area.x, y)
+        editor.styles.width = area.width
         editor.placeholder = placeholder
         editor.value = value
         editor.add_class("-open")

@@ -35,7 +35,8 @@ def cue_prompt(cue: ReviewCue, *, doubtful: bool = False) -> Text:
 class CueList(OptionList):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"cue-list--playing"}
     DEFAULT_CSS = """
-    CueList { height: 1fr; border: none; }
+    /* No focus border: the rows stay put when the editor opens over one of them. */
+    CueList, CueList:focus { height: 1fr; border: none; }
     CueList > .cue-list--playing { background: $success 35%; text-style: bold; }
     """
 
