@@ -170,7 +170,7 @@ async def run(full: bool) -> None:
             cpu, tick, heard = await playing(True)
             print(
                 f"CPU of the workbench per second of playback: {cpu * 1000:.0f} ms following "
-                f"(▶ mark, position, highlight at 10 Hz), {audio_cpu * 1000:.0f} ms with the "
+                f"(playing cue, ▶ position, highlight at 10 Hz), {audio_cpu * 1000:.0f} ms with the "
                 f"audio alone, {idle_cpu * 1000:.0f} ms paused; the follow tick itself "
                 f"{tick * 1000:.1f} ms/s (1200-cue list; heard {heard:.1f} s)"
             )
