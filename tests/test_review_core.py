@@ -82,6 +82,17 @@ async def test_an_edit_rewrites_the_files_watch_mode_wrote(tmp_path: Path) -> No
     assert "Jon Smith" in changed[0]["model_text"]
     assert all(s["text"] == s["model_text"] for s in result["segments"] if s not in changed)
     assert result["corrections"][0]["origin"] == "user"
+    human = await asyncio.to_thread(
+        functools.partial(
+            subprocess.run,
+            [PYTHON, "-m", "tui", "show", str(job.id), "--db", str(tmp_path / "jobs.sqlite3")],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+            check=True,
+        )
+    )
+    assert "corrected: 1 cue(s)" in human.stdout and "John Smyth" in human.stdout
     engine.close()
 
 

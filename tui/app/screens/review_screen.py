@@ -39,7 +39,7 @@ T = TypeVar("T")
 SEEK_MS = 5000
 SPEED_STEP = 0.25
 TICK_S = 0.1
-PREPARE_AFTER_S = 0.15
+PREPARE_AFTER_S = 0.08
 
 
 def _b(key: str, action: str, text: str, bid: str, tip: str, show: bool = True) -> Binding:
