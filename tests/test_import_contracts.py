@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("tui.config", "tui.config_file", "tui.config_values", "tui.logs", "tui.folder_settings"),
     ),
     ("service", ("tui.stepfun",)),
-    ("audio", ("tui.audio",)),
+    ("audio", ("tui.audio", "tui.playback")),
     ("transcript", ("tui.transcript",)),
     ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui.childenv", "tui")),
 ]

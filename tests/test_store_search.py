@@ -333,3 +333,25 @@ def test_library_pages_filters_and_marks(store: Store, tmp_path: Path) -> None:
         tmp_path / "x" / "c.wav": FileMark.QUEUED,
         tmp_path / "x" / "copy.wav": FileMark.TRANSCRIBED,
     }
+
+
+def test_an_edited_cue_is_found_by_its_new_text_and_not_its_old_one(
+    store: Store, tmp_path: Path
+) -> None:
+    """A correction made in review (tui.engine.review) is what a search finds; the model's
+    words stay stored beside it but are no longer found."""
+    from tui.config import Settings
+    from tui.engine.engine import Engine
+
+    job_id = finished(store, tmp_path / "meeting.wav", "We met Jon Smyth today. It went well.")
+    engine = Engine(Settings(), store=store)
+    cues = engine.review.cues(job_id)
+    first = next(i for i, c in enumerate(cues) if "Smyth" in c.text)
+    engine.review.edit(job_id, first, cues[first].text.replace("Jon Smyth", "John Smith"))
+    assert [h.job_id for h in store.search("Smith")] == [job_id]
+    assert store.search("Smyth") == []
+    assert store.get_result(job_id).text.startswith("We met Jon Smyth")  # type: ignore[union-attr]
+    engine.review.undo(job_id)
+    assert [h.job_id for h in store.search("Smyth")] == [job_id]
+    assert store.search("Smith") == []
+    assert_index_exact(store)

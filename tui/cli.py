@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tui.commands.watch_cmd",
     "tui.commands.jobs_cmd",
     "tui.commands.search_cmd",
+    "tui.commands.glossary_cmd",
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
     "tui.commands.completion_cmd",

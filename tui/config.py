@@ -58,6 +58,9 @@ class Settings:
     chunk_minutes: float = 25.0
     chunk_parallelism: int = 2
     ffmpeg_path: str | None = None
+    # Review playback: None/"default" the system's output, "null" a silent sink at real-time
+    # pace (headless machines, tests), else a device name (STEPFUN_ASR_AUDIO_DEVICE overrides).
+    audio_device: str | None = None
     cross_check_auto: bool = False
     # Jobs and watching.
     concurrency: int = 2

@@ -24,6 +24,7 @@ from tui.app.bindings import MAIN_BINDINGS
 from tui.app.main_screen import MainScreen
 from tui.app.screens.help_screen import HelpScreen, help_rows
 from tui.app.screens.key_screen import KeyEntered, KeyScreen
+from tui.app.screens.library_screen import LibraryJobChosen
 from tui.app.screens.quit_screen import QuitChoice, QuitScreen
 from tui.app.screens.settings_screen import SettingsSaved, SettingsScreen
 from tui.config import Settings
@@ -188,6 +189,11 @@ class WorkbenchApp(App[None]):
 
     async def on_quit_requested(self, _message: msg.QuitRequested) -> None:
         await self.action_quit()
+
+    def on_library_job_chosen(self, message: LibraryJobChosen) -> None:
+        # The library posts to the app; the main screen shows the job.
+        if self._main is not None:
+            self._main.post_message(LibraryJobChosen(message.job_id, message.start_ms))
 
     def on_help_requested(self, _message: msg.HelpRequested) -> None:
         self.push_screen(HelpScreen(help_rows(self, MAIN_BINDINGS, self.settings.keymap)))

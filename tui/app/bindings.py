@@ -111,6 +111,20 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Go to the previous search match",
     ),
     Binding(
+        "l",
+        "library",
+        "Library",
+        id="library",
+        tooltip="Every transcript by folder or date, and a search across all of them",
+    ),
+    Binding(
+        "o",
+        "review",
+        "Review",
+        id="review",
+        tooltip="Open the selected finished transcript to listen, correct and teach the glossary",
+    ),
+    Binding(
         "m",
         "mark_reviewed",
         "Reviewed",

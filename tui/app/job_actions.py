@@ -18,6 +18,7 @@ from textual.screen import Screen
 from tui.app.screens.compare_screen import CompareScreen
 from tui.app.screens.confirm_send_screen import ConfirmSendScreen, SendChoice, SendRequest
 from tui.app.screens.export_screen import ExportChoice, ExportScreen
+from tui.app.screens.review_screen import ReviewScreen
 from tui.app.session import audio_files
 from tui.app.transcript_cache import TranscriptCache, layout_transcript
 from tui.app.widgets.errors_panel import ErrorsPanel
@@ -280,6 +281,18 @@ class JobActionsScreen(Screen[None]):
     def action_mark_reviewed(self) -> None:
         if (job := self._need_job()) is not None:
             self._guard(lambda: self.engine.mark_reviewed(job.id, not job.reviewed))
+
+    def action_review(self) -> None:
+        if (job := self._need_job()) is None:
+            return
+        if job.state not in FINISHED:
+            self.notify(
+                f"Job {job.id} is {job.state.value}; only finished transcripts can be reviewed.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.app.push_screen(ReviewScreen(self.engine, job.id))
 
     def action_cross_check(self) -> None:
         """Compare the job's stored transcript with step-asr-1.1 (the main model is not run

@@ -18,11 +18,13 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
 from tui.app.job_actions import JobActionsScreen
+from tui.app.screens.library_screen import LibraryJobChosen, LibraryScreen
 from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
@@ -34,6 +36,7 @@ from tui.engine.events import Event, JobDeltaReceived
 from tui.store.records import Job, JobState, Totals
 
 TREE_RELOAD_DELAY_S = 0.3
+MARKS_DELAY_S = 0.5
 IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast and bell)
 RECENT_JOBS = 1000  # loaded into the queue at start
 
@@ -57,6 +60,7 @@ class MainScreen(JobActionsScreen):
         self.demo = demo
         self.session = Totals(0, 0.0, {})
         self._pending_reloads: set[Path] = set()
+        self._marks_timer: Timer | None = None
         self._unsubscribe: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ui_thread = 0
@@ -137,6 +141,7 @@ class MainScreen(JobActionsScreen):
             return
         self.table.upsert(job)
         self.transcripts.forget(job.id)
+        self._marks_later()
         if self._should_follow(job, started=started, queued=queued):
             self._select(job)
         elif job.id == self.selected_job:
@@ -236,6 +241,9 @@ class MainScreen(JobActionsScreen):
     def on_job_reviewed(self, message: msg.JobReviewed) -> None:
         self._job_moved(message.event.job_id)
 
+    def on_transcript_corrected(self, message: msg.TranscriptCorrected) -> None:
+        self._job_moved(message.event.job_id)
+
     def on_watch_started(self, message: msg.WatchStarted) -> None:
         event = message.event
         names = ", ".join(shown_path(f, self.root) for f in event.folders)
@@ -331,6 +339,42 @@ class MainScreen(JobActionsScreen):
     def key_escape(self) -> None:
         if self.pane.search_open:
             self.pane.close_search()
+
+    # --- the library ---------------------------------------------------------------------------
+
+    def action_library(self) -> None:
+        self.app.push_screen(LibraryScreen(self.engine.store))
+
+    def on_library_job_chosen(self, message: LibraryJobChosen) -> None:
+        """A job chosen in the library (the app hands it here): show it, at the hit's cue."""
+        message.stop()
+        job = self.engine.store.get_job(message.job_id)
+        if job is None:
+            self.notify(f"Job {message.job_id} is no longer in the history.", markup=False)
+            return
+        self.follow_running = False
+        self._select(job)
+        if message.start_ms is not None:
+            self.call_after_refresh(self.pane.scroll_to_time, message.start_ms)
+
+    def _marks_later(self) -> None:
+        # Jobs move in bursts: one look at the store per burst, off the event loop.
+        if self._marks_timer is None:
+            self._marks_timer = self.set_timer(MARKS_DELAY_S, self._refresh_marks)
+
+    def _refresh_marks(self) -> None:
+        self._marks_timer = None
+        self.app.run_worker(
+            self._load_marks(),
+            group="marks",
+            exclusive=True,
+            exit_on_error=False,
+            description="Marking transcribed files",
+        )
+
+    async def _load_marks(self) -> None:
+        marks = await asyncio.to_thread(self.engine.store.file_marks, self.root)
+        self.files.update_marks(marks)
 
     # --- screens the app owns ------------------------------------------------------------------
 

@@ -81,6 +81,10 @@ class ServiceProbed(EngineMessage[ev.ServiceProbed]):
     pass
 
 
+class TranscriptCorrected(EngineMessage[ev.TranscriptCorrected]):
+    pass
+
+
 class WatchStarted(EngineMessage[ev.WatchStarted]):
     pass
 
@@ -137,6 +141,7 @@ _MESSAGES: dict[type, type[EngineMessage[Any]]] = {
     ev.QueuePaused: QueuePaused,
     ev.QueueResumed: QueueResumed,
     ev.ServiceProbed: ServiceProbed,
+    ev.TranscriptCorrected: TranscriptCorrected,
     ev.WatchStarted: WatchStarted,
     ev.WatchStopped: WatchStopped,
     ev.WatchFailed: WatchFailed,

@@ -19,8 +19,9 @@ Layout = tuple[TranscriptionResult | None, str]
 
 
 def layout_transcript(store: Store, job_id: int) -> Layout:
-    """The stored result and its text as the pane shows it (may be slow: 20k segments ≈ 0.2 s)."""
-    result = store.get_result(job_id)
+    """The stored result, corrected, and its text as the pane shows it (may be slow: 20k
+    segments ≈ 0.2 s)."""
+    result = store.corrections.result(job_id)
     return result, format_result(result) if result is not None else ""
 
 

@@ -177,13 +177,18 @@ def run_show(args: argparse.Namespace) -> int:
         job = store.get_job(args.job_id)
         if job is None:
             return unknown_job(args.job_id)
-        result = store.get_result(job.id)
+        # Corrected (what exports use); the model's own text is kept beside it.
+        result = store.corrections.result(job.id)
+        result_json = store.corrections.result_json(job.id)
+        corrected = len(result_json["corrections"]) if result_json else 0
+        reviewed_at = store.corrections.reviewed_at(job.id)
     if args.json:
         data = job_dict(job)
-        data["result"] = result.to_json() if result else None
+        data["reviewed_at"] = reviewed_at
+        data["result"] = result_json
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
-    reviewed = " (reviewed)" if job.reviewed else ""
+    reviewed = f" (reviewed {_when(reviewed_at)})" if job.reviewed else ""
     watch = f" ({job.watch_id})" if job.watch_id else ""
     rows = [
         ("job", str(job.id)),
@@ -205,6 +210,10 @@ def run_show(args: argparse.Namespace) -> int:
     if job.usage:
         rows.append(("usage", json.dumps(job.usage)))
     rows += [("output", str(p)) for p in job.outputs]
+    if corrected:
+        rows.append(
+            ("corrected", f"{corrected} cue(s); the model's text: stepfun-asr show {job.id} --json")
+        )
     for key, value in rows:
         print(f"{key + ':':<10} {value}")
     if result is not None:

@@ -164,7 +164,8 @@ class CrossChecks:
                 added_cost=added_cost(previous.cost, result.cost),
             )
         )
-        self.delivery.rewrite(done, result)
+        # The files carry the corrections too (the cross-check leaves them in place).
+        self.delivery.rewrite(done, self.store.corrections.result(done.id) or result)
 
 
 def added_cost(before: CostEstimate | None, after: CostEstimate | None) -> CostEstimate | None:

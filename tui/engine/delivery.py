@@ -31,7 +31,7 @@ class Delivery:
     def export_for(self, job: Job, source: Path, spec: ExportSpec | None = None) -> list[Path]:
         """Write ``job``'s stored result as transcripts of ``source`` (a second copy of the same
         audio). Publishes ExportWritten / FileSkipped and runs the on-done hook."""
-        result = self.store.get_result(job.id)
+        result = self.store.corrections.result(job.id)  # corrected, as every export
         spec = spec or job.options.export
         if result is None or spec is None:
             return []

@@ -82,6 +82,8 @@ class Engine:
             settings=settings,
             grace_s=grace_s,
         )
+        # Corrections, undo, revert and the glossary (the review screen's verbs).
+        self.review = self.runner.review
         self._watches: dict[tuple[Path, ...], _Watch] = {}
         self._serving = False
         self._session_stop: asyncio.Event | None = None
@@ -161,7 +163,7 @@ class Engine:
         """Write a finished job's transcript files (blocking: front ends run it in a thread).
         Returns the paths written; with ``skip`` an existing file is left out."""
         job = self.store.require_job(job_id)
-        result = self.store.get_result(job_id)
+        result = self.store.corrections.result(job_id)  # corrected
         if job.state not in FINISHED or result is None:
             raise JobStateError(
                 f"Job {job_id} is {job.state.value}; only finished transcripts can be exported."

@@ -182,6 +182,15 @@ class ServiceProbed:
     next_in_s: float
 
 
+@dataclass(frozen=True)
+class TranscriptCorrected:
+    """A finished job's corrections changed (an edit, an undo, a revert, a glossary rule):
+    its corrected result (``store.corrections.result``) is new; its own files are rewritten."""
+
+    job_id: int
+    action: str
+
+
 # --- watching and exports ----------------------------------------------------------------------
 
 
@@ -267,6 +276,7 @@ JobEvent = (
     | JobCanceled
     | JobRequeued
     | JobReviewed
+    | TranscriptCorrected
     | CrossCheckFailed
 )
 QueueEvent = QueuePaused | QueueResumed | ServiceProbed

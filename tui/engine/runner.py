@@ -40,6 +40,7 @@ from tui.engine.outcome import attempt
 from tui.engine.pause import QueueGate
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
+from tui.engine.review import Review
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.folder_settings import FolderSettingsError, effective_settings
@@ -49,6 +50,7 @@ from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
 from tui.transcript.exports import ExportSpec
+from tui.transcript.glossary_rules import merged_hotwords
 from tui.transcript.model import TranscriptionResult
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class Runner:
         # process must not take this one's running jobs for a crashed runner's leftovers.
         self.owner = owner or owners.new_runner_owner()
         self.delivery = Delivery(store, bus, self._redact)
+        self.review = Review(store, bus, self.delivery)
         self._factory = transcriber
         self._transcriber: Transcriber | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -346,11 +349,13 @@ class Runner:
         # A broken folder file raises FolderSettingsError: that job fails, saying which file.
         opts = job.options
         base, _ = effective_settings(self.settings, job.source, _watch_root(job))
+        hotwords = list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords)
         return dataclasses.replace(
             base,
             model=opts.model or base.model,
             language=opts.language if opts.language is not None else base.language,
-            hotwords=list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords),
+            # The glossary's terms (global and the recording's folders) follow the user's own.
+            hotwords=merged_hotwords(hotwords, self.store.glossary.rules_for(job.source)),
             compress=opts.compress if opts.compress is not None else base.compress,
         )
 
@@ -493,6 +498,11 @@ class Runner:
         except JobStateError as exc:
             log.warning("%s", exc)
             return
+        # The glossary's rules, as visible corrections (the model's text stays in the store);
+        # what is delivered is corrected (a rerun keeps the edits that still fit its words).
+        self.review.apply_glossary(done.id, rewrite=False)
+        if self.store.corrections.of(done.id):
+            result = self.store.corrections.result(done.id) or result
         self.bus.publish(JobFinished(done.id, done.state.value, result))
         if done.options.export is not None:
             spec = _folder_export(self.settings, done, done.options.export)

@@ -98,6 +98,44 @@ MIGRATIONS: tuple[str, ...] = (
         body, content = '', tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
+    # 3: review — corrections laid over a job's result (the model's text stays in results),
+    # their undo stack (the job's corrections before each change), the glossary (scope '' is
+    # global, else a folder), and when a job was marked reviewed.
+    """
+    CREATE TABLE corrections (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seg_from   INTEGER NOT NULL,
+        seg_to     INTEGER NOT NULL,
+        start_ms   INTEGER NOT NULL,
+        end_ms     INTEGER NOT NULL,
+        text       TEXT NOT NULL,
+        model_text TEXT NOT NULL,
+        origin     TEXT NOT NULL CHECK (origin IN ('user','glossary')),
+        rule       TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX corrections_by_job ON corrections (job_id, seg_from);
+
+    CREATE TABLE correction_undo (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id  INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        action  TEXT NOT NULL,
+        before  TEXT NOT NULL,
+        done_at REAL NOT NULL
+    );
+    CREATE INDEX correction_undo_by_job ON correction_undo (job_id, id);
+
+    CREATE TABLE glossary (
+        scope      TEXT NOT NULL DEFAULT '',
+        source     TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (scope, source)
+    );
+
+    ALTER TABLE jobs ADD COLUMN reviewed_at REAL
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -32,7 +32,7 @@ from tui.store.search_query import (
 )
 from tui.transcript.align import align
 from tui.transcript.cues import build_cues, has_timestamps, line_chars_for, split_sentences, wrap
-from tui.transcript.model import Segment
+from tui.transcript.model import Segment, TranscriptionResult
 from tui.transcript.text import join_texts
 
 __all__ = [
@@ -169,9 +169,13 @@ def rebuild(conn: sqlite3.Connection) -> None:
     )
 
 
-def index_job(conn: sqlite3.Connection, job_id: int) -> int:
+def index_job(
+    conn: sqlite3.Connection, job_id: int, corrected: TranscriptionResult | None = None
+) -> int:
     """Index one job from its stored result (after ``unindex_job``, once the result is saved);
-    returns the number of cues. Call inside the transaction that saved the result."""
+    returns the number of cues. Call inside the transaction that saved the result.
+    ``corrected``: the result with the user's corrections, indexed instead of the model's
+    words (its cues keep their own text: the stored text is the model's)."""
     row = conn.execute(
         "SELECT r.text, r.segments, j.duration_s FROM results r "
         "JOIN jobs j ON j.id = r.job_id WHERE r.job_id = ?",
@@ -181,7 +185,13 @@ def index_job(conn: sqlite3.Connection, job_id: int) -> int:
         return 0
     text: str = row[0]
     segments = [Segment(s["start_ms"], s["end_ms"], s["text"]) for s in json.loads(row[1])]
-    cues = [c for c in result_cues(segments, text, int((row[2] or 0) * 1000)) if c[2]]
+    duration_ms = int((row[2] or 0) * 1000)
+    if corrected is not None:
+        cues = [c for c in result_cues(corrected.segments, corrected.text, duration_ms) if c[2]]
+        slices: list[tuple[int | None, str | None]] = [(None, cue) for _, _, cue in cues]
+    else:
+        cues = [c for c in result_cues(segments, text, duration_ms) if c[2]]
+        slices = _slices(text, cues)
     if not cues:
         return 0
     first = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM search_cues").fetchone()[0])
@@ -190,9 +200,7 @@ def index_job(conn: sqlite3.Connection, job_id: int) -> int:
         "VALUES (?,?,?,?,?,?,?)",
         [
             (first + n, job_id, start, end, pos, len(cue) if pos is not None else None, own)
-            for n, ((start, end, cue), (pos, own)) in enumerate(
-                zip(cues, _slices(text, cues), strict=True)
-            )
+            for n, ((start, end, cue), (pos, own)) in enumerate(zip(cues, slices, strict=True))
         ],
     )
     conn.executemany(
@@ -206,9 +214,11 @@ def index_job(conn: sqlite3.Connection, job_id: int) -> int:
     return len(cues)
 
 
-def reindex_job(conn: sqlite3.Connection, job_id: int) -> int:
+def reindex_job(
+    conn: sqlite3.Connection, job_id: int, corrected: TranscriptionResult | None = None
+) -> int:
     unindex_job(conn, job_id)
-    return index_job(conn, job_id)
+    return index_job(conn, job_id, corrected)
 
 
 def backfill(conn: sqlite3.Connection) -> int:

@@ -17,6 +17,8 @@ from typing import Any, Self
 from tui.store import library
 from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
+from tui.store.corrections import Corrections
+from tui.store.glossary import Glossary
 from tui.store.ledger import WatchLedger
 from tui.store.owners import owner_alive
 from tui.store.records import (
@@ -41,6 +43,8 @@ class Store:
         self._db = Connection(path, timeout_s=timeout_s)
         self.path = self._db.path
         self.ledger = WatchLedger(self._db)
+        self.corrections = Corrections(self._db, self.get_result)
+        self.glossary = Glossary(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -352,8 +356,8 @@ class Store:
             job_id,
             [JobState.DONE, JobState.NEEDS_REVIEW],
             "marked reviewed",
-            "reviewed = ?",
-            (int(reviewed),),
+            "reviewed = ?, reviewed_at = ?",
+            (int(reviewed), time.time() if reviewed else None),
         )
 
     def set_outputs(self, job_id: int, paths: Iterable[Path]) -> Job:
@@ -384,9 +388,11 @@ class Store:
     # --- search ----------------------------------------------------------------------------
 
     def reindex(self, job_id: int) -> int:
-        """Index the job's stored text again (after a correction); returns its cue count."""
+        """Index the job's text again after a correction (the corrected words are what a
+        search finds); returns its cue count."""
+        corrected = self.corrections.result(job_id) if self.corrections.of(job_id) else None
         with self._db.tx() as conn:
-            return fts.reindex_job(conn, job_id)
+            return fts.reindex_job(conn, job_id, corrected)
 
     def search(
         self,

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static, TextArea
 from textual.widgets.text_area import Document, Selection
 
-from tui.app.live_text import LiveText, find_all, format_result
+from tui.app.live_text import LiveText, find_all, format_result, stamp
 from tui.app.widgets.queue_table import outputs_note, progress_text
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
@@ -246,3 +246,19 @@ class TranscriptPane(Vertical):
             status.update(Text("no match", style="red"))
         else:
             status.update(f"{self.match_index + 1}/{len(self.matches)}")
+
+    def scroll_to_time(self, ms: int) -> None:
+        """Put the cue that is playing at ``ms`` (the last line stamped at or before it) at the
+        top of the view, with the cursor on it."""
+        want = stamp(ms)[: len("[00:00:00]")]
+        lines = self.text_area.text.split("\n")
+        row = 0
+        for index, line in enumerate(lines):
+            if line.startswith("[") and line[:10] <= want:
+                row = index
+            elif line.startswith("[") and line[:10] > want:
+                break
+        area = self.text_area
+        area.anchor(False)
+        area.move_cursor((row, 0))
+        area.scroll_to(y=row, animate=False)
