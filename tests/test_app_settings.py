@@ -7,6 +7,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from textual.containers import VerticalScroll
 from textual.widgets import Input, Select
 
 from tui import config
@@ -161,6 +162,13 @@ async def test_keymap_remaps_a_binding_and_help_lists_it(tmp_path: Path) -> None
             assert not isinstance(app.screen, HelpScreen)  # ? is no longer help
             await pilot.press("f2")
             await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+            help_screen = app.screen
+            assert isinstance(help_screen, HelpScreen)
+            keys = {binding_id: keys for keys, _does, binding_id in help_screen.rows}
+            assert keys["help"] == "f2" and keys["mark-reviewed"] == "^r"
+            # The list is longer than the screen: what is shown scrolls to its end.
+            help_screen.query_one(VerticalScroll).scroll_end(animate=False)
+            await pilot.pause()
             shown = screen_text(app)
             assert "f2" in shown and "mark-reviewed" in shown and "^r" in shown
             await pilot.press("escape")
