@@ -56,6 +56,23 @@ class VoiceEncoder:
         out = [self._embed_batch(windows[i : i + BATCH]) for i in range(0, len(windows), BATCH)]
         return np.concatenate(out) if out else np.zeros((0, HIDDEN), dtype=np.float32)
 
+    def embed_windows(self, frames: Array, spans: Array) -> Array:
+        """Embeddings of ``frames[start:end]`` for each (start, end) row of ``spans``; a span
+        shorter than a window is repeated to fill it (zeros would be silence the model never
+        heard in training). Windows are cut a batch at a time, never all in memory."""
+        out: list[Array] = []
+        for i in range(0, len(spans), BATCH):
+            rows = spans[i : i + BATCH]
+            batch = np.empty((len(rows), PARTIAL_FRAMES, frames.shape[1]), np.float32)
+            for j, (start, end) in enumerate(rows):
+                piece = frames[int(start) : max(int(end), int(start) + 1)]
+                if len(piece) >= PARTIAL_FRAMES:
+                    batch[j] = piece[:PARTIAL_FRAMES]
+                else:
+                    batch[j] = np.resize(piece, (PARTIAL_FRAMES, frames.shape[1]))
+            out.append(self._embed_batch(batch))
+        return np.concatenate(out) if out else np.zeros((0, HIDDEN), dtype=np.float32)
+
     def _embed_batch(self, x: Array) -> Array:
         n, steps, _ = x.shape
         seq = x.astype(np.float32)
