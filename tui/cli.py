@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "tui.commands.jobs_cmd",
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
+    "tui.commands.speakers_cmd",
 )
 
 EXIT_CODES = """exit codes:

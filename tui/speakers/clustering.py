@@ -33,6 +33,7 @@ class Clustering:
     count: int
     gap_ratio: float  # the chosen eigengap over the next largest in range (inf: no rival)
     runner_up: int | None  # the count the next largest gap suggests
+    components: int = 0  # separate groups in the pruned graph (eigenvalues ~ 0)
 
 
 def cluster(embeddings: Array, low: int, high: int, seed: int = 0) -> Clustering:
@@ -51,7 +52,8 @@ def cluster(embeddings: Array, low: int, high: int, seed: int = 0) -> Clustering
     count, ratio, runner = _eigengap(values, low, high)
     spectral = vectors[:, :count]
     labels = _kmeans(spectral, count, seed)
-    return Clustering(labels[owners], count, ratio, runner)
+    components = int((values < 1e-6 * max(float(values[-1]), 1.0)).sum())
+    return Clustering(labels[owners], count, ratio, runner, components)
 
 
 def _pool(embeddings: Array, limit: int) -> tuple[Array, Array]:

@@ -104,17 +104,21 @@ def diarize_frames(
     voices = {
         order[k] + 1: [round(float(x), 4) for x in centres[k]] for k in order if k < len(centres)
     }
-    unsure = not count.fixed and found.gap_ratio < CONFIDENT_GAP_RATIO
+    # Sure when the voices fall into exactly that many separate groups, or one gap stands out.
+    unsure = (
+        not count.fixed and found.components != len(order) and found.gap_ratio < CONFIDENT_GAP_RATIO
+    )
+    rival = found.runner_up if found.runner_up != len(order) else found.count
     result = SpeakerTurns(
         turns=turns,
         count=len(order),
         requested=requested,
         model=MODEL_NAME,
         unsure=unsure,
-        suggested=found.runner_up if unsure else None,
+        suggested=rival if unsure else None,
         voices=voices,
     )
-    return Diarization(result, _unsure_warning(result, found) if unsure else None)
+    return Diarization(result, _unsure_warning(result) if unsure else None)
 
 
 def _islands(where: Array) -> list[tuple[int, int]]:
@@ -226,8 +230,8 @@ def _turns(labels: Array, where: Array) -> tuple[list[SpeakerTurn], dict[int, in
     return turns, order
 
 
-def _unsure_warning(turns: SpeakerTurns, found: Clustering) -> TrustWarning:
-    rival = f"; {found.runner_up} is almost as likely" if found.runner_up else ""
+def _unsure_warning(turns: SpeakerTurns) -> TrustWarning:
+    rival = f"; {turns.suggested} is almost as likely" if turns.suggested else ""
     return TrustWarning(
         WarningKind.SPEAKERS_UNSURE,
         f"The number of speakers is uncertain: {turns.count} found{rival}. If you know how "

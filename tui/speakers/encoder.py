@@ -15,7 +15,7 @@ import numpy as np
 
 from tui.speakers.checkpoint import load_state_dict
 
-Array = np.ndarray[Any, np.dtype[np.float32]]
+Array = np.ndarray[Any, Any]
 
 LAYERS = 3
 HIDDEN = 256

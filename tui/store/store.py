@@ -25,6 +25,7 @@ from tui.store.records import (
     JobStateError,
     Totals,
 )
+from tui.store.speaker_edits import SpeakerEdits
 from tui.transcript.model import CrossCheck, TranscriptionResult
 
 _CLAIM = (
@@ -39,6 +40,7 @@ class Store:
         self._db = Connection(path, timeout_s=timeout_s)
         self.path = self._db.path
         self.ledger = WatchLedger(self._db)
+        self.speakers = SpeakerEdits(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -265,7 +267,7 @@ class Store:
         )
         result = TranscriptionResult.from_json(data)
         assert result.cross_check is None or isinstance(result.cross_check, CrossCheck)
-        return result
+        return self.speakers.apply(job_id, result)
 
     def fail_job(self, job_id: int, message: str, kind: str, *, owner: str | None = None) -> Job:
         return self._transition(

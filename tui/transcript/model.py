@@ -136,9 +136,7 @@ class SpeakerTurns:
             suggested=data.get("suggested"),
             names={int(k): str(v) for k, v in (data.get("names") or {}).items()},
             merged={int(k): int(v) for k, v in (data.get("merged") or {}).items()},
-            voices={
-                int(k): [float(x) for x in v] for k, v in (data.get("voices") or {}).items()
-            },
+            voices={int(k): [float(x) for x in v] for k, v in (data.get("voices") or {}).items()},
         )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from tui.transcript.model import Segment, SpeakerTurns
+from tui.transcript.cues import Cue, build_cues, has_timestamps, is_cjk_text
+from tui.transcript.model import Segment, SpeakerTurns, TranscriptionResult
 
 
 def resolve(turns: SpeakerTurns, speaker: int) -> int:
@@ -70,3 +72,79 @@ def speaker_runs(segments: Sequence[Segment], turns: SpeakerTurns) -> list[Speak
         else:
             groups.append((label, [seg]))
     return [SpeakerRun(label, tuple(segs)) for label, segs in groups]
+
+
+def has_labels(result: TranscriptionResult) -> bool:
+    """Speaker labels apply: turns were found and the words carry timestamps to place."""
+    return bool(result.speakers and result.speakers.turns) and has_timestamps(result.segments)
+
+
+def labelled_cues(result: TranscriptionResult) -> list[Cue]:
+    """Cues built per speaker run (a cue never spans a speaker change), each carrying its
+    speaker's label."""
+    assert result.speakers is not None
+    turns = result.speakers
+    cues: list[Cue] = []
+    for run in speaker_runs([s for s in result.segments if s.text], turns):
+        label = speaker_name(turns, run.speaker) if run.speaker else None
+        cues += [replace(c, speaker=label) for c in build_cues(run.segments)]
+    # Runs are cued one by one: keep a cue from running into the next run's first cue.
+    for i in range(len(cues) - 1):
+        if cues[i].end_ms > cues[i + 1].start_ms:
+            end = max(cues[i + 1].start_ms, cues[i].start_ms + 1)
+            cues[i] = replace(cues[i], end_ms=end)
+    return cues
+
+
+def _run_text(segments: Sequence[Segment]) -> str:
+    text = "".join(s.text for s in segments)
+    return text.strip() if is_cjk_text(text) else " ".join(text.split())
+
+
+def render_txt(result: TranscriptionResult) -> str:
+    """One paragraph per speaker run, prefixed ``Speaker 1:`` (or the given name)."""
+    assert result.speakers is not None
+    turns = result.speakers
+    paragraphs = [
+        f"{speaker_name(turns, run.speaker)}: {_run_text(run.segments)}"
+        for run in speaker_runs([s for s in result.segments if s.text], turns)
+        if _run_text(run.segments)
+    ]
+    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def srt_text(cue: Cue) -> str:
+    return f"[{cue.speaker}] {cue.text}" if cue.speaker else cue.text
+
+
+def vtt_voice(cue: Cue) -> str:
+    """The WebVTT voice span opening (``<v Speaker 1>``), or nothing."""
+    if not cue.speaker:
+        return ""
+    # A voice annotation ends at ">"; "&" and "<" would be read as markup.
+    name = cue.speaker.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<v {' '.join(name.split())}>"
+
+
+def json_data(result: TranscriptionResult) -> dict[str, Any]:
+    """The result's JSON with, when there are labels, ``speaker`` (the label) and
+    ``speaker_id`` on every segment and the turns with their labels."""
+    data = result.to_json()
+    if not has_labels(result):
+        return data
+    turns = result.speakers
+    assert turns is not None
+    ids = word_speakers(result.segments, turns)
+    for seg, speaker in zip(data["segments"], ids, strict=True):
+        seg["speaker_id"] = speaker
+        seg["speaker"] = speaker_name(turns, speaker)
+    data["speakers"]["labelled_turns"] = [
+        {
+            "start_ms": t.start_ms,
+            "end_ms": t.end_ms,
+            "speaker_id": resolve(turns, t.speaker),
+            "speaker": speaker_name(turns, t.speaker),
+        }
+        for t in turns.turns
+    ]
+    return data
