@@ -8,7 +8,15 @@ import subprocess
 import tui
 from tests.conftest import PYTHON, subprocess_env
 
-CORE_PACKAGES = ("tui.stepfun", "tui.audio", "tui.store", "tui.engine", "tui.pipeline", "tui.transcript")
+CORE_PACKAGES = (
+    "tui.stepfun",
+    "tui.audio",
+    "tui.store",
+    "tui.engine",
+    "tui.pipeline",
+    "tui.transcript",
+    "tui.speakers",
+)
 HEADLESS_EXTRA = (
     "tui.config",
     "tui.locations",

@@ -55,6 +55,8 @@ class Settings:
     chunk_parallelism: int = 2
     ffmpeg_path: str | None = None
     cross_check_auto: bool = False
+    # Speaker labels computed locally: off | auto | N | MIN-MAX (tui.speakers.setting).
+    speakers: str = "off"
     # Jobs and watching.
     concurrency: int = 2
     requests_per_minute: int = 10
@@ -145,6 +147,13 @@ def apply(settings: Settings, name: str, value: Any) -> None:
         coerced = validate_base_url(coerced)
     if name == "existing_policy" and coerced not in ("skip", "overwrite", "suffix"):
         raise ConfigError("existing_policy must be skip, overwrite or suffix.")
+    if name == "speakers":
+        from tui.speakers.setting import parse_speakers
+
+        try:
+            coerced = str(parse_speakers(coerced) or "off")
+        except ValueError as exc:
+            raise ConfigError(str(exc)[0].upper() + str(exc)[1:]) from None
     if name == "concurrency" and coerced < 1:
         raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
     if name == "formats":

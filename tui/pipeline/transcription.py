@@ -51,6 +51,7 @@ from tui.pipeline.stages import (
     Preparing,
     Probed,
 )
+from tui.speakers.background import SpeakerJob, start_speakers
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
 from tui.stepfun.options import TranscriptionOptions
@@ -179,6 +180,7 @@ class _Job:
         self.override = format_override
         self.cancel = cancel
         self.work = WorkDir()
+        self.speakers: SpeakerJob | None = None
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
         self.options = TranscriptionOptions(
             model=settings.model,
@@ -202,6 +204,8 @@ class _Job:
         try:
             return await body
         finally:
+            if self.speakers is not None:
+                self.speakers.cancel()
             await self.work.remove()
 
     async def _prepare(self) -> tuple[list[Part], float]:
@@ -227,6 +231,8 @@ class _Job:
 
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
+        # Speaker labels are computed here while the audio uploads (None when off).
+        self.speakers = start_speakers(self.path, self.settings.speakers, self.prep.ffmpeg)
         parts, duration = await self._prepare()
         await self._transcribe_parts(parts)
 
@@ -262,6 +268,8 @@ class _Job:
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
         result.warnings = [*warnings, *self._checks(result, per_part)]
+        if self.speakers is not None:
+            await self.speakers.attach(result)
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 

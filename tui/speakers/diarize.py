@@ -10,6 +10,7 @@ and runs shorter than half a second are folded into their neighbours.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +55,15 @@ def diarize_file(
     *,
     ffmpeg_path: str | None = None,
     encoder: VoiceEncoder | None = None,
+    stop: threading.Event | None = None,
 ) -> Diarization:
     """Speaker turns for the audio at ``path``. Raises ModelMissingError when the model is
-    not installed, AsrError(BAD_INPUT) when the audio cannot be read."""
+    not installed, AsrError(BAD_INPUT) when the audio cannot be read, Stopped once ``stop``
+    is set."""
     if encoder is None:
         encoder = VoiceEncoder.load(require_model())
-    mel, energy = file_mel(path, ffmpeg_path)
-    return diarize_frames(mel, energy, count, words, encoder)
+    mel, energy = file_mel(path, ffmpeg_path, stop)
+    return diarize_frames(mel, energy, count, words, encoder, stop)
 
 
 def speech_mask(frames: int, words: Sequence[Segment], energy: Array) -> Array:
@@ -84,6 +87,7 @@ def diarize_frames(
     count: SpeakerCount,
     words: Sequence[Segment],
     encoder: VoiceEncoder,
+    stop: threading.Event | None = None,
 ) -> Diarization:
     mask = speech_mask(len(mel), words, energy)
     where = np.flatnonzero(mask)
@@ -96,7 +100,7 @@ def diarize_frames(
         speech = speech * np.float32(10 ** ((TARGET_DBFS - level) / 10))
     islands = _islands(where)
     spans = _windows(islands)
-    embeddings = encoder.embed_windows(speech, spans)
+    embeddings = encoder.embed_windows(speech, spans, stop)
     found = cluster(embeddings, count.low, count.high)
     _, centres = _centres(embeddings, found, merge=not count.fixed)
     frame_labels = _frame_labels(embeddings @ centres.T, spans, islands, len(speech))

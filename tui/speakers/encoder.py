@@ -8,12 +8,14 @@ in torch give the same embeddings here.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tui.speakers.checkpoint import load_state_dict
+from tui.speakers.features import check_stop
 
 Array = np.ndarray[Any, Any]
 
@@ -56,12 +58,15 @@ class VoiceEncoder:
         out = [self._embed_batch(windows[i : i + BATCH]) for i in range(0, len(windows), BATCH)]
         return np.concatenate(out) if out else np.zeros((0, HIDDEN), dtype=np.float32)
 
-    def embed_windows(self, frames: Array, spans: Array) -> Array:
+    def embed_windows(
+        self, frames: Array, spans: Array, stop: threading.Event | None = None
+    ) -> Array:
         """Embeddings of ``frames[start:end]`` for each (start, end) row of ``spans``; a span
         shorter than a window is repeated to fill it (zeros would be silence the model never
         heard in training). Windows are cut a batch at a time, never all in memory."""
         out: list[Array] = []
         for i in range(0, len(spans), BATCH):
+            check_stop(stop)
             rows = spans[i : i + BATCH]
             batch = np.empty((len(rows), PARTIAL_FRAMES, frames.shape[1]), np.float32)
             for j, (start, end) in enumerate(rows):

@@ -9,6 +9,7 @@ frames is 360 000 × 40 float32, ~58 MB).
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,15 @@ def mel_frames(padded: Array) -> tuple[Array, Array]:
     return np.asarray(power @ _FILTERS.T, dtype=np.float32), energy.astype(np.float32)
 
 
+class Stopped(Exception):
+    """The caller asked the computation to stop (its job was canceled or failed)."""
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Stopped
+
+
 class MelStream:
     """Feed float samples in any chunk sizes; collects the frames librosa's centred STFT would
     give for the whole signal (zero padding at both ends)."""
@@ -120,7 +130,9 @@ class MelStream:
         return mel, power
 
 
-def decode_pcm(path: Path, ffmpeg_path: str | None = None) -> Iterator[Array]:
+def decode_pcm(
+    path: Path, ffmpeg_path: str | None = None, stop: threading.Event | None = None
+) -> Iterator[Array]:
     """16 kHz mono float samples of ``path`` in ~10 s chunks, decoded by ffmpeg through a pipe
     (the whole file is never in memory). AsrError(BAD_INPUT) when ffmpeg cannot read it."""
     exe = require_ffmpeg(ffmpeg_path, "Speaker labels need ffmpeg to read the audio")
@@ -131,6 +143,7 @@ def decode_pcm(path: Path, ffmpeg_path: str | None = None) -> Iterator[Array]:
     leftover = b""
     try:
         while True:
+            check_stop(stop)
             block = proc.stdout.read(CHUNK_BYTES)
             if not block:
                 break
@@ -153,9 +166,11 @@ def decode_pcm(path: Path, ffmpeg_path: str | None = None) -> Iterator[Array]:
         )
 
 
-def file_mel(path: Path, ffmpeg_path: str | None = None) -> tuple[Array, Array]:
+def file_mel(
+    path: Path, ffmpeg_path: str | None = None, stop: threading.Event | None = None
+) -> tuple[Array, Array]:
     """(mel frames, energy per frame) of the whole file, decoded as a stream."""
     stream = MelStream()
-    for chunk in decode_pcm(path, ffmpeg_path):
+    for chunk in decode_pcm(path, ffmpeg_path, stop):
         stream.feed(chunk)
     return stream.finish()
