@@ -186,3 +186,23 @@ async def test_pipeline_labels_speakers_alongside_the_upload(
     assert result.speakers is not None and result.speakers.count == 3
     assert result.speakers.requested == "3" and len(result.speakers.voices[1]) == 256
     assert render(result, "srt").split("\n")[2].startswith("[Speaker 1] ")
+
+
+def test_folder_roster_names_a_matching_voice_in_the_next_job(tmp_path: Path):
+    db, job_id, _ = _finished_job(tmp_path)
+    assert _cli("--db", str(db), str(job_id), "rename", "2", "Ana").returncode == 0
+    later = labelled(voices={1: [0.8, 0.6], 2: [0.05, 0.999], 3: [0.7071, 0.7071]})
+    with Store(db) as store:
+        job = store.add_job(tmp_path / "next-week.wav", JobOptions())
+        store.claim_one(job.id, "me")
+        store.finish_job(job.id, later, owner="me")
+        result = store.get_result(job.id)
+        assert result is not None and result.speakers is not None
+        # Speaker 2's voice is Ana's (cosine 0.999); 1 and 3 are below the threshold.
+        assert result.speakers.names == {2: "Ana"}
+        other = store.add_job(tmp_path / "sub" / "elsewhere.wav", JobOptions())
+        store.claim_one(other.id, "me")
+        store.finish_job(other.id, later, owner="me")
+        elsewhere = store.get_result(other.id)
+        assert elsewhere is not None and elsewhere.speakers is not None
+        assert elsewhere.speakers.names == {}  # another folder has its own roster

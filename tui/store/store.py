@@ -25,7 +25,7 @@ from tui.store.records import (
     JobStateError,
     Totals,
 )
-from tui.store.speaker_edits import SpeakerEdits
+from tui.store.speaker_edits import SpeakerEdits, adopt_roster
 from tui.transcript.model import CrossCheck, TranscriptionResult
 
 _CLAIM = (
@@ -189,6 +189,8 @@ class Store:
                     "its result was not saved."
                 )
             _save_result(conn, job_id, result)
+            if result.speakers is not None and result.speakers.voices:
+                adopt_roster(conn, job_id, str(job.source.parent), result.speakers)
             conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, usage = ?, duration_s = ?, "
                 "cost_amount = ?, cost_currency = ?, reviewed = 0, owner = NULL, model = ?, "

@@ -1,0 +1,115 @@
+"""Speaker labels: speed (× real time), peak memory, and words on the wrong speaker.
+
+    .venv/bin/python benchmarks/bench_speakers.py           # 5 min of audio + accuracy sets
+    .venv/bin/python benchmarks/bench_speakers.py --full    # also 60 min
+
+Needs the model (`stepfun-asr speakers install`). Speed and memory: a synthetic 3-voice
+espeak-ng conversation repeated to the length, diarised in a child process (decode with ffmpeg
+through a pipe, features, embeddings, clustering) with `auto`; peak RSS is that process's
+maximum resident size, the interpreter and numpy included. Accuracy: the share of words on the
+wrong speaker (best one-to-one naming) on the test sets, with `auto` and with the count given.
+Word timings are spread over each utterance (see tests/speaker_audio.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.speaker_audio import (
+    RATE,
+    Conversation,
+    fetch_librispeech,
+    librispeech_conversation,
+    read_wav,
+    synthetic_conversation,
+    write_wav,
+    wrong_word_share,
+)
+from tui import locations
+from tui.speakers.diarize import diarize_file
+from tui.speakers.encoder import VoiceEncoder
+from tui.speakers.model_files import require_model
+from tui.speakers.setting import parse_speakers
+from tui.transcript.speaker_labels import word_speakers
+
+
+def child(path: str, setting: str) -> None:
+    started = time.perf_counter()
+    found = diarize_file(Path(path), parse_speakers(setting))
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"elapsed": elapsed, "peak_mb": peak_mb, "count": found.turns.count}))
+
+
+def long_audio(base: Conversation, minutes: float, folder: Path) -> Path:
+    samples = read_wav(base.path)
+    want = int(minutes * 60 * RATE)
+    reps = -(-want // len(samples))
+    path = folder / f"long_{minutes:g}min.wav"
+    write_wav(path, np.tile(samples, reps)[:want])
+    return path
+
+
+def speed(path: Path, minutes: float) -> None:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(path), "auto"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"{minutes:>4g} min audio: {data['elapsed']:6.1f} s = {minutes * 60 / data['elapsed']:5.1f}× "
+        f"real time, peak RSS {data['peak_mb']:5.0f} MB, {data['count']} speakers found"
+    )
+
+
+def accuracy(name: str, conv: Conversation, encoder: VoiceEncoder) -> None:
+    row = [f"{name:<28}"]
+    for setting in ("auto", str(conv.speakers)):
+        found = diarize_file(conv.path, parse_speakers(setting), conv.words, encoder=encoder)
+        share = wrong_word_share(conv.truth, word_speakers(conv.words, found.turns))
+        flag = " (unsure)" if found.turns.unsure else ""
+        row.append(f"{setting:>4}: {share:6.1%} wrong, {found.turns.count} found{flag:<9}")
+    print("  ".join(row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="also time 60 minutes of audio")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    encoder = VoiceEncoder.load(require_model())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        synth = synthetic_conversation(folder)
+        noisy = synthetic_conversation(folder, noise_snr_db=10, seed=2)
+        cache = locations.cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        clips = fetch_librispeech(cache)
+        print("words on the wrong speaker:")
+        accuracy("synthetic, 3 voices", synth, encoder)
+        accuracy("synthetic, 3 voices, 10 dB noise", noisy, encoder)
+        accuracy("LibriSpeech, 4 readers", librispeech_conversation(folder, clips, 4), encoder)
+        accuracy("LibriSpeech, 9 readers", librispeech_conversation(folder, clips, 9), encoder)
+        print("speed and memory (auto):")
+        for minutes in (5, 60) if args.full else (5,):
+            speed(long_audio(synth, minutes, folder), minutes)
+
+
+if __name__ == "__main__":
+    main()
