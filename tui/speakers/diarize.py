@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tui.speakers.clustering import CONFIDENT_GAP_RATIO, Clustering, cluster
-from tui.speakers.encoder import PARTIAL_FRAMES, TARGET_DBFS, VoiceEncoder
+from tui.speakers.encoder import PARTIAL_FRAMES, TARGET_DBFS, VoiceEncoder, one_blas_thread
 from tui.speakers.features import FRAME_MS, file_mel
 from tui.speakers.model_files import MODEL_NAME, require_model
 from tui.speakers.setting import SpeakerCount
@@ -101,7 +101,8 @@ def diarize_frames(
     islands = _islands(where)
     spans = _windows(islands)
     embeddings = encoder.embed_windows(speech, spans, stop)
-    found = cluster(embeddings, count.low, count.high)
+    with one_blas_thread():
+        found = cluster(embeddings, count.low, count.high)
     _, centres = _centres(embeddings, found, merge=not count.fixed)
     frame_labels = _frame_labels(embeddings @ centres.T, spans, islands, len(speech))
     turns, order = _turns(frame_labels, where)

@@ -8,6 +8,7 @@ in torch give the same embeddings here.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,20 @@ TARGET_DBFS = -30.0
 # Windows per matrix product: large enough for BLAS to be efficient, small enough that the
 # per-step activations stay in cache (256 windows × 1024 gates × 4 B = 1 MB).
 BATCH = 256
+# Time steps per chunk: the three layers advance together a chunk at a time.
+TIME_CHUNK = 20
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """BLAS on one thread: these matrix products are small (256 × 256 × 1024), and OpenBLAS's
+    threads spin-waiting between them cost 4× the CPU time, measured, for no gain in wall
+    time on 2 busy cores. threadpoolctl comes with the speakers extra; without it, as is."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    limits: contextlib.AbstractContextManager[object] = threadpool_limits(limits=1, user_api="blas")
+    return limits
 
 
 def _sigmoid(x: Array) -> Array:
@@ -55,7 +70,8 @@ class VoiceEncoder:
 
     def embed(self, windows: Array) -> Array:
         """(n, frames, 40) mel windows → (n, 256) unit embeddings, in batches."""
-        out = [self._embed_batch(windows[i : i + BATCH]) for i in range(0, len(windows), BATCH)]
+        with one_blas_thread():
+            out = [self._embed_batch(windows[i : i + BATCH]) for i in range(0, len(windows), BATCH)]
         return np.concatenate(out) if out else np.zeros((0, HIDDEN), dtype=np.float32)
 
     def embed_windows(
@@ -75,34 +91,38 @@ class VoiceEncoder:
                     batch[j] = piece[:PARTIAL_FRAMES]
                 else:
                     batch[j] = np.resize(piece, (PARTIAL_FRAMES, frames.shape[1]))
-            out.append(self._embed_batch(batch))
+            with one_blas_thread():
+                out.append(self._embed_batch(batch))
         return np.concatenate(out) if out else np.zeros((0, HIDDEN), dtype=np.float32)
 
     def _embed_batch(self, x: Array) -> Array:
+        """The three layers run together over chunks of time steps (layer l at step t needs
+        only layer l-1 at step t), so only a chunk's activations are ever held: ~10 MB for a
+        batch instead of ~200 MB for whole sequences."""
         n, steps, _ = x.shape
-        seq = x.astype(np.float32)
-        h = np.zeros((n, HIDDEN), dtype=np.float32)
-        for layer in range(LAYERS):
-            # The input projection for all time steps at once; only h @ W_hh is sequential.
-            pre = (seq.reshape(n * steps, -1) @ self.w_ih[layer]).reshape(n, steps, 4 * HIDDEN)
-            pre += self.bias[layer]
-            w_hh = self.w_hh[layer]
-            h = np.zeros((n, HIDDEN), dtype=np.float32)
-            c = np.zeros((n, HIDDEN), dtype=np.float32)
-            last = layer == LAYERS - 1
-            outs = None if last else np.empty((n, steps, HIDDEN), dtype=np.float32)
-            for t in range(steps):
-                gates = pre[:, t] + h @ w_hh
-                i = _sigmoid(gates[:, :HIDDEN])
-                f = _sigmoid(gates[:, HIDDEN : 2 * HIDDEN])
-                g = np.tanh(gates[:, 2 * HIDDEN : 3 * HIDDEN])
-                o = _sigmoid(gates[:, 3 * HIDDEN :])
-                c = f * c + i * g
-                h = o * np.tanh(c)
-                if outs is not None:
-                    outs[:, t] = h
-            if outs is not None:
-                seq = outs
-        raw = np.maximum(h @ self.w_out + self.b_out, 0.0)
+        h = [np.zeros((n, HIDDEN), dtype=np.float32) for _ in range(LAYERS)]
+        c = [np.zeros((n, HIDDEN), dtype=np.float32) for _ in range(LAYERS)]
+        for t0 in range(0, steps, TIME_CHUNK):
+            seq = np.ascontiguousarray(x[:, t0 : t0 + TIME_CHUNK].transpose(1, 0, 2))
+            span = len(seq)
+            for layer in range(LAYERS):
+                # The input projection for the chunk at once; only h @ W_hh is sequential.
+                pre = (seq.reshape(span * n, -1) @ self.w_ih[layer]).reshape(span, n, -1)
+                pre += self.bias[layer]
+                w_hh = self.w_hh[layer]
+                hl, cl = h[layer], c[layer]
+                out = np.empty((span, n, HIDDEN), dtype=np.float32)
+                for t in range(span):
+                    gates = pre[t] + hl @ w_hh
+                    i = _sigmoid(gates[:, :HIDDEN])
+                    f = _sigmoid(gates[:, HIDDEN : 2 * HIDDEN])
+                    g = np.tanh(gates[:, 2 * HIDDEN : 3 * HIDDEN])
+                    o = _sigmoid(gates[:, 3 * HIDDEN :])
+                    cl = f * cl + i * g
+                    hl = o * np.tanh(cl)
+                    out[t] = hl
+                h[layer], c[layer] = hl, cl
+                seq = out
+        raw = np.maximum(h[-1] @ self.w_out + self.b_out, 0.0)
         norm = np.linalg.norm(raw, axis=1, keepdims=True)
         return np.asarray(raw / np.maximum(norm, 1e-9), dtype=np.float32)
