@@ -49,7 +49,14 @@ def child(path: str, setting: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     found = diarize_file(Path(path), parse_speakers(setting))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter carries the parent's peak across fork + exec.
+    status = Path("/proc/self/status").read_text()
+    hwm = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    peak_mb = (
+        int(hwm.split()[1]) / 1024
+        if hwm
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(
         json.dumps({"elapsed": elapsed, "cpu": cpu, "peak_mb": peak_mb, "count": found.turns.count})
     )

@@ -57,6 +57,21 @@ SENTENCES = [
     "No questions from me, thanks for organising this call.",
 ]
 VOICES = ("en-us+m3", "en+f2", "en-gb-scotland+m7")
+SENTENCES_ZH = [
+    "大家早上好，今天我们讨论下个季度的预算。",
+    "我觉得发布时间应该推迟到三月第二周。",
+    "测试结果昨天出来了，看起来不错。",
+    "你能在今天下班前把最新的数据发给我吗？",
+    "客户希望看到手机版本的演示。",
+    "我和供应商谈过了，他们周五可以交货。",
+    "听起来合理，但是运费怎么算？",
+    "运费已经包含在上周的报价里了。",
+    "如果没有人反对，我就批准了。",
+    "还有一件事，设计团队想要大家对标志的意见。",
+    "我更喜欢蓝色的版本，在小屏幕上更清楚。",
+    "不过调查里绿色的更受欢迎。",
+]
+VOICES_ZH = ("cmn+m3", "cmn+f2", "cmn+m7")
 
 
 @dataclass
@@ -104,12 +119,22 @@ def _speech_span(samples: np.ndarray) -> tuple[int, int]:
 
 
 def _words_over(text: str, start_s: float, end_s: float) -> list[Segment]:
-    words = text.split()
-    total = sum(len(w) + 1 for w in words)
+    """Latin text: a word per space-separated token; Chinese: a word per character (the
+    punctuation goes with the character before it), as the service's deltas come."""
+    if " " in text or not text:
+        words = [("" if i == 0 else " ") + w for i, w in enumerate(text.split())]
+    else:
+        words = []
+        for ch in text:
+            if words and not ch.isalnum():
+                words[-1] += ch
+            else:
+                words.append(ch)
+    total = sum(len(w.strip()) + 1 for w in words)
     out, at = [], start_s
-    for i, word in enumerate(words):
-        span = (end_s - start_s) * (len(word) + 1) / total
-        out.append(Segment(round(at * 1000), round((at + span) * 1000), (" " if i else "") + word))
+    for word in words:
+        span = (end_s - start_s) * (len(word.strip()) + 1) / total
+        out.append(Segment(round(at * 1000), round((at + span) * 1000), word))
         at += span
     return out
 
@@ -132,7 +157,7 @@ def assemble(
     for speaker, samples, text in pieces:
         a, b = _speech_span(samples)
         new = _words_over(text, at + a / RATE, at + b / RATE)
-        if words and new:
+        if words and new and " " in text:
             new[0] = Segment(new[0].start_ms, new[0].end_ms, " " + new[0].text.lstrip())
         words += new
         truth += [speaker] * len(new)
@@ -154,22 +179,28 @@ def assemble(
 
 
 def synthetic_conversation(
-    folder: Path, *, turns: int = 24, noise_snr_db: float | None = None, seed: int = 1
+    folder: Path,
+    *,
+    turns: int = 24,
+    noise_snr_db: float | None = None,
+    seed: int = 1,
+    chinese: bool = False,
 ) -> Conversation:
     """Three espeak-ng voices taking turns in a shuffled but fixed order (no voice twice in
-    a row), one sentence per turn."""
+    a row), one sentence per turn (Mandarin sentences and voices with ``chinese``)."""
+    sentences, voices = (SENTENCES_ZH, VOICES_ZH) if chinese else (SENTENCES, VOICES)
     rng = np.random.default_rng(seed)
     order: list[int] = []
     while len(order) < turns:
-        choice = int(rng.integers(len(VOICES)))
+        choice = int(rng.integers(len(voices)))
         if not order or choice != order[-1]:
             order.append(choice)
     work = Path(tempfile.mkdtemp(dir=folder))
     pieces = []
     for i, speaker in enumerate(order):
-        text = SENTENCES[i % len(SENTENCES)]
-        pieces.append((speaker, speak(text, VOICES[speaker], work), text))
-    name = "synthetic" + ("_noisy" if noise_snr_db is not None else "") + ".wav"
+        text = sentences[i % len(sentences)]
+        pieces.append((speaker, speak(text, voices[speaker], work), text))
+    name = "synthetic" + ("_zh" if chinese else "") + ("_noisy" if noise_snr_db else "") + ".wav"
     return assemble(pieces, folder / name, noise_snr_db=noise_snr_db, seed=seed)
 
 

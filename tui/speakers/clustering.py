@@ -18,9 +18,9 @@ Array = np.ndarray[Any, Any]
 # Share of each row's neighbours kept in the affinity (at least MIN_NEIGHBOURS).
 PRUNE_KEEP = 0.022
 MIN_NEIGHBOURS = 6
-# Above this many points the Laplacian's eigendecomposition gets slow (cubic); neighbouring
-# windows are averaged down to this many first.
-MAX_POINTS = 1200
+# Above this many points the Laplacian's eigendecomposition gets slow (cubic): this many,
+# evenly spread over the recording, are clustered and the rest join the nearest centre.
+MAX_POINTS = 1500
 KMEANS_RESTARTS = 8
 KMEANS_ITERATIONS = 100
 # The chosen gap should stand out: below this ratio to the runner-up the count is a guess.
@@ -45,7 +45,8 @@ def cluster(embeddings: Array, low: int, high: int, seed: int = 0) -> Clustering
     low = max(1, min(low, high))
     if high == 1 or n < 3:
         return Clustering(np.zeros(n, dtype=np.int64), 1, float("inf"), None)
-    points, owners = _pool(embeddings, MAX_POINTS)
+    sample = np.unique(np.linspace(0, n - 1, min(n, MAX_POINTS)).round().astype(np.int64))
+    points = embeddings[sample].astype(np.float64)
     affinity = _affinity(points)
     laplacian = np.diag(affinity.sum(axis=1)) - affinity
     values, vectors = np.linalg.eigh(laplacian)
@@ -53,22 +54,16 @@ def cluster(embeddings: Array, low: int, high: int, seed: int = 0) -> Clustering
     spectral = vectors[:, :count]
     labels = _kmeans(spectral, count, seed)
     components = int((values < 1e-6 * max(float(values[-1]), 1.0)).sum())
-    return Clustering(labels[owners], count, ratio, runner, components)
+    if len(sample) < n:
+        labels = _nearest_centre(embeddings, points, labels, count)
+    return Clustering(labels, count, ratio, runner, components)
 
 
-def _pool(embeddings: Array, limit: int) -> tuple[Array, Array]:
-    """At most ``limit`` points: runs of neighbouring windows averaged (and renormalised).
-    Returns (points, index of the point each embedding went into)."""
-    n = len(embeddings)
-    if n <= limit:
-        return embeddings.astype(np.float64), np.arange(n)
-    size = -(-n // limit)
-    owners = np.arange(n) // size
-    groups = owners[-1] + 1
-    sums = np.zeros((groups, embeddings.shape[1]))
-    np.add.at(sums, owners, embeddings)
-    sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
-    return sums, owners
+def _nearest_centre(embeddings: Array, points: Array, labels: Array, count: int) -> Array:
+    """Every embedding's label: the cluster whose (unit) centre it is most similar to."""
+    centres = np.stack([points[labels == k].mean(axis=0) for k in range(count)])
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
+    return np.asarray((embeddings @ centres.T).argmax(axis=1))
 
 
 def _affinity(points: Array) -> Array:

@@ -103,7 +103,11 @@ def diarize_frames(
     embeddings = encoder.embed_windows(speech, spans, stop)
     with one_blas_thread():
         found = cluster(embeddings, count.low, count.high)
-    _, centres = _centres(embeddings, found, merge=not count.fixed)
+    # Near-identical centres are merged only when the graph did not already fall apart into
+    # exactly that many groups (then the count is as clear as it gets): two similar voices
+    # that never link up stay two.
+    merge = not count.fixed and found.components != found.count
+    _, centres = _centres(embeddings, found, merge=merge)
     frame_labels = _frame_labels(embeddings @ centres.T, spans, islands, len(speech))
     turns, order = _turns(frame_labels, where)
     voices = {
