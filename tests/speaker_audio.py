@@ -98,11 +98,12 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
         w.writeframes(data.tobytes())
 
 
-def speak(text: str, voice: str, folder: Path) -> np.ndarray:
+def speak(text: str, voice: str, folder: Path, speed: int = 165, pitch: int = 50) -> np.ndarray:
     """espeak-ng → sox (16 kHz mono, leading/trailing silence trimmed)."""
     raw = folder / "raw.wav"
     out = folder / "utt.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(raw), text], check=True)
+    cmd = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text]
+    subprocess.run(cmd, check=True)
     trim = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
     subprocess.run(
         ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out), *trim], check=True
@@ -185,9 +186,12 @@ def synthetic_conversation(
     noise_snr_db: float | None = None,
     seed: int = 1,
     chinese: bool = False,
+    varied: bool = False,
 ) -> Conversation:
     """Three espeak-ng voices taking turns in a shuffled but fixed order (no voice twice in
-    a row), one sentence per turn (Mandarin sentences and voices with ``chinese``)."""
+    a row), one sentence per turn (Mandarin sentences and voices with ``chinese``). With
+    ``varied`` each turn's pace and pitch drift a little, so no two turns are identical
+    however long the conversation."""
     sentences, voices = (SENTENCES_ZH, VOICES_ZH) if chinese else (SENTENCES, VOICES)
     rng = np.random.default_rng(seed)
     order: list[int] = []
@@ -199,7 +203,10 @@ def synthetic_conversation(
     pieces = []
     for i, speaker in enumerate(order):
         text = sentences[i % len(sentences)]
-        pieces.append((speaker, speak(text, voices[speaker], work), text))
+        pace, pitch = (
+            (int(rng.integers(150, 181)), int(rng.integers(44, 57))) if varied else (165, 50)
+        )
+        pieces.append((speaker, speak(text, voices[speaker], work, pace, pitch), text))
     name = "synthetic" + ("_zh" if chinese else "") + ("_noisy" if noise_snr_db else "") + ".wav"
     return assemble(pieces, folder / name, noise_snr_db=noise_snr_db, seed=seed)
 
