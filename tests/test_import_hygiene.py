@@ -25,6 +25,7 @@ HEADLESS_EXTRA = (
     "tui.commands.watch_cmd",
     "tui.commands.jobs_cmd",
     "tui.commands.config_cmd",
+    "tui.commands.speakers_cmd",
 )
 
 

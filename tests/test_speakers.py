@@ -238,3 +238,60 @@ def test_whole_feature_runs_with_networking_off(tmp_path: Path, speaker_model: P
     first, wrong = done.stdout.splitlines()[-2:]
     assert first.startswith("[Speaker 1] ")
     assert float(wrong.split()[1]) <= 0.05
+
+
+def test_checkpoint_zip_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The newer zip layout, written the way torch.save writes it (pickled by reference to
+    torch's names, storages as separate members), read without torch."""
+    import collections
+    import sys
+    import types
+
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args: object) -> None:
+        raise AssertionError("never called while pickling")
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    torch.FloatStorage = FloatStorage  # type: ignore[attr-defined]
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    data = np.arange(12, dtype=np.float32)
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __init__(self, offset: int, shape: tuple[int, ...], stride: tuple[int, ...]):
+            self.args = (storage, offset, shape, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    storage = Storage()
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj: object):
+            return ("storage", FloatStorage, "0", "cpu", 12) if obj is storage else None
+
+    buf = io.BytesIO()
+    state = collections.OrderedDict(w=Tensor(0, (3, 4), (4, 1)), t=Tensor(1, (2, 2), (1, 4)))
+    Writer(buf, protocol=2).dump(state)
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/data/0", data.tobytes())
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.delitem(sys.modules, "torch._utils")
+    loaded = load_state_dict(path)
+    assert np.array_equal(loaded["w"], data.reshape(3, 4))
+    # Strided views (a transposed slice) come out as torch would show them.
+    assert np.array_equal(loaded["t"], np.array([[1, 5], [2, 6]], dtype=np.float32))
