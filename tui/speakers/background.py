@@ -39,6 +39,9 @@ class SpeakerJob:
             )
 
         self._task = asyncio.ensure_future(asyncio.to_thread(run))
+        # A job that fails before attach() never awaits this: its error is read here so it is
+        # not reported as "never retrieved".
+        self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def cancel(self) -> None:
         """Stop the worker at its next batch (the job failed or was canceled)."""
