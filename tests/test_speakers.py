@@ -295,3 +295,19 @@ def test_checkpoint_zip_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert np.array_equal(loaded["w"], data.reshape(3, 4))
     # Strided views (a transposed slice) come out as torch would show them.
     assert np.array_equal(loaded["t"], np.array([[1, 5], [2, 6]], dtype=np.float32))
+
+
+@pytest.mark.slow
+def test_a_guessed_count_says_so(tmp_path: Path, speaker_model: Path, librispeech_clips: Path):
+    """Nine readers with ~6 s each: `auto` cannot be sure of the count and says so (and
+    suggests giving it); given the count, the labels are right and no warning is made."""
+    from tui.transcript.model import WarningKind
+
+    conv = librispeech_conversation(tmp_path, librispeech_clips, speakers=9)
+    guessed = diarize_file(conv.path, parse_speakers("auto"), conv.words)
+    assert guessed.turns.unsure and guessed.warning is not None
+    assert guessed.warning.code is WarningKind.SPEAKERS_UNSURE and not guessed.warning.serious
+    assert "--speakers N" in guessed.warning.message
+    given = diarize_file(conv.path, parse_speakers("9"), conv.words)
+    assert given.warning is None and not given.turns.unsure and given.turns.count == 9
+    assert wrong_word_share(conv.truth, word_speakers(conv.words, given.turns)) <= 0.05

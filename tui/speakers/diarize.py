@@ -35,6 +35,8 @@ GAP_FRAMES = 15
 WHOLE_ISLAND_FRAMES = 400
 # Runs of one speaker shorter than this (speech frames) are folded into a neighbour.
 MIN_RUN_FRAMES = 50
+# With `auto`, less speech than this per voice found (seconds) makes the count a guess.
+MIN_SPEECH_PER_SPEAKER_S = 20.0
 # Energy mask (no word timestamps): frames within this many dB of the loud end are speech.
 ENERGY_RANGE_DB = 35.0
 # Two clusters whose centres are this similar are one voice (auto only): GE2E embeddings of
@@ -114,10 +116,16 @@ def diarize_frames(
         order[k] + 1: [round(float(x), 4) for x in centres[k]] for k in order if k < len(centres)
     }
     # Sure when the voices fall into exactly that many separate groups, or one gap stands out.
-    unsure = (
-        not count.fixed and found.components != len(order) and found.gap_ratio < CONFIDENT_GAP_RATIO
+    # Also unsure with little speech per voice: a few windows each cannot show a clear gap
+    # (9 LibriSpeech readers, ~6 s each: 8 found with a clear-looking gap).
+    speech_s = len(where) * FRAME_MS / 1000
+    unsure = not count.fixed and (
+        (found.components != len(order) and found.gap_ratio < CONFIDENT_GAP_RATIO)
+        or (len(order) > 1 and speech_s / len(order) < MIN_SPEECH_PER_SPEAKER_S)
     )
-    rival = found.runner_up if found.runner_up != len(order) else found.count
+    rival: int | None = found.runner_up if found.runner_up != len(order) else found.count
+    if rival == len(order):
+        rival = None
     result = SpeakerTurns(
         turns=turns,
         count=len(order),
