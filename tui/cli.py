@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
     "tui.commands.completion_cmd",
+    "tui.commands.speakers_cmd",
 )
 
 EXIT_CODES = """exit codes:

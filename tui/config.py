@@ -62,6 +62,8 @@ class Settings:
     # pace (headless machines, tests), else a device name (STEPFUN_ASR_AUDIO_DEVICE overrides).
     audio_device: str | None = None
     cross_check_auto: bool = False
+    # Speaker labels computed locally: off | auto | N | MIN-MAX (tui.speakers.setting).
+    speakers: str = "off"
     # Jobs and watching.
     concurrency: int = 2
     requests_per_minute: int = 10
@@ -161,6 +163,13 @@ def _coerce(name: str, value: Any) -> Any:
         return values.language(value)
     if name == "hotwords":
         return values.words(name, value)
+    if name == "speakers":
+        from tui.speakers.setting import parse_speakers
+
+        try:
+            return str(parse_speakers(values.text(name, value)) or "off")
+        except ValueError as exc:
+            raise ValueError(str(exc)[0].upper() + str(exc)[1:]) from None
     if name == "formats":
         from tui.transcript.exports import check_formats
 

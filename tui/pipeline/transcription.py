@@ -66,6 +66,7 @@ from tui.pipeline.stages import (
     Preparing,
     Probed,
 )
+from tui.speakers.background import SpeakerJob, start_speakers
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
 from tui.stepfun.options import AudioInput, TranscriptionOptions
@@ -199,6 +200,7 @@ class _Job:
         self.override = format_override
         self.cancel = cancel
         self.work = WorkDir()
+        self.speakers: SpeakerJob | None = None
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
         self.second = SecondOpinion(client, self.prep, tuple(settings.hotwords), self.emit)
         self.notes: list[TrustWarning] = []  # the payload was reduced
@@ -243,6 +245,8 @@ class _Job:
         try:
             return await body
         finally:
+            if self.speakers is not None:
+                self.speakers.cancel()
             await self.work.remove()
 
     async def _prepare(self) -> tuple[list[Part], float]:
@@ -269,6 +273,8 @@ class _Job:
 
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
+        # Speaker labels are computed here while the audio uploads (None when off).
+        self.speakers = start_speakers(self.path, self.settings.speakers, self.prep.ffmpeg)
         parts, duration = await self._prepare()
         scan = self._scan(duration)
         try:
@@ -313,6 +319,8 @@ class _Job:
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
         notes = [*self.notes, *self.second.notes]
         result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound, fresh=True)]
+        if self.speakers is not None:
+            await self.speakers.attach(result)
         result.elapsed_s = round(time.monotonic() - started, 3)
         return result
 

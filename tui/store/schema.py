@@ -136,6 +136,27 @@ MIGRATIONS: tuple[str, ...] = (
 
     ALTER TABLE jobs ADD COLUMN reviewed_at REAL
     """,
+    # 4: speaker labels — the user's renames and merges per job (the computed turns stay in the
+    # result), and a folder's roster of named voices for reuse across its jobs.
+    """
+    CREATE TABLE speaker_edits (
+        job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        speaker     INTEGER NOT NULL,
+        name        TEXT,
+        merged_into INTEGER,
+        updated_at  REAL NOT NULL,
+        PRIMARY KEY (job_id, speaker)
+    );
+
+    CREATE TABLE speaker_roster (
+        folder     TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        voice      TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (folder, model, name)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ from tui.store.records import (
     JobStateError,
     Totals,
 )
+from tui.store.speaker_edits import SpeakerEdits, adopt_roster
 from tui.transcript.model import CrossCheck, TranscriptionResult
 
 _CLAIM = (
@@ -45,6 +46,7 @@ class Store:
         self.ledger = WatchLedger(self._db)
         self.corrections = Corrections(self._db, self.get_result)
         self.glossary = Glossary(self._db)
+        self.speakers = SpeakerEdits(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -219,6 +221,8 @@ class Store:
                 )
             fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
             _save_result(conn, job_id, result)
+            if result.speakers is not None and result.speakers.voices:
+                adopt_roster(conn, job_id, str(job.source.parent), result.speakers)
             conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, usage = ?, duration_s = ?, "
                 "cost_amount = ?, cost_currency = ?, reviewed = 0, owner = NULL, model = ?, "
@@ -300,7 +304,7 @@ class Store:
         )
         result = TranscriptionResult.from_json(data)
         assert result.cross_check is None or isinstance(result.cross_check, CrossCheck)
-        return result
+        return self.speakers.apply(job_id, result)
 
     def fail_job(self, job_id: int, message: str, kind: str, *, owner: str | None = None) -> Job:
         return self._transition(

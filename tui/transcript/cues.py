@@ -64,6 +64,7 @@ class Cue:
     start_ms: int
     end_ms: int
     lines: tuple[str, ...]
+    speaker: str | None = None  # the speaker's label, when speakers were labelled
 
     @property
     def text(self) -> str:
@@ -332,7 +333,7 @@ def _fix_times(cues: list[Cue]) -> list[Cue]:
             end = start + MIN_CUE_MS
         if nxt is not None and nxt > start and end > nxt:
             end = nxt
-        fixed.append(Cue(start, max(end, start + 1), cue.lines))
+        fixed.append(Cue(start, max(end, start + 1), cue.lines, cue.speaker))
     return fixed
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 
+from tui.transcript import speaker_labels
 from tui.transcript.align import align
 from tui.transcript.cues import (
     Cue,
@@ -51,7 +52,7 @@ def render(result: TranscriptionResult, fmt: str) -> str:
     if fmt == "vtt":
         return render_vtt(result)
     if fmt == "json":
-        return json.dumps(json_export(result), ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(speaker_labels.json_data(result), ensure_ascii=False, indent=2) + "\n"
     if fmt == "md":
         return render_md(result)
     raise ValueError(f"Unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
@@ -62,23 +63,17 @@ def aligned_segments(result: TranscriptionResult) -> list[Segment]:
     return align(result.segments, result.text)
 
 
-def json_export(result: TranscriptionResult) -> dict[str, object]:
-    data = result.to_json()
-    data["deltas"] = data["segments"]
-    data["segments"] = [
-        {"start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text}
-        for s in aligned_segments(result)
-    ]
-    return data
-
-
 def render_txt(result: TranscriptionResult) -> str:
+    if speaker_labels.has_labels(result):
+        return speaker_labels.render_txt(result)
     text = result.text.strip()
     return text + "\n" if text else ""
 
 
 def timed_cues(result: TranscriptionResult) -> tuple[list[Cue], bool]:
     """(cues, timed): real cues from timestamps, else the one-cue fallback (timed=False)."""
+    if speaker_labels.has_labels(result):
+        return speaker_labels.labelled_cues(result), True
     if has_timestamps(result.segments):
         return build_cues(aligned_segments(result)), True
     end_ms = round((result.duration_s or 0.0) * 1000)
@@ -91,7 +86,8 @@ def timed_cues(result: TranscriptionResult) -> tuple[list[Cue], bool]:
 def render_srt(result: TranscriptionResult) -> str:
     cues, _ = timed_cues(result)
     blocks = [
-        f"{i}\n{format_timestamp(c.start_ms)} --> {format_timestamp(c.end_ms)}\n{c.text}\n"
+        f"{i}\n{format_timestamp(c.start_ms)} --> {format_timestamp(c.end_ms)}\n"
+        f"{speaker_labels.srt_text(c)}\n"
         for i, c in enumerate(cues, 1)
     ]
     return "\n".join(blocks)
@@ -119,7 +115,7 @@ def render_vtt(result: TranscriptionResult) -> str:
     for c in cues:
         out += [
             f"{format_timestamp(c.start_ms, sep='.')} --> {format_timestamp(c.end_ms, sep='.')}",
-            _vtt_text(c.text),
+            speaker_labels.vtt_voice(c) + _vtt_text(c.text),
             "",
         ]
     return "\n".join(out)
@@ -137,9 +133,12 @@ def _md_escape(text: str) -> str:
 def _paragraphs(cues: list[Cue]) -> list[tuple[int, str]]:
     paragraphs: list[tuple[int, list[str]]] = []
     last_end = None
+    speaker = None
     for cue in cues:
         text = join_texts(list(cue.lines))
-        if paragraphs and last_end is not None:
+        # A new speaker starts a new paragraph; each paragraph names its speaker.
+        same_speaker, speaker = cue.speaker == speaker, cue.speaker
+        if paragraphs and last_end is not None and same_speaker:
             start, parts = paragraphs[-1]
             joined = " ".join(parts)
             pause = cue.start_ms - last_end >= PARAGRAPH_PAUSE_MS
@@ -148,7 +147,7 @@ def _paragraphs(cues: list[Cue]) -> list[tuple[int, str]]:
                 parts.append(text)
                 last_end = cue.end_ms
                 continue
-        paragraphs.append((cue.start_ms, [text]))
+        paragraphs.append((cue.start_ms, [f"{speaker}: {text}" if speaker else text]))
         last_end = cue.end_ms
     return [(start, join_texts(parts)) for start, parts in paragraphs]
 
@@ -192,7 +191,7 @@ def render_md(result: TranscriptionResult) -> str:
         lines += ["*(empty transcript)*", ""]
         return "\n".join(lines)
     if has_timestamps(result.segments):
-        for start, text in _paragraphs(build_cues(aligned_segments(result))):
+        for start, text in _paragraphs(timed_cues(result)[0]):
             lines += [f"**[{format_clock(start)}]** {_md_escape(text)}", ""]
     else:
         for paragraph in _untimed_paragraphs(result.text):

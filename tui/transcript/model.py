@@ -87,6 +87,59 @@ class CrossCheck:
     similarity: float  # 0..1
 
 
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of audio (ms) where one speaker talks; speakers are numbered from 1."""
+
+    start_ms: int
+    end_ms: int
+    speaker: int
+
+
+@dataclass
+class SpeakerTurns:
+    """Who spoke when, estimated on this machine (tui.speakers), plus the user's edits: a
+    name per speaker and merges (speaker → the one it is folded into). ``voices`` holds a
+    unit voice vector per speaker (rounded), for matching names across a folder's jobs."""
+
+    turns: list[SpeakerTurn] = field(default_factory=list)
+    count: int = 0
+    requested: str = "auto"
+    model: str = ""
+    unsure: bool = False
+    suggested: int | None = None
+    names: dict[int, str] = field(default_factory=dict)
+    merged: dict[int, int] = field(default_factory=dict)
+    voices: dict[int, list[float]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "turns": [[t.start_ms, t.end_ms, t.speaker] for t in self.turns],
+            "count": self.count,
+            "requested": self.requested,
+            "model": self.model,
+            "unsure": self.unsure,
+            "suggested": self.suggested,
+            "names": {str(k): v for k, v in self.names.items()},
+            "merged": {str(k): v for k, v in self.merged.items()},
+            "voices": {str(k): v for k, v in self.voices.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SpeakerTurns:
+        return cls(
+            turns=[SpeakerTurn(int(a), int(b), int(s)) for a, b, s in data.get("turns") or ()],
+            count=int(data.get("count") or 0),
+            requested=str(data.get("requested") or "auto"),
+            model=str(data.get("model") or ""),
+            unsure=bool(data.get("unsure", False)),
+            suggested=data.get("suggested"),
+            names={int(k): str(v) for k, v in (data.get("names") or {}).items()},
+            merged={int(k): int(v) for k, v in (data.get("merged") or {}).items()},
+            voices={int(k): [float(x) for x in v] for k, v in (data.get("voices") or {}).items()},
+        )
+
+
 @dataclass
 class TranscriptionResult:
     file: str
@@ -103,6 +156,7 @@ class TranscriptionResult:
     cost: CostEstimate | None = None
     cross_check: CrossCheck | None = None
     attempts: int = 1
+    speakers: SpeakerTurns | None = None
 
     @property
     def needs_review(self) -> bool:
@@ -127,6 +181,7 @@ class TranscriptionResult:
             "cost": asdict(self.cost) if self.cost else None,
             "cross_check": asdict(self.cross_check) if self.cross_check else None,
             "attempts": self.attempts,
+            "speakers": self.speakers.to_json() if self.speakers else None,
         }
 
     @classmethod
@@ -142,5 +197,7 @@ class TranscriptionResult:
             data["cost"] = CostEstimate(**data["cost"])
         if data.get("cross_check"):
             data["cross_check"] = CrossCheck(**data["cross_check"])
+        if data.get("speakers"):
+            data["speakers"] = SpeakerTurns.from_json(data["speakers"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
