@@ -216,7 +216,14 @@ def test_every_flag_a_message_suggests_exists():
                     collect(sub)
 
     collect(cli.build_parser())
-    other_programs = {"--user", "--now"}  # systemctl's, in the printed unit's comment
+    # systemctl's, in the printed unit's comment; pip's, run by `speakers install`.
+    other_programs = {
+        "--user",
+        "--now",
+        "--no-deps",
+        "--only-binary",
+        "--disable-pip-version-check",
+    }
     pattern = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
     unknown = []
     for path in Path(cli.__file__).parent.rglob("*.py"):
@@ -240,3 +247,23 @@ def test_quiet_config_set_prints_nothing_and_still_saves(tmp_path):
     done = run("config", "set", "region", "intl", "-q")
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
     assert "intl" in run("config", "show").stdout
+
+
+def test_speakers_without_the_model_is_one_sentence_before_any_request(tmp_path: Path) -> None:
+    from tui.stepfun.emulator import Emulator
+
+    wav = write_tone_wav(tmp_path / "talk.wav", 1.0)
+    with Emulator() as emu:
+        done = run(
+            "transcribe",
+            "--speakers",
+            "3",
+            str(wav),
+            STEPFUN_API_KEY=emu.demo_key,
+            STEPFUN_BASE_URL=emu.base_url,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "stepfun-asr speakers install" in done.stderr and "Traceback" not in done.stderr
+        assert emu.requests == []
+    bad = run("transcribe", "--speakers", "many", str(wav), STEPFUN_API_KEY="sk-test-000000000")
+    assert bad.returncode == 2 and "--speakers" in bad.stderr

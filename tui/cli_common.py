@@ -41,6 +41,11 @@ def client_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--hotwords", help="comma-separated terms to favour")
     group.add_argument(
+        "--speakers",
+        metavar="N",
+        help="speaker labels computed on this machine: off, auto, a count (3) or a range (2-4)",
+    )
+    group.add_argument(
         "--no-itn",
         action="store_true",
         help="turn off inverse text normalisation (digits stay as words)",
@@ -78,6 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "model": getattr(args, "model", None),
         "language": getattr(args, "language", None),
         "hotwords": getattr(args, "hotwords", None),
+        "speakers": getattr(args, "speakers", None),
     }
     for name, value in overrides.items():
         if value is not None:
@@ -86,6 +92,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             except ConfigError as exc:
                 flag = "--" + name.replace("_", "-")
                 raise ConfigError(f"{flag}: {exc}") from None
+    if getattr(args, "speakers", None) and settings.speakers != "off":
+        from tui.speakers.model_files import ModelMissingError, require_model
+
+        try:
+            require_model()  # asked for on the command line: say so before any upload
+        except ModelMissingError as exc:
+            raise ConfigError(f"--speakers: {exc}") from None
     if getattr(args, "model", None) and (problem := plan_model_problem(settings)):
         raise ConfigError(problem)  # Step Plan has one model; say so before any upload
     if getattr(args, "region", None) and not getattr(args, "base_url", None):
