@@ -1,0 +1,114 @@
+"""The parallel path (a recording cut at pauses into parts sent at once) gives the transcript the
+one-request path gives: same words, timestamps in file time and in order.
+
+The emulator's ``region_words`` names each voiced stretch by its length, so the same speech gives
+the same word however the file is cut; the bursts are k/2 + 1/4 s long so the 50 ms windowing
+can never tip one into the next word.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+from tui.audio.ffmpeg import find_ffmpeg
+from tui.config import Settings
+from tui.pipeline.transcription import transcribe_file
+from tui.pipeline.uplink import choose, part_count
+from tui.stepfun.client import AsrClient
+from tui.stepfun.emulator import Emulator
+
+pytestmark = pytest.mark.skipif(find_ffmpeg() is None, reason="needs ffmpeg")
+RATE = 16000
+
+
+def bursts_wav(path: Path, seconds: float) -> Path:
+    """Tone bursts of 1.25-3.75 s (cycling) with 1 s of silence after each."""
+    silence = bytes(2 * RATE)
+    blocks = {}
+    for k in range(2, 8):
+        n = int((k / 2 + 0.25) * RATE)
+        blocks[k] = b"".join(
+            struct.pack("<h", int(9000 * math.sin(2 * math.pi * 300 * i / RATE))) for i in range(n)
+        )
+    out = bytearray()
+    k = 2
+    while len(out) < seconds * RATE * 2:
+        out += blocks[k] + silence
+        k = k + 1 if k < 7 else 2
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(bytes(out[: int(seconds * RATE) * 2]))
+    return path
+
+
+async def test_parallel_parts_give_the_one_request_transcript(tmp_path: Path) -> None:
+    wav = bursts_wav(tmp_path / "talk.wav", 400.0)
+    with Emulator(region_words=True) as emu:
+        async with AsrClient(emu.demo_key, emu.base_url, backoff_s=0.01) as client:
+            whole = await transcribe_file(
+                wav, Settings(compress=False, chunk_parallelism=1), client
+            )
+            assert len(emu.requests) == 1
+            emu.clear_requests()
+            parallel = await transcribe_file(
+                wav, Settings(compress=False, chunk_parallelism=4), client
+            )
+            reqs = emu.requests
+    assert len(reqs) == 4 and all(r.format_type == "wav" for r in reqs)
+    assert whole.text and parallel.text.split() == whole.text.split()
+    assert len(parallel.segments) == len(whole.segments)
+    starts = [s.start_ms for s in parallel.segments]
+    assert starts == sorted(starts)
+    for a, b in zip(parallel.segments, whole.segments, strict=True):
+        # The windowing moves an end by under 50 ms on each side of a cut.
+        assert abs(a.start_ms - b.start_ms) <= 100 and abs(a.end_ms - b.end_ms) <= 100
+    assert parallel.duration_s == whole.duration_s == 400.0
+    # The trust checks find the same things (the cycling bursts read as a loop either way).
+    assert {w.code for w in parallel.warnings} == {w.code for w in whole.warnings}
+
+
+def test_choice_follows_the_link() -> None:
+    # 20 minutes of 16 kHz WAV: compressed on a 10 Mbit/s link, as 16 kHz WAV parts on a very
+    # fast one; a short small file goes whole as it is.
+    slow = choose(
+        1200,
+        32000,
+        parallel=4,
+        limit_s=1500,
+        can_compress=True,
+        can_cut=True,
+        uplink_bps=10e6 / 8,
+        n_cores=2,
+    )
+    fast = choose(
+        1200,
+        32000,
+        parallel=4,
+        limit_s=1500,
+        can_compress=True,
+        can_cut=True,
+        uplink_bps=1e9 / 8,
+        n_cores=2,
+    )
+    short = choose(
+        60,
+        4000,
+        parallel=4,
+        limit_s=1500,
+        can_compress=True,
+        can_cut=True,
+        uplink_bps=10e6 / 8,
+        n_cores=2,
+    )
+    assert (slow.compress, slow.parts) == (True, 8)
+    assert (fast.compress, fast.parts) == (False, 8)
+    assert (short.compress, short.parts) == (False, 1)
+    # Without ffmpeg nothing is cut; a 40-minute file still needs its parts.
+    assert part_count(2400, 2, 1500) == 4 and part_count(100, 8, 1500) == 1
