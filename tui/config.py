@@ -9,19 +9,20 @@ file itself is read and written by ``tui.config_file``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tui import config_file, locations
 from tui import config_values as values
-from tui.config_file import Repair, UnreadableConfig
 from tui.secrets import Secret, mask_key
+
+if TYPE_CHECKING:
+    from tui.config_file import Repair
+# The config file's reader/writer (tomlkit), ipaddress and difflib are imported where used:
+# `stepfun-asr --help` reads no file and must start quickly.
 
 REGIONS: dict[str, str] = {
     "cn": "https://api.stepfun.com/v1",
@@ -104,6 +105,8 @@ def validate_base_url(url: str) -> str:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -121,6 +124,8 @@ def known_setting(name: str) -> None:
     """ConfigError naming the close matches when ``name`` is not a setting."""
     if name in _FIELDS:
         return
+    import difflib
+
     close = difflib.get_close_matches(name, _FIELDS, n=3, cutoff=0.6)
     close += [f for f in _FIELDS if len(name) >= 3 and name in f and f not in close]
     if close:
@@ -219,9 +224,11 @@ def insecure_mode(path: Path) -> bool:
 
 def read_file(path: Path) -> dict[str, Any]:
     """The file's values, untyped ({} when absent); ConfigError in one sentence when unreadable."""
+    from tui import config_file
+
     try:
         return config_file.read_values(path)
-    except UnreadableConfig as exc:
+    except config_file.UnreadableConfig as exc:
         raise ConfigError(
             f"The config file {path} is not valid TOML ({exc.problem.describe()}); fix it in "
             "an editor, or run `stepfun-asr config set NAME VALUE`, which comments out the "
@@ -258,6 +265,8 @@ def check_values(raw: dict[str, Any], settings: Settings, path: Path) -> Secret 
 
 
 def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    from tui import locations
+
     path = path or locations.config_file()
     env = dict(os.environ) if env is None else env
     settings = Settings()
@@ -311,10 +320,14 @@ def edit(
     line. Setting the region removes a stored base_url (which would otherwise override it). A
     file that does not parse is repaired as described in ``tui.config_file``.
     """
+    from tui import locations
+
     path = path or locations.config_file()
     typed: dict[str, Any] = {}
     for name, value in updates.items():
         typed[name] = check_key(value) if name == "api_key" else coerce(name, value)
+    from tui import config_file
+
     try:
         doc, repair = config_file.open_for_edit(path)
     except OSError as exc:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
 
-from tui import config, locations
+from tui import config
 from tui.cli_common import quiet
 from tui.config import ConfigError
 
@@ -40,6 +39,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_set_key(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
+        import getpass
+
         key = getpass.getpass("StepFun API key (input hidden): ")
     else:
         key = sys.stdin.readline()
@@ -57,6 +58,8 @@ def run_set_key(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from tui import locations
+
     try:
         settings = config.load()
     except ConfigError as exc:
@@ -83,6 +86,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
+    from tui import locations
+
     print(f"config  {locations.config_file()}")
     print(f"jobs    {locations.default_db_path()}")
     print(f"cache   {locations.cache_dir()}")

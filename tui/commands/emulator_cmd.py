@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import signal
 import sys
 import threading
@@ -84,6 +83,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import secrets
+
     from tui.stepfun.emulator import FAULTS, Emulator  # register() stays cheap
     from tui.stepfun.emulator.link import ServiceModel
 
