@@ -42,6 +42,7 @@ SENTENCES = (
     "Questions come at the end, so please write them down as we go.",
 )
 
+TOOLS = ("ffmpeg", "espeak-ng", "time")
 SEED = r"""
 import base64, json, sys, httpx
 path, url, key, fmt = sys.argv[1:5]
@@ -95,19 +96,26 @@ def make_audio(cache: Path, minutes: float) -> tuple[Path, Path]:
 
 
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process and its own children."""
+    """(wall seconds, peak RSS in MB) of one child process and its own children.
+
+    The RSS comes from /usr/bin/time, a small process: a child forked straight from this one
+    (which holds the emulator and its request bodies) would count this process's pages too.
+    """
+    timer = shutil.which("time") or "/usr/bin/time"
     start = time.monotonic()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(
+        [timer, "-f", "%M", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     elapsed = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    err = proc.stderr.decode(errors="replace").strip()
     if proc.returncode != 0:
-        raise SystemExit(f"{args[1:3]} failed ({proc.returncode}): {err.strip()[-600:]}")
-    return elapsed, usage.ru_maxrss / 1024
+        raise SystemExit(f"{args[1:3]} failed ({proc.returncode}): {err[-600:]}")
+    return elapsed, int(err.splitlines()[-1]) / 1024
 
 
-def measure(path: Path, mbit: float, runs: int, home: Path) -> dict[str, tuple[float, float]]:
+def measure(
+    path: Path, mbit: float, runs: int, home: Path, parts_at_once: int | None
+) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
     fmt = path.suffix.lstrip(".")
     with Emulator(uplink_mbit=mbit, service=ServiceModel()) as emu:
@@ -115,6 +123,8 @@ def measure(path: Path, mbit: float, runs: int, home: Path) -> dict[str, tuple[f
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
             env[var] = str(home / var.lower())
         env["STEPFUN_ASR_CONFIG"] = str(home / "config.toml")
+        if parts_at_once is not None:
+            (home / "config.toml").write_text(f"chunk_parallelism = {parts_at_once}\n")
         contenders = {
             "seed": [sys.executable, "-c", SEED, str(path), emu.base_url, emu.demo_key, fmt],
             "project": [
@@ -145,9 +155,12 @@ def main() -> None:
     ap.add_argument("--mbit", type=float, action="append", help="uplink rates (repeatable)")
     ap.add_argument("--runs", type=int, help="runs per figure, the median shown (quick 1, full 3)")
     ap.add_argument("--only", choices=("wav", "mp3"), help="one of the two recordings")
+    ap.add_argument(
+        "--parts-at-once", type=int, help="the project's chunk_parallelism (default: its own)"
+    )
     args = ap.parse_args()
-    if shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None:
-        raise SystemExit("needs ffmpeg and espeak-ng on PATH")
+    if not all(shutil.which(t) or os.path.exists(f"/usr/bin/{t}") for t in TOOLS):
+        raise SystemExit(f"needs {', '.join(TOOLS)} on PATH")
     minutes = args.minutes or (20.0 if args.full else 4.0)
     rates = args.mbit or ([1.0, 10.0, 100.0] if args.full else [10.0, 100.0])
     runs = args.runs or (3 if args.full else 1)
@@ -160,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         for path in files:
             for mbit in rates:
-                got = measure(path, mbit, runs, Path(home))
+                got = measure(path, mbit, runs, Path(home), args.parts_at_once)
                 (st, sr), (pt, pr) = got["seed"], got["project"]
                 case = f"{path.suffix[1:]} @ {mbit:g} Mbit/s"
                 print(f"{case:<22}{st:>9.2f}{pt:>11.2f}{pt / st:>8.2f}{sr:>9.0f}{pr:>9.0f}")
