@@ -112,3 +112,37 @@ def test_choice_follows_the_link() -> None:
     assert (short.compress, short.parts) == (False, 1)
     # Without ffmpeg nothing is cut; a 40-minute file still needs its parts.
     assert part_count(2400, 2, 1500) == 4 and part_count(100, 8, 1500) == 1
+
+
+def test_uplink_meter_learns_and_remembers(tmp_path: Path) -> None:
+    from tui.stepfun.uplink_meter import DEFAULT_BPS, UplinkMeter
+
+    path = tmp_path / "uplink.json"
+    meter = UplinkMeter(path)
+    assert meter.bytes_per_s == DEFAULT_BPS
+    meter.record(10_000, 0.001)  # too small a body to say anything about the link
+    assert meter.bytes_per_s == DEFAULT_BPS
+    meter.record(12_500_000, 1.0)  # 100 Mbit/s
+    assert meter.bytes_per_s == 12_500_000
+    meter.record(1_250_000, 1.0)  # one slow upload only lowers the figure gently
+    assert meter.bytes_per_s == 10_000_000
+    assert UplinkMeter(path).bytes_per_s == 10_000_000  # the next process starts from it
+    path.write_text("not json")
+    assert UplinkMeter(path).bytes_per_s == DEFAULT_BPS
+
+
+async def test_client_measures_its_uploads(tmp_path: Path) -> None:
+    from tests.conftest import write_tone_wav
+    from tui.audio.encoding import AudioFormat
+    from tui.stepfun.options import AudioInput, TranscriptionOptions
+    from tui.stepfun.uplink_meter import DEFAULT_BPS
+
+    wav = write_tone_wav(tmp_path / "a.wav", 12.0)  # 384 kB: enough to measure
+    with Emulator(uplink_mbit=20.0) as emu:
+        async with AsrClient(emu.demo_key, emu.base_url) as client:
+            await client.transcribe(
+                AudioInput(str(wav), AudioFormat("wav"), 12.0), TranscriptionOptions()
+            )
+            measured = client.uplink.bytes_per_s
+    # Never faster than the modelled link (the headers come after the whole body).
+    assert measured != DEFAULT_BPS and measured <= 20e6 / 8 * 1.05

@@ -70,10 +70,14 @@ async def pipeline_transcriber(
     cross-check engine's too) rate-limited."""
     from tui.pipeline.transcription import cross_check_file, transcribe_file
     from tui.stepfun.client import AsrClient
+    from tui.stepfun.uplink_meter import UplinkMeter
 
     transport = None if limiter.unlimited else RateLimitedTransport(limiter)
     async with AsrClient(
-        settings.require_key(), settings.resolved_base_url, transport=transport
+        settings.require_key(),
+        settings.resolved_base_url,
+        transport=transport,
+        uplink=UplinkMeter.shared(),  # the rate the last process measured is a start
     ) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)

@@ -67,14 +67,13 @@ from tui.pipeline.stages import (
     Preparing,
     Probed,
 )
-from tui.pipeline.uplink import choose, meter_for
+from tui.pipeline.uplink import choose
 from tui.stepfun.client import AsrClient
 from tui.stepfun.events import (
     AttemptRestarted,
     ClientEvent,
     DeltaReceived,
     TranscriptDone,
-    UploadProgressed,
 )
 from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.transcript import cost as costs
@@ -281,7 +280,7 @@ class _Job:
             can_compress=self.settings.compress,  # without ffmpeg: a note says what it cost
             can_cut=has_ffmpeg,
             whole_ok=native,
-            uplink_bps=meter_for(self.client).bytes_per_s,
+            uplink_bps=self.client.uplink.bytes_per_s,
         )
         if duration > limit_s or choice.parts > 1:
             # Parts of at most d / (n - 1/2): plan_cuts makes n of them, aiming at even shares,
@@ -480,17 +479,7 @@ class _Job:
         offset_ms = round((part.plan.offset_s + offset_s) * 1000)
         shift = self.options.enable_timestamp and offset_ms > 0
 
-        meter = meter_for(self.client)
-        started = time.monotonic()
-        body = [0]
-
         def on_client(event: ClientEvent) -> None:
-            if isinstance(event, UploadProgressed):
-                body[0] = event.total
-            elif body[0]:
-                # The first answer: the body has crossed the uplink (and the service started).
-                meter.record(body[0], time.monotonic() - started)
-                body[0] = 0
             if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
                 event = replace(
                     event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms

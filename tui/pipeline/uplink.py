@@ -4,7 +4,7 @@ The time a person waits is roughly: preparing the audio (ffmpeg, spread over the
 uploading it (base64 in JSON: 4/3 of the bytes, over the uplink) + the service working through
 it (a start-up plus the audio at some multiple of real time; parts sent at once are worked on in
 parallel). ``choose`` compares the candidates with that model; the uplink rate is what earlier
-uploads through the same client measured (``UplinkMeter``), a cautious 10 Mbit/s before any.
+uploads measured (``tui.stepfun.uplink_meter``), a cautious 10 Mbit/s before any.
 
 The transcode figures are this project's own measurements (bench_time_to_transcript.py and
 bench_compression.py on a shared 2-core machine): the fast Opus settings encode 16 kHz speech at
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-import weakref
 from dataclasses import dataclass
+
+from tui.stepfun.uplink_meter import DEFAULT_BPS
 
 OPUS_BYTES_PER_S = 28_000 / 8 + 120  # 28 kbit/s plus Ogg framing
 WAV_PART_BYTES_PER_S = 32_000  # 16 kHz 16-bit mono
 BASE64 = 4 / 3
 TRANSCODE_X = 150.0  # audio seconds per wall second per core (cautious)
 CUT_WAV_X = 1500.0
-DEFAULT_UPLINK_BPS = 10e6 / 8
 # Recordings at least this long go as parts sent at once: the service works on them in
 # parallel, which saves more than the extra requests cost. Shorter ones go whole.
 PARALLEL_FROM_S = 180.0
@@ -41,40 +40,6 @@ class Choice:
     compress: bool  # Opus (else: as it is when whole, 16 kHz WAV when parts)
     parts: int  # 1: the whole file in one request
     estimate_s: float
-
-
-class UplinkMeter:
-    """The uplink rate seen by earlier uploads through one client: body bytes over the time until the service's
-    first answer (which includes its start-up, so the rate errs low: towards compressing)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._bps: float | None = None
-
-    def record(self, body_bytes: int, seconds: float) -> None:
-        if body_bytes < 256_000 or seconds <= 0:
-            return  # too small to say anything about the link
-        sample = body_bytes / seconds
-        with self._lock:
-            # The best recent figure, decaying: one slow upload (a busy service) does not
-            # make every later file wait for a transcode it does not need.
-            self._bps = sample if self._bps is None else max(sample, self._bps * 0.8)
-
-    @property
-    def bytes_per_s(self) -> float:
-        return self._bps or DEFAULT_UPLINK_BPS
-
-
-_METERS: weakref.WeakKeyDictionary[object, UplinkMeter] = weakref.WeakKeyDictionary()
-
-
-def meter_for(client: object) -> UplinkMeter:
-    """The meter of uploads through ``client`` (each client its own: a test's loopback
-    emulator teaches nothing about another's link)."""
-    found = _METERS.get(client)
-    if found is None:
-        found = _METERS[client] = UplinkMeter()
-    return found
 
 
 def cores() -> int:
@@ -111,7 +76,7 @@ def choose(
     """The quickest way to send a recording of ``duration_s`` whose file holds ``bytes_per_s``:
     ``can_compress`` (ffmpeg is there and compression is on), ``can_cut`` (ffmpeg is there),
     ``whole_ok`` (the file can go as it is in one request)."""
-    link = uplink_bps or DEFAULT_UPLINK_BPS
+    link = uplink_bps or DEFAULT_BPS
     n_cores = n_cores or cores()
     n = part_count(duration_s, parallel, limit_s) if can_cut else 1
     upload = duration_s * BASE64 / link

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tui.stepfun.events import (
 )
 from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.stepfun.request import StreamedBody
+from tui.stepfun.uplink_meter import UplinkMeter
 from tui.transcript.model import Segment
 
 EventCallback = Callable[[ClientEvent], None]
@@ -65,6 +67,7 @@ class AsrClient:
         timeout: httpx.Timeout | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         large_body_bytes: int = LARGE_BODY_BYTES,
+        uplink: UplinkMeter | None = None,
     ) -> None:
         if not api_key:
             raise AsrError(
@@ -76,6 +79,8 @@ class AsrClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.large_body_bytes = large_body_bytes
+        # What uploads through this client measured (the pipeline decides compression by it).
+        self.uplink = uplink if uplink is not None else UplinkMeter()
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             # Connect errors are safe to retry at the transport: nothing was sent yet.
@@ -187,11 +192,13 @@ class AsrClient:
             }
         )
         segments: list[Segment] = []
+        started = time.monotonic()
         try:
             async with self._http.stream(
                 "POST", url, content=body.chunks(), headers=headers
             ) as response:
                 await self._check_response(response, url, options.model)
+                self.uplink.record(body.content_length, time.monotonic() - started)
                 async for event in _events(response):
                     if (problem := failures.stream_record_error(event)) is not None:
                         raise problem
