@@ -146,3 +146,19 @@ async def test_client_measures_its_uploads(tmp_path: Path) -> None:
             measured = client.uplink.bytes_per_s
     # Never faster than the modelled link (the headers come after the whole body).
     assert measured != DEFAULT_BPS and measured <= 20e6 / 8 * 1.05
+
+
+async def test_pause_scan_in_parallel_finds_the_same_pauses(tmp_path: Path) -> None:
+    from tui.audio.split import detect_silences
+
+    exe = find_ffmpeg()
+    assert exe is not None
+    wav = bursts_wav(tmp_path / "talk.wav", 200.0)
+    one = await detect_silences(exe, wav, 200.0)
+    three = await detect_silences(exe, wav, 200.0, jobs=3)
+    # A boundary can fall inside a pause: its two halves may each be too short to count.
+    assert len(one) - 2 <= len(three) <= len(one)
+    for pause in three:
+        assert any(p.start_s - 0.05 <= pause.start_s and pause.end_s <= p.end_s + 0.05 for p in one)
+    # Times are in file time: the last pause is near the end, not near 200 / 3.
+    assert three[-1].start_s > 190

@@ -198,7 +198,9 @@ class Preparer:
             else "it is cut into parts sent at once"
         )
         self.emit(Preparing("finding pauses to split at"))
-        self.silences = await detect_silences(exe, self.path, duration, pcm=pcm, cancel=self.cancel)
+        self.silences = await detect_silences(
+            exe, self.path, duration, pcm=pcm, cancel=self.cancel, jobs=cores()
+        )
         plans = plan_parts(duration, plan_cuts(duration, self.silences, chunk_s))
         self.emit(Preparing(f"splitting into {len(plans)} parts"))
         compress = self.settings.compress if compress is None else compress
