@@ -162,3 +162,35 @@ async def test_pause_scan_in_parallel_finds_the_same_pauses(tmp_path: Path) -> N
         assert any(p.start_s - 0.05 <= pause.start_s and pause.end_s <= p.end_s + 0.05 for p in one)
     # Times are in file time: the last pause is near the end, not near 200 / 3.
     assert three[-1].start_s > 190
+
+
+async def test_client_keeps_to_its_requests_in_flight(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.conftest import write_tone_wav
+    from tui.audio.encoding import AudioFormat
+    from tui.stepfun.emulator.link import ServiceModel
+    from tui.stepfun.options import AudioInput, TranscriptionOptions
+
+    wav = write_tone_wav(tmp_path / "a.wav", 2.0)
+    with Emulator(service=ServiceModel(startup_s=0.3, speed=20.0)) as emu:
+        async with AsrClient(emu.demo_key, emu.base_url, max_in_flight=2) as client:
+            most = 0
+
+            async def one() -> None:
+                await client.transcribe(
+                    AudioInput(str(wav), AudioFormat("wav"), 2.0), TranscriptionOptions()
+                )
+
+            async def watch() -> None:
+                nonlocal most
+                while True:
+                    live = [r for r in emu.requests if r.status == 200 and not r.done_sent]
+                    most = max(most, len(live))
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.ensure_future(watch())
+            await asyncio.gather(*(one() for _ in range(5)))
+            watcher.cancel()
+    assert len(emu.requests) == 5
+    assert 1 <= most <= 2

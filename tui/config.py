@@ -56,7 +56,7 @@ class Settings:
     compress: bool = True
     compress_threshold_mb: float = 5.0
     chunk_minutes: float = 25.0
-    chunk_parallelism: int = 2
+    chunk_parallelism: int = 4
     ffmpeg_path: str | None = None
     cross_check_auto: bool = False
     # Jobs and watching.

@@ -62,6 +62,11 @@ TranscriberFactory = Callable[
 ]
 
 
+# Requests at once, all jobs together: the lowest pay-as-you-go tier's concurrency limit
+# (5, stepfun-api.md), so parts of long recordings sent at once stay within it.
+IN_FLIGHT = 5
+
+
 @contextlib.asynccontextmanager
 async def pipeline_transcriber(
     settings: Settings, limiter: RateLimiter
@@ -78,6 +83,7 @@ async def pipeline_transcriber(
         settings.resolved_base_url,
         transport=transport,
         uplink=UplinkMeter.shared(),  # the rate the last process measured is a start
+        max_in_flight=IN_FLIGHT,
     ) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)

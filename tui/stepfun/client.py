@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -68,6 +69,7 @@ class AsrClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         large_body_bytes: int = LARGE_BODY_BYTES,
         uplink: UplinkMeter | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         if not api_key:
             raise AsrError(
@@ -81,6 +83,9 @@ class AsrClient:
         self.large_body_bytes = large_body_bytes
         # What uploads through this client measured (the pipeline decides compression by it).
         self.uplink = uplink if uplink is not None else UplinkMeter()
+        # Requests at once through this client (all jobs' parts and cross-checks): the
+        # account's concurrency limit, so parts sent at once do not earn 429s.
+        self._in_flight = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             # Connect errors are safe to retry at the transport: nothing was sent yet.
@@ -192,6 +197,19 @@ class AsrClient:
             }
         )
         segments: list[Segment] = []
+        async with self._in_flight or contextlib.nullcontext():
+            return await self._stream(body, url, headers, options, emit, segments, uploaded)
+
+    async def _stream(
+        self,
+        body: StreamedBody,
+        url: str,
+        headers: dict[str, str],
+        options: TranscriptionOptions,
+        emit: EventCallback,
+        segments: list[Segment],
+        uploaded: list[int],
+    ) -> tuple[str, list[Segment], dict[str, Any]]:
         started = time.monotonic()
         try:
             async with self._http.stream(
