@@ -124,9 +124,9 @@ def test_uplink_meter_learns_and_remembers(tmp_path: Path) -> None:
     assert meter.bytes_per_s == DEFAULT_BPS
     meter.record(12_500_000, 1.0)  # 100 Mbit/s
     assert meter.bytes_per_s == 12_500_000
-    meter.record(1_250_000, 1.0)  # one slow upload only lowers the figure gently
-    assert meter.bytes_per_s == 10_000_000
-    assert UplinkMeter(path).bytes_per_s == 10_000_000  # the next process starts from it
+    meter.record(1_250_000, 1.0)  # a slower upload pulls the figure halfway down
+    assert meter.bytes_per_s == 6_875_000
+    assert UplinkMeter(path).bytes_per_s == 6_875_000  # the next process starts from it
     path.write_text("not json")
     assert UplinkMeter(path).bytes_per_s == DEFAULT_BPS
 

@@ -17,7 +17,10 @@ from tui import locations
 
 DEFAULT_BPS = 10e6 / 8  # a cautious 10 Mbit/s before anything is measured
 MIN_BODY = 256_000  # smaller bodies say more about latency than about the link
-KEEP_S = 7 * 86400  # a figure older than a week is from another network, probably
+# Trusting a fast figure on a slow link (a laptop moved to a phone hotspot) costs far more
+# than the reverse, so a remembered figure is used for an hour only and a slower upload pulls
+# the figure halfway down at once.
+KEEP_S = 3600
 
 
 class UplinkMeter:
@@ -46,9 +49,8 @@ class UplinkMeter:
             return
         sample = body_bytes / seconds
         with self._lock:
-            # The best recent figure, decaying: parts sharing the link, or one slow upload,
-            # do not make every later file wait for a transcode it does not need.
-            self._bps = sample if self._bps is None else max(sample, self._bps * 0.8)
+            # Up at once, down halfway: parts sharing the link each see only their share.
+            self._bps = sample if self._bps is None else max(sample, (self._bps + sample) / 2)
             bps = self._bps
         if self._path is not None:
             try:
