@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tui.audio.encoding import AudioFormat
 from tui.config import Settings
-from tui.engine.ratelimit import RateLimitedTransport, RateLimiter
+from tui.engine.ratelimit import RateLimiter
 from tui.transcript.model import TranscriptionResult
 
 
@@ -73,6 +73,7 @@ async def pipeline_transcriber(
 ) -> AsyncIterator[Transcriber]:
     """The real transcriber: one AsrClient shared by all jobs, every HTTP request (the
     cross-check engine's too) rate-limited."""
+    from tui.engine.limited_transport import RateLimitedTransport
     from tui.pipeline.transcription import cross_check_file, transcribe_file
     from tui.stepfun.client import AsrClient
     from tui.stepfun.uplink_meter import UplinkMeter
