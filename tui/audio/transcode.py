@@ -23,12 +23,12 @@ from tui.audio.headers import read_header_info
 from tui.audio.probe import bad_input
 from tui.errors import AsrError, ErrorKind
 
-# Chosen for speech recognition at speed (measured with benchmarks/bench_opus_settings.py): 28 kbit/s
-# at encoder complexity 0 with 60 ms frames encodes ~4x faster than 24 kbit/s at complexity 5
-# with 20 ms frames, and its log-spectral distance from the source is the same (7.3 against
-# 7.2 dB on espeak speech; 24 kbit/s at complexity 0 is 7.8, 16 kbit/s 9.2, 12 kbit/s, which
-# falls back to narrowband, 29). Opus's own guidance puts wideband speech at 16-20 kbit/s and
-# full quality by ~28; the extra 4 kbit/s pays back what the fast encoder gives up.
+# Chosen for speech recognition at speed (benchmarks/bench_opus_settings.py): 28 kbit/s at
+# encoder complexity 0 with 60 ms frames takes ~2.7x less CPU than 24 kbit/s at complexity 5
+# with 20 ms frames (~350x against ~130x real time per core on 16 kHz speech here), and is as
+# close to the source by log-spectral distance (7.3 against 7.2 dB; 24 kbit/s at complexity 0
+# is 7.8, 16 kbit/s 9.2, 12 kbit/s, which falls back to narrowband, 29). Opus's own guidance
+# puts wideband speech at 16-20 kbit/s; the extra bits pay back what the fast encoder gives up.
 OPUS_BITRATE = "28k"
 SAMPLE_RATE = 16000
 OPUS_COMPLEXITY = "0"

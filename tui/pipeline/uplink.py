@@ -6,9 +6,10 @@ it (a start-up plus the audio at some multiple of real time; parts sent at once 
 parallel). ``choose`` compares the candidates with that model; the uplink rate is what earlier
 uploads measured (``tui.stepfun.uplink_meter``), a cautious 10 Mbit/s before any.
 
-The transcode figures are this project's own measurements (bench_time_to_transcript.py and
-bench_compression.py on a shared 2-core machine): the fast Opus settings encode 16 kHz speech at
-~190-230x real time per core; cutting a 16 kHz WAV part is ~10x quicker still.
+The transcode figures are this project's own measurements (bench_opus_settings.py, shared 2-core
+machine): the fast Opus settings take ~350x real time per core on 16 kHz WAV speech, ~125x on a
+44.1 kHz stereo MP3 (decoding and resampling included); 150x is the cautious middle. Cutting a
+16 kHz WAV part without encoding is ~10x quicker still.
 """
 
 from __future__ import annotations
