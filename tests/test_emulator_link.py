@@ -55,3 +55,19 @@ def test_service_model_rejects_nonsense() -> None:
         ServiceModel(speed=0)
     with pytest.raises(ValueError):
         Emulator(uplink_mbit=-1.0)
+
+
+def test_emulator_command_refuses_a_nonsense_link() -> None:
+    import subprocess
+
+    from tests.conftest import PYTHON, subprocess_env
+
+    done = subprocess.run(
+        [PYTHON, "-m", "tui", "emulator", "--port", "0", "--uplink-mbit", "0"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--uplink-mbit" in done.stderr and "Traceback" not in done.stderr
