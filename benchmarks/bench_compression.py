@@ -130,7 +130,12 @@ async def main(minutes: float, compare: bool) -> None:
             slow = work / "c10.ogg"
             secs = await opus_at_complexity(ffmpeg, wav, slow, "10")
             rows.append(
-                (f"Opus {OPUS_BITRATE} complexity 10", slow.stat().st_size, body_bytes(slow, "ogg"), secs)
+                (
+                    f"Opus {OPUS_BITRATE} complexity 10",
+                    slow.stat().st_size,
+                    body_bytes(slow, "ogg"),
+                    secs,
+                )
             )
         print(f"input: {audio_min:.1f} min of {made}")
         print(

@@ -16,7 +16,8 @@ streaming, and start-up time to the first screen.
    screen has loaded the job list; wall time from process start (median of 5). Also
    ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
 Streaming runs once per ``--rate`` (default 250/s, the real pace of a long file, and 4000/s);
-each reports the CPU share per second of streaming.
+each reports the CPU share per second of streaming, once with a key press every 50 ms (the
+key-delay figures) and once without (what streaming alone costs).
 ``--screen FILE`` also saves a text capture of the main screen after the stream, and
 ``--demo-svg FILE`` an SVG of `stepfun-asr demo` mid-stream (for the README).
 """
@@ -181,8 +182,8 @@ class Probe:
         driver.send_message(events.Key("j", "j"))
 
 
-async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
-    folder = tmp / "rec"
+async def stream_with_ui(n: int, rate: float, tmp: Path, *, keys: bool = True) -> dict[str, Any]:
+    folder = tmp / ("rec" if keys else "rec-quiet")
     folder.mkdir()
     (folder / "talk.wav").write_bytes(b"RIFF")
     settings = Settings()
@@ -190,7 +191,7 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
     app = make_app(
         settings,
         folder,
-        db_path=tmp / "ui.sqlite3",
+        db_path=tmp / ("ui.sqlite3" if keys else "quiet.sqlite3"),
         config_path=tmp / "c.toml",
         transcriber=fake_transcriber(n, rate),
     )
@@ -206,7 +207,8 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
             state = app.engine.store.require_job(job.id).state
             if state is not JobState.RUNNING and state is not JobState.QUEUED:
                 break
-            probe.press()
+            if keys:
+                probe.press()
             await asyncio.sleep(0.05)
         out["cpu_s"] = time.process_time() - cpu
         out["wall_s"] = time.perf_counter() - wall
@@ -368,9 +370,15 @@ def main() -> None:
             case.mkdir()
             base = asyncio.run(stream_without_ui(n, rate, case))
             ui = asyncio.run(stream_with_ui(n, rate, case))
+            quiet = asyncio.run(stream_with_ui(n, rate, case, keys=False))
             if args.screen is not None:
                 args.screen.write_text(ui["screen"], encoding="utf-8")
             report(n, rate, base, ui)
+            print(
+                f"  without key presses: UI load {(quiet['cpu_s'] - base) / quiet['wall_s']:.1%}"
+                f" of one core, whole process {quiet['cpu_s'] / quiet['wall_s']:.1%}; "
+                f"{(quiet['cpu_s'] - base) / n * 1e6:.1f} µs of UI CPU per delta"
+            )
         if not args.no_startup:
             starts = startup_times(tmp)
             print(
