@@ -22,7 +22,7 @@ from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.ffmpeg import require_ffmpeg
 from tui.audio.headers import read_header_info
-from tui.audio.transcode import OPUS_ARGS, to_opus
+from tui.audio.transcode import OPUS_ARGS, OPUS_BITRATE, to_opus
 from tui.stepfun.options import TranscriptionOptions
 from tui.stepfun.request import StreamedBody
 
@@ -124,13 +124,18 @@ async def main(minutes: float, compare: bool) -> None:
         took = time.perf_counter() - start
         rows = [
             ("WAV as is", wav.stat().st_size, body_bytes(wav, "wav"), 0.0),
-            ("Opus 24k (pipeline)", ogg.stat().st_size, body_bytes(ogg, "ogg"), took),
+            (f"Opus {OPUS_BITRATE} (pipeline)", ogg.stat().st_size, body_bytes(ogg, "ogg"), took),
         ]
         if compare:  # the encoder's default complexity, for the record
             slow = work / "c10.ogg"
             secs = await opus_at_complexity(ffmpeg, wav, slow, "10")
             rows.append(
-                ("Opus 24k complexity 10", slow.stat().st_size, body_bytes(slow, "ogg"), secs)
+                (
+                    f"Opus {OPUS_BITRATE} complexity 10",
+                    slow.stat().st_size,
+                    body_bytes(slow, "ogg"),
+                    secs,
+                )
             )
         print(f"input: {audio_min:.1f} min of {made}")
         print(

@@ -1,7 +1,7 @@
 """The workbench under load, headless: UI cost per streamed delta, key-press delay while
 streaming, and start-up time to the first screen.
 
-    /work/venv/bin/python benchmarks/bench_tui.py [--deltas 20000] [--rate 4000] [--screen FILE]
+    python benchmarks/bench_tui.py [--rate 250 --rate 4000] [--seconds 6] [--screen FILE]
 
 1. Streaming: the real runner runs one job whose transcriber (a stand-in for the network)
    emits ``--deltas`` word deltas at about ``--rate`` per second, with a sentence end every
@@ -13,7 +13,11 @@ streaming, and start-up time to the first screen.
    headless driver every 50 ms; reported is the delay from sending it to its action running
    (median and worst).
 3. Start-up: a fresh ``python`` process imports the app and runs it headless until the main
-   screen has loaded the job list; wall time from process start (median of 5).
+   screen has loaded the job list; wall time from process start (median of 5). Also
+   ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
+Streaming runs once per ``--rate`` (default 250/s, the real pace of a long file, and 4000/s);
+each reports the CPU share per second of streaming, once with a key press every 50 ms (the
+key-delay figures) and once without (what streaming alone costs).
 ``--screen FILE`` also saves a text capture of the main screen after the stream, and
 ``--demo-svg FILE`` an SVG of `stepfun-asr demo` mid-stream (for the README).
 """
@@ -178,8 +182,8 @@ class Probe:
         driver.send_message(events.Key("j", "j"))
 
 
-async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
-    folder = tmp / "rec"
+async def stream_with_ui(n: int, rate: float, tmp: Path, *, keys: bool = True) -> dict[str, Any]:
+    folder = tmp / ("rec" if keys else "rec-quiet")
     folder.mkdir()
     (folder / "talk.wav").write_bytes(b"RIFF")
     settings = Settings()
@@ -187,7 +191,7 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
     app = make_app(
         settings,
         folder,
-        db_path=tmp / "ui.sqlite3",
+        db_path=tmp / ("ui.sqlite3" if keys else "quiet.sqlite3"),
         config_path=tmp / "c.toml",
         transcriber=fake_transcriber(n, rate),
     )
@@ -203,7 +207,8 @@ async def stream_with_ui(n: int, rate: float, tmp: Path) -> dict[str, Any]:
             state = app.engine.store.require_job(job.id).state
             if state is not JobState.RUNNING and state is not JobState.QUEUED:
                 break
-            probe.press()
+            if keys:
+                probe.press()
             await asyncio.sleep(0.05)
         out["cpu_s"] = time.process_time() - cpu
         out["wall_s"] = time.perf_counter() - wall
@@ -298,31 +303,14 @@ def startup_times(tmp: Path, runs: int = 5) -> list[float]:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deltas", type=int, default=20_000)
-    parser.add_argument("--rate", type=float, default=4000.0, help="deltas per second")
-    parser.add_argument("--screen", type=Path, help="save a text capture of the main screen")
-    parser.add_argument("--demo-svg", type=Path, help="save an SVG of the demo mid-stream")
-    args = parser.parse_args()
-    n = args.deltas
-    if args.demo_svg is not None:
-        demo_svg(args.demo_svg)
-        print(f"saved {args.demo_svg}")
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        base = asyncio.run(stream_without_ui(n, args.rate, tmp))
-        ui = asyncio.run(stream_with_ui(n, args.rate, tmp))
-        if args.screen is not None:
-            args.screen.write_text(ui["screen"], encoding="utf-8")
-        starts = startup_times(tmp)
+def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
     flushes = [s for _lines, s in ui["flushes"]]
-    lines = [n_lines for n_lines, _s in ui["flushes"]]
+    lines = [n_lines for n_lines, _s in ui["flushes"]] or [0]
     tenth = max(1, len(flushes) // 10)
     delays = sorted(ui["key_delays"])
     print(
         f"streamed {n:,} deltas ({ui['chars']:,} characters shown) in {ui['wall_s']:.2f} s "
-        f"wall, target {args.rate:,.0f} deltas/s"
+        f"wall, target {rate:,.0f} deltas/s"
     )
     print(f"  CPU per delta, whole process with UI : {ui['cpu_s'] / n * 1e6:7.1f} µs")
     print(f"  CPU per delta, same stream, no UI    : {base / n * 1e6:7.1f} µs")
@@ -330,14 +318,19 @@ def main() -> None:
         f"  => UI cost per delta                 : {(ui['cpu_s'] - base) / n * 1e6:7.1f} µs"
         f"  (UI load {(ui['cpu_s'] - base) / ui['wall_s']:.0%} of one core)"
     )
-    print(f"  bus callback (delta into the buffer) : {ui['bus_s'] / n * 1e6:7.2f} µs per delta")
     print(
-        f"  flushes: {len(flushes)} (one TextArea edit each), median "
-        f"{statistics.median(flushes) * 1e3:.2f} ms; first tenth "
-        f"{statistics.mean(flushes[:tenth]) * 1e3:.2f} ms vs last tenth "
-        f"{statistics.mean(flushes[-tenth:]) * 1e3:.2f} ms "
-        f"(text {lines[0]:,} → {lines[-1]:,} lines)"
+        f"  CPU share while streaming            : {ui['cpu_s'] / ui['wall_s']:.1%} of one core "
+        f"(whole process, per second of streaming)"
     )
+    print(f"  bus callback (delta into the buffer) : {ui['bus_s'] / n * 1e6:7.2f} µs per delta")
+    if flushes:
+        print(
+            f"  flushes: {len(flushes)} (one TextArea edit each), median "
+            f"{statistics.median(flushes) * 1e3:.2f} ms; first tenth "
+            f"{statistics.mean(flushes[:tenth]) * 1e3:.2f} ms vs last tenth "
+            f"{statistics.mean(flushes[-tenth:]) * 1e3:.2f} ms "
+            f"(text {lines[0]:,} → {lines[-1]:,} lines)"
+        )
     reload_delays = ui["reload_key_delays"]
     print(
         f"  selecting the finished transcript    : shown after {ui['reload_s'] * 1e3:.0f} ms;"
@@ -346,13 +339,73 @@ def main() -> None:
     )
     if delays:
         print(
-            f"key press delay while streaming ({len(delays)} presses): median "
+            f"  key press delay while streaming ({len(delays)} presses): median "
             f"{statistics.median(delays) * 1e3:.1f} ms, worst {delays[-1] * 1e3:.1f} ms"
         )
-    print(
-        f"start-up to the first screen (fresh process, {len(starts)} runs): median "
-        f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        help="deltas per second (repeatable; default 250, the real pace of a long file, and "
+        "4000, the stress case)",
     )
+    parser.add_argument("--seconds", type=float, default=6.0, help="streaming time per rate")
+    parser.add_argument("--deltas", type=int, help="deltas per rate (default rate x seconds)")
+    parser.add_argument("--screen", type=Path, help="save a text capture of the main screen")
+    parser.add_argument("--demo-svg", type=Path, help="save an SVG of the demo mid-stream")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up runs")
+    args = parser.parse_args()
+    if args.demo_svg is not None:
+        demo_svg(args.demo_svg)
+        print(f"saved {args.demo_svg}")
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        for i, rate in enumerate(args.rate or [250.0, 4000.0]):
+            n = args.deltas or max(100, int(rate * args.seconds))
+            case = tmp / f"case{i}"
+            case.mkdir()
+            base = asyncio.run(stream_without_ui(n, rate, case))
+            ui = asyncio.run(stream_with_ui(n, rate, case))
+            quiet = asyncio.run(stream_with_ui(n, rate, case, keys=False))
+            if args.screen is not None:
+                args.screen.write_text(ui["screen"], encoding="utf-8")
+            report(n, rate, base, ui)
+            print(
+                f"  without key presses: UI load {(quiet['cpu_s'] - base) / quiet['wall_s']:.1%}"
+                f" of one core, whole process {quiet['cpu_s'] / quiet['wall_s']:.1%}; "
+                f"{(quiet['cpu_s'] - base) / n * 1e6:.1f} µs of UI CPU per delta"
+            )
+        if not args.no_startup:
+            starts = startup_times(tmp)
+            print(
+                f"start-up to the first screen (fresh process, {len(starts)} runs): median "
+                f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s"
+            )
+            helps = help_times()
+            for what, times in helps.items():
+                print(
+                    f"`{what}` (fresh process, {len(times)} runs): median "
+                    f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
+                )
+
+
+def help_times(runs: int = 5) -> dict[str, list[float]]:
+    """Wall time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from process start."""
+    out: dict[str, list[float]] = {}
+    for argv in (["--help"], ["transcribe", "--help"]):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "tui", *argv], capture_output=True, timeout=60, check=True
+            )
+            times.append(time.perf_counter() - t0)
+        out["stepfun-asr " + " ".join(argv)] = times
+    return out
 
 
 if __name__ == "__main__":

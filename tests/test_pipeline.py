@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -407,11 +408,15 @@ async def test_31_minute_recording(tmp_path: Path, emu: Emulator, client: AsrCli
     result = await transcribe_file(src, Settings(), client, on_event=events.append)
     assert result.duration_s == pytest.approx(1860.0, abs=0.5)
     starts = sorted(events.of(PartStarted), key=lambda p: p.index)
-    assert [(p.index, p.count) for p in starts] == [(1, 2), (2, 2)]
-    cut = starts[1].offset_s
-    assert cut % 60 > 50  # inside a pause
-    assert 25 * 60 >= cut >= 1860 - 25 * 60
-    assert len(emu.requests) == 2
+    # Over the 25-minute limit, and long enough to go as 2 x chunk_parallelism parts (at most
+    # 8: within 10 requests a minute).
+    count = min(8, 2 * Settings().chunk_parallelism)
+    assert [(p.index, p.count) for p in starts] == [(i, count) for i in range(1, count + 1)]
+    cuts = [p.offset_s for p in starts[1:]]
+    assert all(c % 60 > 50 for c in cuts)  # inside pauses
+    bounds = [0.0, *cuts, 1860.0]
+    assert all(0 < b - a <= 25 * 60 for a, b in itertools.pairwise(bounds))
+    assert len(emu.requests) == count
     assert result.segments[-1].end_ms > 1800_000
     assert work_dirs() == []
 

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 from tui import config
 from tui.config import REGIONS, ConfigError, Settings
 from tui.config_values import LANGUAGES
-from tui.stepfun.options import plan_model_problem
 
 
 def client_options() -> argparse.ArgumentParser:
@@ -99,6 +98,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             require_model()  # asked for on the command line: say so before any upload
         except ModelMissingError as exc:
             raise ConfigError(f"--speakers: {exc}") from None
+    from tui.stepfun.options import plan_model_problem
+
     if getattr(args, "model", None) and (problem := plan_model_problem(settings)):
         raise ConfigError(problem)  # Step Plan has one model; say so before any upload
     if getattr(args, "region", None) and not getattr(args, "base_url", None):

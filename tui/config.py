@@ -9,19 +9,20 @@ file itself is read and written by ``tui.config_file``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import ipaddress
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tui import config_file, locations
 from tui import config_values as values
-from tui.config_file import Repair, UnreadableConfig
 from tui.secrets import Secret, mask_key
+
+if TYPE_CHECKING:
+    from tui.config_file import Repair
+# The config file's reader/writer (tomlkit), ipaddress and difflib are imported where used:
+# `stepfun-asr --help` reads no file and must start quickly.
 
 REGIONS: dict[str, str] = {
     "cn": "https://api.stepfun.com/v1",
@@ -56,7 +57,7 @@ class Settings:
     compress: bool = True
     compress_threshold_mb: float = 5.0
     chunk_minutes: float = 25.0
-    chunk_parallelism: int = 2
+    chunk_parallelism: int = 4
     ffmpeg_path: str | None = None
     # Review playback: None/"default" the system's output, "null" a silent sink at real-time
     # pace (headless machines, tests), else a device name (STEPFUN_ASR_AUDIO_DEVICE overrides).
@@ -118,6 +119,8 @@ def validate_base_url(url: str) -> str:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -135,6 +138,8 @@ def known_setting(name: str) -> None:
     """ConfigError naming the close matches when ``name`` is not a setting."""
     if name in _FIELDS:
         return
+    import difflib
+
     close = difflib.get_close_matches(name, _FIELDS, n=3, cutoff=0.6)
     close += [f for f in _FIELDS if len(name) >= 3 and name in f and f not in close]
     if close:
@@ -240,9 +245,11 @@ def insecure_mode(path: Path) -> bool:
 
 def read_file(path: Path) -> dict[str, Any]:
     """The file's values, untyped ({} when absent); ConfigError in one sentence when unreadable."""
+    from tui import config_file
+
     try:
         return config_file.read_values(path)
-    except UnreadableConfig as exc:
+    except config_file.UnreadableConfig as exc:
         raise ConfigError(
             f"The config file {path} is not valid TOML ({exc.problem.describe()}); fix it in "
             "an editor, or run `stepfun-asr config set NAME VALUE`, which comments out the "
@@ -279,6 +286,8 @@ def check_values(raw: dict[str, Any], settings: Settings, path: Path) -> Secret 
 
 
 def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    from tui import locations
+
     path = path or locations.config_file()
     env = dict(os.environ) if env is None else env
     settings = Settings()
@@ -332,10 +341,14 @@ def edit(
     line. Setting the region removes a stored base_url (which would otherwise override it). A
     file that does not parse is repaired as described in ``tui.config_file``.
     """
+    from tui import locations
+
     path = path or locations.config_file()
     typed: dict[str, Any] = {}
     for name, value in updates.items():
         typed[name] = check_key(value) if name == "api_key" else coerce(name, value)
+    from tui import config_file
+
     try:
         doc, repair = config_file.open_for_edit(path)
     except OSError as exc:

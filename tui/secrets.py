@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _REDACTED = "[REDACTED]"
-# Bearer tokens in echoed headers are redacted even when we do not know the key itself.
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{6,}")
+
+
+@functools.cache
+def _bearer() -> re.Pattern[str]:
+    """Bearer tokens in echoed headers are redacted even when we do not know the key itself.
+    Compiled on first use: a case-blind pattern costs start-up time `--help` should not pay."""
+    return re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{6,}")
 
 
 def mask_key(key: str | None) -> str:
@@ -21,7 +27,7 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, _REDACTED)
-    return _BEARER.sub(lambda m: m.group(1) + _REDACTED, text)
+    return _bearer().sub(lambda m: m.group(1) + _REDACTED, text)
 
 
 class Secret:

@@ -14,6 +14,7 @@ part's offset is exactly its cut point and its timestamps shift by that much.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -38,6 +39,10 @@ SILENCE_MIN_S = 0.5
 # Look for a pause within this fraction of the limit around each aimed cut.
 WINDOW_FRACTION = 0.2
 MIN_PART_S = 30.0
+# A pause scan is split across processes only in stretches at least this long.
+PARALLEL_SCAN_MIN_S = 60.0
+# Pauses this close across a stretch boundary are one pause.
+JOIN_GAP_S = 0.05
 
 _START = re.compile(r"silence_start:\s*(-?\d+(?:\.\d+)?)")
 _END = re.compile(r"silence_end:\s*(-?\d+(?:\.\d+)?)")
@@ -98,9 +103,48 @@ async def detect_silences(
     *,
     pcm: AudioFormat | None = None,
     cancel: asyncio.Event | None = None,
+    jobs: int = 1,
 ) -> list[Silence]:
+    """The pauses in ``src``. With ``jobs`` > 1 a long file is scanned as that many stretches
+    at once (one ffmpeg each, the decode being the cost); a pause across two stretches is
+    joined again."""
+    n = max(1, min(jobs, int(duration_s // PARALLEL_SCAN_MIN_S)))
+    bounds = [duration_s * i / n for i in range(n + 1)]
+    found = await asyncio.gather(
+        *(
+            _scan(ffmpeg, src, a, b, last=i == n - 1, pcm=pcm, cancel=cancel)
+            for i, (a, b) in enumerate(itertools.pairwise(bounds))
+        )
+    )
+    merged: list[Silence] = []
+    for silence in (s for stretch in found for s in stretch):
+        if merged and silence.start_s <= merged[-1].end_s + JOIN_GAP_S:
+            merged[-1] = Silence(merged[-1].start_s, max(merged[-1].end_s, silence.end_s))
+        else:
+            merged.append(silence)
+    return merged
+
+
+async def _scan(
+    ffmpeg: str,
+    src: Path,
+    start_s: float,
+    end_s: float,
+    *,
+    last: bool,
+    pcm: AudioFormat | None,
+    cancel: asyncio.Event | None,
+) -> list[Silence]:
+    """silencedetect over ``start_s``..``end_s`` (the last stretch: to the end of the input,
+    whatever the probed length), in file time."""
+    inp = input_args(src, pcm)
+    seek = ["-ss", f"{start_s:.3f}"] if start_s > 0 else []
+    length = [] if last else ["-t", f"{end_s - start_s:.3f}"]
     args = [
-        *input_args(src, pcm),
+        *inp[:-2],
+        *seek,
+        *inp[-2:],
+        *length,
         "-vn",
         "-af",
         f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_S}",
@@ -111,7 +155,10 @@ async def detect_silences(
     res = await ff.run(ffmpeg, args, cancel=cancel)
     if res.returncode != 0:
         raise bad_input(src, transcode_failure(res.stderr, res.returncode))
-    return parse_silences(res.stderr, duration_s)
+    found = parse_silences(res.stderr, end_s - start_s)
+    if not start_s:
+        return found
+    return [Silence(s.start_s + start_s, s.end_s + start_s) for s in found]
 
 
 def plan_cuts(duration_s: float, silences: list[Silence], chunk_s: float) -> list[float]:

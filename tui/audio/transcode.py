@@ -1,7 +1,7 @@
 """Turn any audio (or the audio of a video) into what the API takes best: 16 kHz mono Ogg/Opus.
 
-24 kbit/s Opus in VoIP mode keeps speech intelligible for recognition and makes 30 minutes
-about 5 MB (a 16 kHz 16-bit WAV of the same length is 57 MB). ``-vn`` drops video streams.
+28 kbit/s Opus in VoIP mode keeps speech intelligible for recognition and makes 30 minutes
+about 6.5 MB (a 16 kHz 16-bit WAV of the same length is 57 MB). ``-vn`` drops video streams.
 
 The timeline is kept: a gap in the input's timestamps (an AMR phone call's DTX pauses, whose
 NO_DATA/SID frames ffmpeg's decoder drops; a WebRTC recorder's missing packets) becomes silence
@@ -23,12 +23,16 @@ from tui.audio.headers import read_header_info
 from tui.audio.probe import bad_input
 from tui.errors import AsrError, ErrorKind
 
-OPUS_BITRATE = "24k"
+# Chosen for speech recognition at speed (benchmarks/bench_opus_settings.py): 28 kbit/s at
+# encoder complexity 0 with 60 ms frames takes ~2.7x less CPU than 24 kbit/s at complexity 5
+# with 20 ms frames (~350x against ~130x real time per core on 16 kHz speech here), and is as
+# close to the source by log-spectral distance (7.3 against 7.2 dB; 24 kbit/s at complexity 0
+# is 7.8, 16 kbit/s 9.2, 12 kbit/s, which falls back to narrowband, 29). Opus's own guidance
+# puts wideband speech at 16-20 kbit/s; the extra bits pay back what the fast encoder gives up.
+OPUS_BITRATE = "28k"
 SAMPLE_RATE = 16000
-# Output options shared by single transcodes and split parts.
-# Encoder complexity 5 (default 10) encodes ~1.5x faster at nearly the same size; at 24 kbit/s
-# for speech the quality difference does not matter to recognition (bench_compression.py).
-OPUS_COMPLEXITY = "5"
+OPUS_COMPLEXITY = "0"
+OPUS_FRAME_MS = "60"
 # first_pts=0: sound that starts late in a video (an empty edit, -itsoffset) keeps its offset,
 # so subtitles line up with the picture.
 KEEP_TIMELINE = ["-af", "aresample=async=1:first_pts=0,asetpts=N/SR/TB"]
@@ -51,6 +55,8 @@ OPUS_ARGS = [
     "voip",
     "-compression_level",
     OPUS_COMPLEXITY,
+    "-frame_duration",
+    OPUS_FRAME_MS,
 ]
 # Used for split parts when compression is off: lossless, still mono 16 kHz to stay small.
 WAV_ARGS = [

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
 from pathlib import Path
 
-from tui import config, locations
+from tui import config
 from tui.cli_common import quiet
 from tui.config import ConfigError
 
@@ -42,6 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run_set_key(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
+        import getpass
+
         key = getpass.getpass("StepFun API key (input hidden): ")
     else:
         key = sys.stdin.readline()
@@ -59,6 +60,8 @@ def run_set_key(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from tui import locations
+
     if getattr(args, "for_path", None) is not None:
         return run_show_for(args)
     try:
@@ -87,6 +90,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_path(args: argparse.Namespace) -> int:
+    from tui import locations
+
     print(f"config  {locations.config_file()}")
     print(f"jobs    {locations.default_db_path()}")
     print(f"cache   {locations.cache_dir()}")

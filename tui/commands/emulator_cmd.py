@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import signal
 import sys
 import threading
@@ -58,11 +57,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="413",
         help="how a body over --max-body-bytes is refused: a 413 answer, or a reset mid-upload",
     )
+    p.add_argument(
+        "--uplink-mbit",
+        type=float,
+        default=None,
+        metavar="N",
+        help="read request bodies at N Mbit/s, one link shared by all uploads (default: no limit)",
+    )
+    p.add_argument(
+        "--service-speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="answer like a service working at X times real time after a start-up "
+        "(--service-startup); 95 with 0.8 s is the seed's headline speed",
+    )
+    p.add_argument(
+        "--service-startup",
+        type=float,
+        default=0.8,
+        metavar="S",
+        help="seconds before the first word when --service-speed is given (default 0.8)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import secrets
+
     from tui.stepfun.emulator import FAULTS, Emulator  # register() stays cheap
+    from tui.stepfun.emulator.link import ServiceModel
+
+    if (args.uplink_mbit is not None and args.uplink_mbit <= 0) or (
+        args.service_speed is not None and (args.service_speed <= 0 or args.service_startup < 0)
+    ):
+        print(
+            "--uplink-mbit and --service-speed must be above 0 and --service-startup at least 0.",
+            file=sys.stderr,
+        )
+        return 2
+    service = ServiceModel(args.service_startup, args.service_speed) if args.service_speed else None
 
     keys = {k: "normal" for k in args.key or ["emu-" + secrets.token_hex(16)]}
     keys.update({k: "plan" for k in args.plan_key or ["emu-plan-" + secrets.token_hex(16)]})
@@ -79,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             drift=args.drift,
             max_body_bytes=args.max_body_bytes,
             body_limit=args.body_limit,
+            uplink_mbit=args.uplink_mbit,
+            service=service,
         ).start()
     except OSError as exc:
         print(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -252,6 +251,8 @@ def run_retry(args: argparse.Namespace) -> int:
             print(f"job {job.id} queued again: {job.source}", flush=True)
         if settings is None:
             return 0
+        import asyncio
+
         asyncio.run(_drain_printing(engine, job.id))
         final = engine.store.get_job(job.id)
     if final is None:
@@ -291,6 +292,8 @@ def run_cross_check(args: argparse.Namespace) -> int:
         except (JobStateError, KeyError) as exc:
             print(f"stepfun-asr: {_sentence(exc)}", file=sys.stderr)
             return 1
+        import asyncio
+
         asyncio.run(_drain_printing(engine, job_id))
     return 0 if outcome == [True] else 1
 

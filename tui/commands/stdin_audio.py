@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from tui.audio.sniff import AUDIO_EXTENSIONS, sniff_bytes
 from tui.cli_common import fail_usage
 
 if TYPE_CHECKING:
@@ -84,6 +83,8 @@ class StdinAudio:
 
 def _stem_and_hint(name: str | None) -> tuple[str, str | None]:
     """``--name talk.m4a`` → ("talk", ".m4a"); ``--name talk`` → ("talk", None)."""
+    from tui.audio.sniff import AUDIO_EXTENSIONS
+
     if not name:
         return DEFAULT_NAME, None
     base = Path(name).name
@@ -96,6 +97,8 @@ def _stem_and_hint(name: str | None) -> tuple[str, str | None]:
 
 
 def _extension(head: bytes, declared: str | None, hint: str | None) -> str:
+    from tui.audio.sniff import sniff_bytes
+
     if declared:  # --format: the user knows best
         return _EXTENSION.get(declared, "")
     sniffed = sniff_bytes(head)
@@ -153,6 +156,8 @@ def _into(
     stream: BinaryIO,
     folder: tempfile.TemporaryDirectory[str],
 ) -> StdinAudio:
+    from tui.audio.sniff import AUDIO_EXTENSIONS
+
     try:
         fd = stream.fileno()
     except (OSError, ValueError):

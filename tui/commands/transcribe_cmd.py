@@ -23,7 +23,7 @@ from tui.cli_common import (
     quiet,
 )
 from tui.commands import stdin_audio
-from tui.transcript.formats import FORMATS
+from tui.transcript.format_names import FORMATS
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: building the parser stays cheap
     from tui.config import Settings
@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         show_text = not (quiet() and formats)  # -q with files to write: nothing on stdout
         report = BatchReport(engine, jobs, as_json=args.json, live=live, show_text=show_text)
         engine.bus.subscribe(report.on_event)
+        import asyncio
+
         asyncio.run(engine.drain([job.id for job in jobs]))
         return report.finish()
 

@@ -9,7 +9,6 @@ No Textual import anywhere on this path.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import signal
 import sys
@@ -183,10 +182,14 @@ def run(args: argparse.Namespace) -> int:
     logs.start(args.log_file if "log_file" in args else None, "watch daemon")
     with engine:
         engine.watch(config)
+        import asyncio
+
         return asyncio.run(_daemon(args, engine))
 
 
 async def _daemon(args: argparse.Namespace, engine: Engine) -> int:
+    import asyncio
+
     printer = EventPrinter(engine.store, sys.stdout)
     engine.bus.subscribe(printer)
     stop = asyncio.Event()

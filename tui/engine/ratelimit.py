@@ -1,4 +1,4 @@
-"""A requests-per-minute limiter, and an httpx transport that applies it to every request.
+"""A requests-per-minute limiter (``tui.engine.limited_transport`` applies it to every request).
 
 StepFun's lowest pay-as-you-go tier allows 10 requests a minute. The limiter is an exact sliding
 window (never more than ``rpm`` starts in any 60 s), so a big drop waits instead of drowning in
@@ -11,8 +11,6 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-
-import httpx
 
 WINDOW_S = 60.0
 
@@ -63,16 +61,3 @@ class RateLimiter:
                     break
                 await asyncio.sleep(delay)
             self._starts.append(self._clock())
-
-
-class RateLimitedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, limiter: RateLimiter, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self.limiter = limiter
-        self.inner = inner or httpx.AsyncHTTPTransport(retries=1)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self.limiter.acquire()
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

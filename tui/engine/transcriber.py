@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from tui.audio.encoding import AudioFormat
 from tui.config import Settings
-from tui.engine.ratelimit import RateLimitedTransport, RateLimiter
+from tui.engine.ratelimit import RateLimiter
 from tui.transcript.model import TranscriptionResult
 
 
@@ -65,18 +65,29 @@ TranscriberFactory = Callable[
 ]
 
 
+# Requests at once, all jobs together: the lowest pay-as-you-go tier's concurrency limit
+# (5, stepfun-api.md), so parts of long recordings sent at once stay within it.
+IN_FLIGHT = 5
+
+
 @contextlib.asynccontextmanager
 async def pipeline_transcriber(
     settings: Settings, limiter: RateLimiter
 ) -> AsyncIterator[Transcriber]:
     """The real transcriber: one AsrClient shared by all jobs, every HTTP request (the
     cross-check engine's too) rate-limited."""
+    from tui.engine.limited_transport import RateLimitedTransport
     from tui.pipeline.transcription import cross_check_file, transcribe_file
     from tui.stepfun.client import AsrClient
+    from tui.stepfun.uplink_meter import UplinkMeter
 
     transport = None if limiter.unlimited else RateLimitedTransport(limiter)
     async with AsrClient(
-        settings.require_key(), settings.resolved_base_url, transport=transport
+        settings.require_key(),
+        settings.resolved_base_url,
+        transport=transport,
+        uplink=UplinkMeter.shared(),  # the rate the last process measured is a start
+        max_in_flight=IN_FLIGHT,
     ) as client:
         fn: Any = functools.partial(transcribe_file, client=client)
         check: Any = functools.partial(cross_check_file, client=client)

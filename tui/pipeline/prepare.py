@@ -16,7 +16,7 @@ from tui import locations
 from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.probe import ProbeResult
-from tui.audio.split import Silence, cut_part, detect_silences, plan_cuts, plan_parts
+from tui.audio.split import PartPlan, Silence, cut_part, detect_silences, plan_cuts, plan_parts
 from tui.audio.transcode import encode_opus, to_opus
 from tui.config import Settings
 from tui.errors import AsrError, ErrorKind
@@ -30,6 +30,7 @@ from tui.pipeline.sendable import (
     sent_mismatch,
 )
 from tui.pipeline.stages import EventCallback, Preparing
+from tui.pipeline.uplink import cores
 from tui.stepfun.options import AudioInput
 from tui.transcript.cues import format_clock
 from tui.transcript.model import TrustWarning, WarningKind
@@ -118,6 +119,8 @@ class Preparer:
         self.silences: list[Silence] = []  # found while splitting
         self.info: ProbeResult | None = None
         self.plan: SendPlan | None = None
+        # Parts being cut, by index: each is sent as soon as its own cut is done.
+        self.cuts: dict[int, asyncio.Task[None]] = {}
 
     def probed(self, info: ProbeResult) -> None:
         """Keep what the probe found; a truncated file or an estimated length is a warning."""
@@ -132,13 +135,20 @@ class Preparer:
         return ff.require_ffmpeg(self.settings.ffmpeg_path, f"{self.path.name} ({why})")
 
     async def single(
-        self, kind: str | None, info: ProbeResult, size: int, pcm: AudioFormat | None
+        self,
+        kind: str | None,
+        info: ProbeResult,
+        size: int,
+        pcm: AudioFormat | None,
+        worth: bool = True,
     ) -> AudioInput:
-        """The whole file as one request: as it is when the API takes it, else as Opus."""
+        """The whole file as one request: as it is when the API takes it, else as Opus.
+        ``worth``: compressing would get the transcript sooner (``tui.pipeline.uplink``); a
+        file under the compress threshold goes as it is anyway."""
         plan = self.plan = send_plan(kind, info, pcm)
         native = plan.native
         big = size > self.settings.compress_threshold_mb * 1_000_000
-        compress = kind in ("wav", "pcm") and big and self.settings.compress
+        compress = big and worth and self.settings.compress
         if native is not None and not plan.transcode and not compress:
             return AudioInput(str(self.path), native, info.duration_s)
         if native is not None and self.ffmpeg is None:
@@ -166,32 +176,82 @@ class Preparer:
         if found is not None:
             self.warnings.append(found)
 
-    async def split(self, duration: float, chunk_s: float, pcm: AudioFormat | None) -> list[Part]:
-        """Parts cut at pauses, each under ``chunk_s`` (Opus, or 16 kHz WAV uncompressed)."""
+    async def split(
+        self,
+        duration: float,
+        chunk_s: float,
+        pcm: AudioFormat | None,
+        *,
+        compress: bool | None = None,
+        limit_s: float | None = None,
+    ) -> list[Part]:
+        """Parts cut at pauses, each under ``chunk_s`` (Opus, or 16 kHz WAV uncompressed).
+
+        The parts are cut in the background, as many at once as there are cores, earliest
+        first; ``ready(index)`` waits for one, so a part is sent as soon as it exists.
+        ``limit_s``: the per-request limit (for the message when ffmpeg is missing)."""
+        limit = chunk_s if limit_s is None else limit_s
         exe = self.need_ffmpeg(
             f"{format_clock(int(duration * 1000))} is longer than the "
-            f"{chunk_s / 60:.0f}-minute limit and must be split"
+            f"{limit / 60:.0f}-minute limit and must be split"
+            if duration > limit
+            else "it is cut into parts sent at once"
         )
         self.emit(Preparing("finding pauses to split at"))
-        self.silences = await detect_silences(exe, self.path, duration, pcm=pcm, cancel=self.cancel)
+        self.silences = await detect_silences(
+            exe, self.path, duration, pcm=pcm, cancel=self.cancel, jobs=cores()
+        )
         plans = plan_parts(duration, plan_cuts(duration, self.silences, chunk_s))
         self.emit(Preparing(f"splitting into {len(plans)} parts"))
-        compress = self.settings.compress
+        compress = self.settings.compress if compress is None else compress
         fmt = AudioFormat("ogg" if compress else "wav")
         suffix = ".ogg" if compress else ".wav"
+        slots = asyncio.Semaphore(cores())
         parts: list[Part] = []
         for plan in plans:
             dst = self.work.path / f"part_{plan.index:03d}{suffix}"
+            cut = self._cut(exe, plan, dst, compress, pcm, duration, slots)
+            self.cuts[plan.index] = asyncio.ensure_future(cut)
+            parts.append(Part(plan, AudioInput(str(dst), fmt, plan.duration_s)))
+        return parts
+
+    async def _cut(
+        self,
+        exe: str,
+        plan: PartPlan,
+        dst: Path,
+        compress: bool,
+        pcm: AudioFormat | None,
+        duration: float,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        async with slots:
             done = await cut_part(
                 exe, self.path, plan, dst, compress=compress, pcm=pcm, cancel=self.cancel
             )
-            # The last part runs to the end of the input, whatever its planned length.
-            if plan.index < plan.count:
-                self._check_sent(done.sent_s, plan.duration_s, plan.index)
-            elif done.sent_s is not None:
-                self._check_sent(plan.offset_s + done.sent_s, duration, None)
-            parts.append(Part(plan, AudioInput(str(dst), fmt, plan.duration_s)))
-        return parts
+        # The last part runs to the end of the input, whatever its planned length.
+        if plan.index < plan.count:
+            self._check_sent(done.sent_s, plan.duration_s, plan.index)
+        elif done.sent_s is not None:
+            self._check_sent(plan.offset_s + done.sent_s, duration, None)
+
+    async def ready(self, index: int) -> None:
+        """Wait until part ``index`` is cut (at once for a part that was never cut)."""
+        task = self.cuts.get(index)
+        if task is not None:
+            await task
+
+    async def all_ready(self) -> None:
+        for index in sorted(self.cuts):
+            await self.ready(index)
+
+    async def stop_cuts(self) -> None:
+        """Cancel the cuts still running and wait for them (their files go with the work
+        folder); a cut's failure nobody awaited is dropped here, the part's error said it."""
+        for task in self.cuts.values():
+            task.cancel()
+        if self.cuts:
+            await asyncio.gather(*self.cuts.values(), return_exceptions=True)
 
     async def for_legacy(self, part: Part) -> tuple[Path, str]:
         """(file, format type) of ``part`` as the legacy endpoint takes it: mp3/pcm/ogg/wav

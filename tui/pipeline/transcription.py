@@ -58,6 +58,7 @@ from tui.pipeline.second_opinion import (
     plan_no_cross_check,
     unavailable_here,
 )
+from tui.pipeline.sendable import send_plan
 from tui.pipeline.stages import (
     Event,
     EventCallback,
@@ -66,9 +67,15 @@ from tui.pipeline.stages import (
     Preparing,
     Probed,
 )
+from tui.pipeline.uplink import choose
 from tui.speakers.background import SpeakerJob, start_speakers
 from tui.stepfun.client import AsrClient
-from tui.stepfun.events import AttemptRestarted, ClientEvent, DeltaReceived, TranscriptDone
+from tui.stepfun.events import (
+    AttemptRestarted,
+    ClientEvent,
+    DeltaReceived,
+    TranscriptDone,
+)
 from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.transcript import cost as costs
 from tui.transcript.align import align
@@ -247,6 +254,7 @@ class _Job:
         finally:
             if self.speakers is not None:
                 self.speakers.cancel()
+            await self.prep.stop_cuts()
             await self.work.remove()
 
     async def _prepare(self) -> tuple[list[Part], float]:
@@ -265,10 +273,32 @@ class _Job:
         duration = info.duration_s
         self.emit(Probed(duration, info.estimated))
 
-        chunk_s = chunk_seconds(self.settings.chunk_minutes)
-        if duration > chunk_s:
-            return await self.prep.split(duration, chunk_s, pcm), duration
-        audio = await self.prep.single(kind, info, size, pcm)
+        limit_s = chunk_seconds(self.settings.chunk_minutes)
+        has_ffmpeg = self.prep.ffmpeg is not None
+        native = send_plan(kind, info, pcm).native is not None
+        choice = choose(
+            duration,
+            size / max(duration, 0.001),
+            parallel=max(1, self.settings.chunk_parallelism),
+            limit_s=limit_s,
+            can_compress=self.settings.compress,  # without ffmpeg: a note says what it cost
+            can_cut=has_ffmpeg,
+            whole_ok=native,
+            uplink_bps=self.client.uplink.bytes_per_s,
+        )
+        if duration > limit_s or choice.parts > 1:
+            # Parts of at most d / (n - 1/2): plan_cuts makes n of them, aiming at even shares,
+            # with room to move each cut to a pause.
+            part_s = min(limit_s, duration / max(0.5, choice.parts - 0.5))
+            parts = await self.prep.split(
+                duration,
+                part_s,
+                pcm,
+                compress=choice.compress if self.settings.compress else False,
+                limit_s=limit_s,
+            )
+            return parts, duration
+        audio = await self.prep.single(kind, info, size, pcm, worth=choice.compress)
         return [Part(PartPlan(1, 1, 0.0, duration), audio)], duration
 
     async def _transcribe(self) -> TranscriptionResult:
@@ -328,6 +358,7 @@ class _Job:
         if self._plan:
             raise AsrError(ErrorKind.MODEL_UNAVAILABLE, plan_no_cross_check())
         parts, duration = await self._prepare()
+        await self.prep.all_ready()
         known = previous.duration_s
         if known is not None and abs(duration - known) > max(SAME_DURATION_S, known * 0.01):
             raise bad_input(
@@ -402,10 +433,14 @@ class _Job:
         limit = asyncio.Semaphore(max(1, self.settings.chunk_parallelism))
 
         async def one(part: Part) -> None:
+            # Slots are taken in file order (the semaphore is FIFO) and the parts are cut
+            # earliest first, so a part goes as soon as it is cut and a slot is free.
             async with limit:
+                await self.prep.ready(part.plan.index)
                 await self._transcribe_part(part, order)
 
         if len(parts) == 1:
+            await self.prep.ready(1)
             await self._transcribe_part(parts[0], order)
             return
         try:

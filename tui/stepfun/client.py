@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from tui.stepfun.events import (
 )
 from tui.stepfun.options import AudioInput, TranscriptionOptions
 from tui.stepfun.request import StreamedBody
+from tui.stepfun.uplink_meter import UplinkMeter
 from tui.transcript.model import Segment
 
 EventCallback = Callable[[ClientEvent], None]
@@ -65,6 +68,8 @@ class AsrClient:
         timeout: httpx.Timeout | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         large_body_bytes: int = LARGE_BODY_BYTES,
+        uplink: UplinkMeter | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         if not api_key:
             raise AsrError(
@@ -76,6 +81,11 @@ class AsrClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.large_body_bytes = large_body_bytes
+        # What uploads through this client measured (the pipeline decides compression by it).
+        self.uplink = uplink if uplink is not None else UplinkMeter()
+        # Requests at once through this client (all jobs' parts and cross-checks): the
+        # account's concurrency limit, so parts sent at once do not earn 429s.
+        self._in_flight = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             # Connect errors are safe to retry at the transport: nothing was sent yet.
@@ -187,11 +197,26 @@ class AsrClient:
             }
         )
         segments: list[Segment] = []
+        async with self._in_flight or contextlib.nullcontext():
+            return await self._stream(body, url, headers, options, emit, segments, uploaded)
+
+    async def _stream(
+        self,
+        body: StreamedBody,
+        url: str,
+        headers: dict[str, str],
+        options: TranscriptionOptions,
+        emit: EventCallback,
+        segments: list[Segment],
+        uploaded: list[int],
+    ) -> tuple[str, list[Segment], dict[str, Any]]:
+        started = time.monotonic()
         try:
             async with self._http.stream(
                 "POST", url, content=body.chunks(), headers=headers
             ) as response:
                 await self._check_response(response, url, options.model)
+                self.uplink.record(body.content_length, time.monotonic() - started)
                 async for event in _events(response):
                     if (problem := failures.stream_record_error(event)) is not None:
                         raise problem

@@ -27,11 +27,10 @@ from tui.transcript.cues import (
     is_cjk_text,
     split_sentences,
 )
+from tui.transcript.format_names import EXTENSIONS as EXTENSIONS
+from tui.transcript.format_names import FORMATS as FORMATS
 from tui.transcript.model import Segment, TranscriptionResult
 from tui.transcript.text import join_texts
-
-FORMATS = ("txt", "srt", "vtt", "json", "md")
-EXTENSIONS = {"txt": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json", "md": ".md"}
 
 # Markdown paragraphs: a new one after this pause, or once this long at a sentence end.
 PARAGRAPH_PAUSE_MS = 2000

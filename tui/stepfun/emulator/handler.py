@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from tui.audio.headers import header_info_from_bytes
 from tui.stepfun.emulator import faults as F
 from tui.stepfun.emulator.directive import read_directive
+from tui.stepfun.emulator.link import PIECE
 from tui.stepfun.emulator.parse import BadRequest, parse_legacy, parse_sse
 from tui.stepfun.emulator.records import RequestRecord
 from tui.stepfun.emulator.script import FormatSpec, Script, build, drifted, without
@@ -216,6 +217,7 @@ class Handler(BaseHTTPRequestHandler):
             hotwords=req.hotwords,
             text=text if isinstance(text, str) else None,
             repeat_factor=repeat,
+            region_words=self.emulator.region_words,
         )
         if fault is not None and "stop_early" in fault.wire:
             script = without(script, fault.get_float("at", (script.duration_s or 0) / 2), 1e9)
@@ -332,10 +334,12 @@ class Handler(BaseHTTPRequestHandler):
             tokens = tokens[: max(0, fault.get_int("after", 0 if main == "stall" else 2))]
         t0 = time.monotonic()
         for tok in tokens:
-            if emu.rtf > 0:
+            if emu.service is not None:
+                wait = t0 + emu.service.at(tok.end_ms / 1000) - time.monotonic()
+            else:
                 wait = t0 + tok.end_ms / 1000 * emu.rtf - time.monotonic()
-                if wait > 0 and emu._stop.wait(wait):
-                    return  # the server is stopping
+            if wait > 0 and emu._stop.wait(wait):
+                return  # the server is stopping
             rec.deltas_sent += 1  # counted first: a client that has N deltas sees >= N here
             send(events.delta(tok))
         if fault is not None and main in ("error_event", "internal_error"):
@@ -355,6 +359,11 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and main == "stall":
             self._linger(rec, fault.wait_s(30.0))
             return  # closed without ending the body
+        if emu.service is not None:
+            # The answer is complete only once the service has worked through all the audio.
+            wait = t0 + emu.service.at(script.duration_s or 0.0) - time.monotonic()
+            if wait > 0 and emu._stop.wait(wait):
+                return
         sentinel = "done_sentinel" in wire
         rec.done_sent = True
         send(events.done(script), final=not sentinel)
@@ -446,11 +455,22 @@ class Handler(BaseHTTPRequestHandler):
             [("X-Content-Type-Options", "nosniff"), F.INVENTED_HEADER],
         )
 
+    def _piece(self, n: int) -> int:
+        """How much to read next (at most ``n``): small pieces when the uplink is modelled."""
+        return min(n, _READ_PIECE if self.emulator.uplink is None else PIECE)
+
+    def _carried(self, k: int) -> None:
+        """Wait until ``k`` bytes just read would have crossed the modelled uplink."""
+        link = self.emulator.uplink
+        if link is not None and k and not link.take(k):
+            raise ConnectionError("the emulator is stopping")
+
     def _read_exact(self, buf: bytearray, n: int) -> None:
         while n > 0:
-            piece = self.rfile.read(min(n, _READ_PIECE))
+            piece = self.rfile.read(self._piece(n))
             if not piece:
                 raise ConnectionError("client closed the connection mid-body")
+            self._carried(len(piece))
             buf += piece
             n -= len(piece)
 
@@ -481,9 +501,10 @@ class Handler(BaseHTTPRequestHandler):
             buf = bytearray(n)  # sized once: no growth copies for a 100 MB body
             view, got = memoryview(buf), 0
             while got < n:
-                k = self.rfile.readinto(view[got : got + _READ_PIECE])
+                k = self.rfile.readinto(view[got : got + self._piece(n - got)])
                 if not k:
                     raise ConnectionError("client closed the connection mid-body")
+                self._carried(k)
                 got += k
         if rec is not None:
             rec.body_bytes = len(buf)

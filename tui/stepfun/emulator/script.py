@@ -235,11 +235,14 @@ def build(
     hotwords: list[str] | None = None,
     text: str | None = None,
     repeat_factor: float | None = None,
+    region_words: bool = False,
 ) -> Script:
     duration, regions = analyse(audio, fmt)
     if duration is None or duration < MIN_AUDIO_S or not regions:
         return Script([], "", zero_usage(), duration, regions)
     voiced_s = sum(b - a for a, b in regions)
+    if region_words and text is None and fmt.type in ("wav", "pcm"):
+        return _by_region(regions, duration)
     if text is not None:
         chunks = split_text(text)
     else:
@@ -254,6 +257,17 @@ def build(
     full = "".join(t.text for t in tokens)
     if not full:
         return Script([], "", zero_usage(), duration, regions)
+    return Script(tokens, full, usage_for(duration, len(tokens)), duration, regions)
+
+
+def _by_region(regions: list[tuple[float, float]], duration: float) -> Script:
+    """One word per voiced stretch, named by its length in half seconds (the windowing moves a
+    stretch's ends by under 50 ms, so a stretch L = k/2 + 1/4 s long always gets word k)."""
+    tokens = []
+    for i, (a, b) in enumerate(regions):
+        word = _EN_WORDS[int((b - a) / 0.5) % len(_EN_WORDS)]
+        tokens.append(Token(word if i == 0 else " " + word, round(a * 1000), round(b * 1000)))
+    full = "".join(t.text for t in tokens)
     return Script(tokens, full, usage_for(duration, len(tokens)), duration, regions)
 
 

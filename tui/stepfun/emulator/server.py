@@ -12,6 +12,7 @@ from typing import Any
 
 from tui.stepfun.emulator.faults import FaultQueue, parse_fault
 from tui.stepfun.emulator.handler import Handler
+from tui.stepfun.emulator.link import ServiceModel, Uplink
 from tui.stepfun.emulator.records import RecordLog, RequestRecord
 from tui.stepfun.options import LEGACY_ACCEPTS
 
@@ -41,6 +42,12 @@ class Emulator:
     ``legacy_models``: what /audio/transcriptions accepts (others: 404 model_invalid, or the
     wrong-endpoint 400 for an SSE model). step-asr-1.1 was seen there in April 2026 only, so
     tests can take it away.
+    ``uplink_mbit``: request bodies are read at this rate, one link shared by all connections
+    (None: as fast as loopback). ``service``: how long the service takes to answer
+    (``ServiceModel()``: the seed's 0.8 s + audio / 95; None: at once, or paced by ``rtf``).
+    ``region_words``: one word per voiced stretch of 16-bit PCM, chosen by the stretch's length
+    instead of a hash of the whole body, so the same speech cut into parts gives the same words
+    (how the parallel path is checked against the one-request path).
     """
 
     def __init__(
@@ -55,6 +62,9 @@ class Emulator:
         max_body_bytes: int | None = None,
         body_limit: str = "413",
         legacy_models: tuple[str, ...] = LEGACY_ACCEPTS,
+        uplink_mbit: float | None = None,
+        service: ServiceModel | None = None,
+        region_words: bool = False,
     ) -> None:
         if keys is None:
             keys = {
@@ -77,6 +87,9 @@ class Emulator:
         self._faults = FaultQueue()
         self._records = RecordLog()
         self._stop = threading.Event()
+        self.uplink = Uplink(uplink_mbit, self._stop) if uplink_mbit else None
+        self.service = service
+        self.region_words = region_words
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._directive_uses: dict[str, int] = {}
