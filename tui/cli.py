@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "tui.commands.jobs_cmd",
     "tui.commands.emulator_cmd",
     "tui.commands.tui_cmd",
+    "tui.commands.db_cmd",
 )
 
 EXIT_CODES = """exit codes:
@@ -51,8 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    # A file name with bytes that are not UTF-8 is printed escaped, never a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return int(args.func(args))
+    except Exception as exc:
+        from tui.store.errors import StoreError, is_store_error, store_error_sentence
+
+        if not isinstance(exc, StoreError) and not is_store_error(exc):
+            raise
+        print(
+            f"stepfun-asr: {store_error_sentence(exc, getattr(args, 'db', None))}", file=sys.stderr
+        )
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tui.cli_common import client_options, db_option, fail_usage, load_or_exit
+from tui.names import shown
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from tui.engine.engine import Engine
@@ -220,7 +221,9 @@ class EventPrinter:
         self._progress_at: dict[int, float] = {}
 
     def line(self, text: str) -> None:
-        self.out.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+        # Escaped as a whole: a name (or a message quoting one) with a newline cannot forge a
+        # line, and bytes that are not UTF-8 print as \xNN instead of raising.
+        self.out.write(f"{time.strftime('%H:%M:%S')} {shown(text)}\n")
         self.out.flush()
 
     def name(self, job_id: int) -> str:
@@ -278,6 +281,8 @@ class EventPrinter:
                 return f"watching  {', '.join(map(str, folders))} ({how})"
             case ev.WatchStopped():
                 return "watch stopped"
+            case ev.WatchDegraded(message=message):
+                return f"WATCH TROUBLE {message}"
             case ev.WatchFailed(folders=folders, message=message):
                 return f"WATCH FAILED {', '.join(map(str, folders))}: {message}"
             case ev.FolderMissing(folder=folder, message=message):
