@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import sqlite3
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +38,7 @@ from tui.engine.events import (
 from tui.engine.outcome import attempt
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
+from tui.engine.store_retry import retry_store
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.secrets import redact
@@ -217,7 +219,10 @@ class Runner:
         try:
             while not (stop and stop.is_set()):
                 self._wake.clear()
-                self._fill(only)
+                try:
+                    self._fill(only)
+                except sqlite3.OperationalError as exc:  # busy or full: tried again below
+                    log.warning("cannot take the next job: %s", exc)
                 if (
                     until_empty
                     and not self._busy
@@ -359,7 +364,7 @@ class Runner:
         elif outcome.error is not None:
             self._failed(job.id, *self._describe(job, outcome.error))
         elif outcome.value is not None:
-            self._finished(job, outcome.value)
+            await self._finished(job, outcome.value)
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None
@@ -405,10 +410,13 @@ class Runner:
             return
         self.bus.publish(JobFailed(job_id, message, kind))
 
-    def _finished(self, job: Job, result: TranscriptionResult) -> None:
+    async def _finished(self, job: Job, result: TranscriptionResult) -> None:
         try:
             previous_outputs = job.outputs
-            done = self.store.finish_job(job.id, result, owner=self.owner)
+            done = await retry_store(  # a paid result waits out a busy or full database
+                lambda: self.store.finish_job(job.id, result, owner=self.owner),
+                f"saving the transcript of job {job.id}",
+            )
         except JobStateError as exc:
             log.warning("%s", exc)
             return
