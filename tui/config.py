@@ -63,6 +63,7 @@ class Settings:
     existing_policy: str = "skip"
     skip_duplicate_content: bool = True
     quiet_period_s: float = 2.0
+    hook_concurrency: int = 2  # on-done hooks running at once (the rest wait their turn)
     # Per-model price per audio hour, overriding the built-in table: {"model": [amount, "CNY"]}.
     prices: dict[str, Any] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)
@@ -147,6 +148,8 @@ def apply(settings: Settings, name: str, value: Any) -> None:
         raise ConfigError("existing_policy must be skip, overwrite or suffix.")
     if name == "concurrency" and coerced < 1:
         raise ConfigError("concurrency (files transcribed at once) must be 1 or more.")
+    if name == "hook_concurrency" and not 1 <= coerced <= 64:
+        raise ConfigError("hook_concurrency (on-done hooks at once) must be from 1 to 64.")
     if name == "formats":
         from tui.transcript.exports import check_formats
 

@@ -79,7 +79,7 @@ class Runner:
         # One owner per runner, not per process: a second runner on the same database in this
         # process must not take this one's running jobs for a crashed runner's leftovers.
         self.owner = owner or owners.new_runner_owner()
-        self.delivery = Delivery(store, bus, self._redact)
+        self.delivery = Delivery(store, bus, self._redact, settings=self.settings)
         self._factory = transcriber
         self._transcriber: Transcriber | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -245,7 +245,7 @@ class Runner:
         finally:
             if stop_wait:
                 stop_wait.cancel()
-            await self._shutdown()
+            await self._shutdown(bounded_hooks=stop is not None)
 
     def _has_work(self, only: set[int] | None) -> bool:
         if only is None:
@@ -290,12 +290,12 @@ class Runner:
         self._tasks.pop(job_id, None)
         self._wake.set()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, bounded_hooks: bool = True) -> None:
         self._stopping = True
         self.checks.drop_pending()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace_s  # for jobs and on-done hooks together
         if self._busy:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.grace_s
             force = asyncio.ensure_future(self._force.wait())
             try:
                 while not force.done():
@@ -316,7 +316,10 @@ class Runner:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self.delivery.wait_for_hooks(self._force)
+        # Stopping a daemon: hooks share the grace period. Draining (the CLI): each hook
+        # keeps its own timeout.
+        hook_time = deadline - loop.time() if bounded_hooks else None
+        await self.delivery.wait_for_hooks(self._force, hook_time)
 
     # --- one job -----------------------------------------------------------------------------
 
