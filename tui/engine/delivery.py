@@ -13,6 +13,7 @@ from pathlib import Path
 from tui.config import Settings
 from tui.engine.events import EventBus, ExportFailed, ExportWritten, FileSkipped, HookFailed
 from tui.engine.hooks import run_hook
+from tui.engine.watch_files import sha256_file
 from tui.store.records import Job
 from tui.store.store import Store
 from tui.transcript.exports import ExportSpec, planned_paths, rewrite_outputs, write_spec
@@ -62,6 +63,9 @@ class Delivery:
                 paths = rewrite_outputs(result, previous)
             else:
                 paths = write_spec(result, source, spec)
+                if spec.policy == "skip":  # skip protects the user's files, not our own
+                    paths += rewrite_outputs(result, self._own_transcripts(source, spec, paths))
+            self._record_written(job.id, source, paths)
         except Exception as exc:  # any failure here fails the export, never the job
             self.bus.publish(
                 ExportFailed(
@@ -105,6 +109,45 @@ class Delivery:
             hook.add_done_callback(self._hooks.discard)
         return paths
 
+    def _record_written(self, job_id: int, source: Path, paths: list[Path]) -> None:
+        self.store.revisions.record_written(job_id, source, [(p, sha256_file(p)) for p in paths])
+
+    def _own_transcripts(self, source: Path, spec: ExportSpec, written: list[Path]) -> list[Path]:
+        """The planned transcript files of ``source`` that exist because we wrote them (for
+        this same source) and that nobody changed since."""
+        own: list[Path] = []
+        for path in planned_paths(
+            source,
+            spec.formats,
+            Path(spec.out_dir) if spec.out_dir else None,
+            Path(spec.root) if spec.root else None,
+        ):
+            if path not in written and self.ours(path, source):
+                own.append(path)
+        return own
+
+    def ours(self, path: Path, source: Path) -> bool:
+        """``path`` is a transcript of ``source`` that we wrote and nobody has changed since."""
+        mine = self.store.revisions.written_by_us(path)
+        if mine is None or mine[0] != source:
+            return False
+        try:
+            return sha256_file(path) == mine[1]
+        except OSError:
+            return False
+
+    def foreign_transcript(self, source: Path, spec: ExportSpec) -> Path | None:
+        """The first existing transcript of ``source`` that a person made (not ours)."""
+        for path in planned_paths(
+            source,
+            spec.formats,
+            Path(spec.out_dir) if spec.out_dir else None,
+            Path(spec.root) if spec.root else None,
+        ):
+            if path.exists() and not self.ours(path, source):
+                return path
+        return None
+
     def rewrite(self, job: Job, result: TranscriptionResult) -> list[Path]:
         """Re-render ``job``'s own transcript files that still exist, after its result changed
         in place (a cross-check). The on-done hook does not run again: the text is the same."""
@@ -125,6 +168,7 @@ class Delivery:
             )
             return []
         if written:
+            self._record_written(job.id, job.source, written)
             self.bus.publish(ExportWritten(job.id, tuple(written), job.source))
         return written
 

@@ -38,6 +38,7 @@ from tui.engine.events import (
 from tui.engine.outcome import attempt
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
+from tui.engine.source_guard import source_signature, superseded
 from tui.engine.store_retry import retry_store
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
@@ -340,6 +341,11 @@ class Runner:
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
+        try:  # compared with the file after the answer
+            before = await source_signature(job.source)
+        except asyncio.CancelledError:
+            self._requeue(job.id, "stopped before it started; it will run again")
+            raise
         work = self._transcriber.transcribe(
             job.source,
             settings=self._settings_for(job),
@@ -366,7 +372,9 @@ class Runner:
             self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
         elif outcome.error is not None:
             self._failed(job.id, *self._describe(job, outcome.error))
-        elif outcome.value is not None:
+        elif outcome.value is not None and not await superseded(
+            self.store, self.bus, job, outcome.value, before, self.owner
+        ):
             await self._finished(job, outcome.value)
 
     def _redact(self, text: str) -> str:

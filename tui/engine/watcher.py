@@ -52,7 +52,6 @@ from tui.names import shown
 from tui.store.errors import store_error_sentence
 from tui.store.records import Admission, Job, JobOptions, JobState
 from tui.store.store import Store
-from tui.transcript.exports import transcript_exists
 
 log = logging.getLogger(__name__)
 
@@ -394,11 +393,9 @@ class Watcher:
             known is None or known.job_id is None or not reuse
         )
         if is_new and cfg.export.policy == "skip":
-            existing = transcript_exists(
-                path,
-                cfg.export.formats,
-                Path(cfg.export.out_dir) if cfg.export.out_dir else None,
-                root,
+            # Only a transcript a person made stops a new one; ours is replaced when done.
+            existing = self.runner.delivery.foreign_transcript(
+                path, dataclasses.replace(cfg.export, root=str(root))
             )
             if existing is not None:
                 self.store.ledger.record_seen(path, st.st_size, st.st_mtime_ns, digest, None)

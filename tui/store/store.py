@@ -26,6 +26,7 @@ from tui.store.records import (
     JobStateError,
     Totals,
 )
+from tui.store.revisions import Revisions
 from tui.transcript.model import CrossCheck, TranscriptionResult
 
 _CLAIM = (
@@ -40,6 +41,7 @@ class Store:
         self._db = Connection(path, timeout_s=timeout_s)
         self.path = self._db.path
         self.ledger = WatchLedger(self._db)
+        self.revisions = Revisions(self._db)
 
     def close(self) -> None:
         self._db.close()
