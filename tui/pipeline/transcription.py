@@ -43,6 +43,7 @@ from tui.pipeline.prepare import (
     Preparer,
     WorkDir,
 )
+from tui.pipeline.silence import silent_file_result
 from tui.pipeline.stages import (
     Event,
     EventCallback,
@@ -227,6 +228,11 @@ class _Job:
 
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
+        pcm = self.override if self.override and self.override.type == "pcm" else None
+        if quiet := await silent_file_result(
+            self.path, self.prep.ffmpeg, self.options.model, self.options.language, pcm, self.cancel
+        ):
+            return quiet  # digital silence: nothing to send, nothing to pay
         parts, duration = await self._prepare()
         await self._transcribe_parts(parts)
 
