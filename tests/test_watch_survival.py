@@ -26,7 +26,7 @@ from tui.config import Settings
 from tui.engine import events as ev
 from tui.engine.engine import Engine
 from tui.engine.watch_files import WatchConfig
-from tui.engine.watcher import Watcher
+from tui.engine.watch_folders import FolderWatch
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator
 from tui.store.records import JobState
@@ -185,16 +185,16 @@ async def test_a_folder_whose_watch_fails_is_reported_and_restarts_itself(
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    real_scan = Watcher._scan
+    real_scan = FolderWatch._scan
     broken = {a}
 
-    async def scan(self: Watcher, root: Path, *args: Any, **kw: Any) -> None:
+    async def scan(self: FolderWatch, root: Path, *args: Any, **kw: Any) -> None:
         if root in broken:
             broken.discard(root)
             raise RuntimeError("the folder listing broke")
         await real_scan(self, root, *args, **kw)
 
-    monkeypatch.setattr(Watcher, "_scan", scan)
+    monkeypatch.setattr(FolderWatch, "_scan", scan)
     with Emulator() as emu:
         async with watching([a, b], tmp_path / "jobs.sqlite3", emu) as h:
             await until(lambda: h.of(ev.WatchDegraded), 10, "the failure reported")

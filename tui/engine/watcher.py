@@ -9,27 +9,19 @@ and a second copy of the same bytes gets its transcript from the stored result i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
-
-from watchfiles._rust_notify import RustNotify
 
 from tui.engine.events import (
     Event,
     EventBus,
     FileDetected,
     FileSkipped,
-    FolderMissing,
-    FolderRestored,
     JobFailed,
     JobFinished,
     WatchDegraded,
@@ -37,16 +29,16 @@ from tui.engine.events import (
     WatchStopped,
 )
 from tui.engine.runner import Runner
+from tui.engine.sweep import sweep_temp_files
 from tui.engine.watch_files import (
     WatchConfig,
-    dir_identity,
     sha256_file,
     skip_reason,
     stat_or_none,
     unreadable,
     wait_stable,
 )
-from tui.engine.watch_source import SYSCTL_HINT, changes, open_events, watch_limit_reached
+from tui.engine.watch_folders import FolderWatch
 from tui.errors import ErrorKind
 from tui.names import shown
 from tui.store.errors import store_error_sentence
@@ -55,10 +47,7 @@ from tui.store.store import Store
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 200  # files looked at between two yields to the event loop
-RESTART_MAX_S = 300.0  # the longest wait before a failed folder watch is tried again
 STORE_RETRY_MAX_S = 60.0  # the longest wait between two tries of a refusing database
-DELETED = 3  # watchfiles.Change.deleted
 
 
 class Watcher:
@@ -76,13 +65,9 @@ class Watcher:
             (out,) if out and any(out != r and out.is_relative_to(r) for r in self.roots) else ()
         )
         self._pollers: dict[Path, asyncio.Task[None]] = {}
-        # Per folder: each file's (size, mtime_ns, inode) when last considered, so a rescan
-        # looks again only at what changed; and the folders polled by scanning.
-        self._known: dict[Path, dict[Path, tuple[int, int, int]]] = {}
-        self._scan_polled: set[Path] = set()
+        self.folders = FolderWatch(config, bus, self._consider, self._is_excluded)
         self._store_down_since: float | None = None
         self._hash_slots = asyncio.Semaphore(2)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- public --------------------------------------------------------------------------
 
@@ -101,185 +86,33 @@ class Watcher:
         whose watch fails is reported and restarts by itself (the others keep running)."""
         self.bus.publish(WatchStarted(self.roots, self.config.force_polling, self.config.recursive))
         unsubscribe = self.bus.subscribe(self._on_event)
+        sweep = asyncio.create_task(self._sweep())
         folder_tasks = [
-            asyncio.create_task(self._folder(root, stop), name=f"watch:{shown(root)}")
+            asyncio.create_task(self.folders.run(root, stop), name=f"watch:{shown(root)}")
             for root in self.roots
         ]
         try:
             await stop.wait()
         finally:
             unsubscribe()
-            pending = [*folder_tasks, *self._pollers.values(), *self._tasks]
+            pending = [sweep, *folder_tasks, *self._pollers.values()]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.folders.close()
             self.bus.publish(WatchStopped())
 
     # --- folders -------------------------------------------------------------------------
 
-    async def _folder(self, root: Path, stop: asyncio.Event) -> None:
-        missing = False
-        failures = 0
-        while not stop.is_set():
-            if dir_identity(root) is None:
-                if not missing:
-                    self.bus.publish(
-                        FolderMissing(
-                            root,
-                            f"{shown(root)} is missing; other folders keep running and it is "
-                            f"checked again every {self.config.recheck_s:g} s",
-                        )
-                    )
-                    missing = True
-                await _wait(stop, self.config.recheck_s)
-                continue
-            if missing:
-                self.bus.publish(FolderRestored(root))
-                missing = False
-            started = time.monotonic()
-            try:
-                await self._session(root, stop)
-                failures = 0
-            except Exception as exc:
-                # Never swallowed, never fatal to the other folders: said, then tried again.
-                failures = 1 if time.monotonic() - started > RESTART_MAX_S else failures + 1
-                delay = min(RESTART_MAX_S, self.config.recheck_s * 2 ** min(failures - 1, 12))
-                log.warning("watching %s failed", shown(root), exc_info=True)
-                self.bus.publish(
-                    WatchDegraded(
-                        root,
-                        f"watching {shown(root)} failed ({type(exc).__name__}: {exc}); it "
-                        f"restarts by itself in {delay:g} s (other folders keep running)",
-                    )
-                )
-                await _wait(stop, delay)
-
-    async def _session(self, root: Path, stop: asyncio.Event) -> None:
-        """Watch ``root`` until it goes away, is replaced, or its OS watch fails (then it is
-        polled). The live watch is set up before the scan, so a file dropped at start is
-        caught by one or the other."""
-        ident = dir_identity(root)
-        cfg = self.config
-        notify = None
-        if root not in self._scan_polled:
-            try:
-                notify = await asyncio.to_thread(
-                    open_events, root, recursive=cfg.recursive, polling=cfg.force_polling
-                )
-            except Exception as exc:
-                self._fall_back(root, f"the OS would not watch it ({type(exc).__name__}: {exc})")
-        if notify is not None and self._limit_hit(root):
-            notify.close()
-            notify = None
-            self._fall_back(root, "the inotify watch limit is reached")
-        local_stop = threading.Event()
-        watch = (
-            asyncio.create_task(self._watch(notify, root, local_stop), name=f"events:{root}")
-            if notify is not None
-            else None
-        )
-        try:
-            await self._scan(root)
-            every = cfg.rescan_s if watch is not None else cfg.fallback_scan_s
-            next_scan = time.monotonic() + every
-            while not stop.is_set() and dir_identity(root) == ident:
-                if watch is not None and watch.done():
-                    break
-                await _wait(stop, min(cfg.recheck_s, every))
-                if time.monotonic() >= next_scan and not stop.is_set():
-                    if watch is not None and self._limit_hit(root):
-                        self._fall_back(root, "the inotify watch limit is reached")
-                        break
-                    await self._scan(root)
-                    next_scan = time.monotonic() + every
-        finally:
-            local_stop.set()
-            if watch is not None:
-                await asyncio.wait({watch}, timeout=10)
-                if not watch.done():
-                    watch.cancel()
-        if watch is not None and watch.done() and not watch.cancelled() and watch.exception():
-            error = watch.exception()
-            self._fall_back(root, f"its OS watch failed ({type(error).__name__}: {error})")
-
-    def _limit_hit(self, root: Path) -> bool:
-        return self.config.recursive and not self.config.force_polling and watch_limit_reached(root)
-
-    def _fall_back(self, root: Path, why: str) -> None:
-        """Poll ``root`` by scanning from now on, and say so once."""
-        if root in self._scan_polled:
-            return
-        self._scan_polled.add(root)
-        hint = "" if "limit" not in why else f"; {SYSCTL_HINT}"
-        self.bus.publish(
-            WatchDegraded(
-                root,
-                f"{shown(root)}: {why}; polling it instead (a scan every "
-                f"{self.config.fallback_scan_s:g} s){hint}",
-            )
-        )
-
-    async def _watch(self, notify: RustNotify, root: Path, local_stop: threading.Event) -> None:
-        async for batch in changes(notify, local_stop, debounce_ms=self.config.debounce_ms):
-            for change, raw in batch:
-                if change == DELETED:
-                    continue
-                self._on_change(Path(raw), root)
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _on_change(self, path: Path, root: Path) -> None:
-        if "\ufffd" in path.name and not os.path.lexists(path):
-            # notify reports a name that is not UTF-8 lossily (U+FFFD): list its folder.
-            self._background(self._scan(root, path.parent, deep=False))
-        elif self.config.recursive and path.is_dir():
-            if not self._is_excluded(path) and skip_reason(path, root) != "hidden":
-                # A folder moved in brings files with no events of their own.
-                self._background(self._scan(root, path))
-        else:
-            self._consider(path, root)
-
-    async def _scan(self, root: Path, top: Path | None = None, *, deep: bool = True) -> None:
-        """Consider every file under ``top`` that is new or changed since the last scan."""
-        known = self._known.setdefault(root, {})
-        listed: set[Path] = set()
-        for n, path in enumerate(self._listing(root, top or root, deep), 1):
-            if n % SCAN_BATCH == 0:
-                await asyncio.sleep(0)  # a huge folder must not freeze the loop (the workbench)
-            if skip_reason(path, root) is not None:
-                continue
-            listed.add(path)
-            sig = _signature(path)
-            if sig is None or known.get(path) == sig:
-                continue  # gone, or unchanged since it was last looked at
-            known[path] = sig
-            self._consider(path, root)
-        if top is None:
-            for gone in known.keys() - listed:
-                del known[gone]
-
-    def _listing(self, root: Path, top: Path, deep: bool) -> Iterator[Path]:
-        if not self.config.recursive or not deep:
-            try:
-                entries = list(os.scandir(top))
-            except OSError as exc:
-                log.warning("cannot list %s: %s", shown(top), exc)
-                return
-            for entry in sorted(entries, key=lambda e: e.name):
-                with contextlib.suppress(OSError):
-                    if entry.is_file(follow_symlinks=True):
-                        yield Path(entry.path)
-            return
-        for dirpath, dirnames, filenames in os.walk(top):
-            here = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and not self._is_excluded(here / d)
-            )
-            for name in sorted(filenames):
-                yield here / name
+    async def _sweep(self) -> None:
+        """Remove the temp files a crash left where transcripts are written."""
+        out = self.config.export.out_dir
+        for folder in (*self.roots, *([Path(out)] if out else [])):
+            # An out dir mirrors the tree: always walked.
+            deep = self.config.recursive or folder not in self.roots
+            removed = await asyncio.to_thread(sweep_temp_files, folder, recursive=deep)
+            if removed:
+                log.info("removed %d leftover temp file(s) under %s", len(removed), shown(folder))
 
     def _is_excluded(self, path: Path) -> bool:
         return any(path == ex or path.is_relative_to(ex) for ex in self.excluded)
@@ -383,7 +216,7 @@ class Watcher:
     def _admit(self, path: Path, root: Path, st: os.stat_result, digest: str) -> None:
         cfg = self.config
         # What the next rescan compares against: this version is being taken care of now.
-        self._known.setdefault(root, {})[path] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        self.folders.mark_known(root, path, (st.st_size, st.st_mtime_ns, st.st_ino))
         # Only for the skip-policy check below; the queueing decision itself is taken inside
         # the store's transaction (another process may be admitting the same bytes right now).
         known = self.store.ledger.ledger_entry(digest)
@@ -493,22 +326,3 @@ class Watcher:
             root = next((r for r in self.roots if copy.path.is_relative_to(r)), None)
             if root is not None:
                 self._export(job, copy.path, root)
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    """(size, mtime_ns, inode); None when it is gone. One that cannot be looked at (no
-    permission) gets a mark of its own: it is considered (and reported) once, and again when
-    it can be."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError:
-        return (-1, -1, -1)
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()

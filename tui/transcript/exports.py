@@ -9,6 +9,8 @@ free ``talk.N.*`` shared by every requested format.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from tui.transcript.formats import EXTENSIONS, FORMATS, render
 from tui.transcript.model import TranscriptionResult
 
 POLICIES = ("skip", "overwrite", "suffix")
+# 255-byte names: room for the longest extension (".json"), a ".999" suffix and slack.
+MAX_STEM_BYTES = 240
 _MAX_SUFFIX = 999
 HOOK_TIMEOUT_S = 120.0
 
@@ -99,7 +103,21 @@ def planned_paths(
 ) -> list[Path]:
     """The unsuffixed transcript paths for ``source`` (what ``skip`` checks)."""
     folder = target_dir(source, out_dir, root)
-    return [folder / f"{source.stem}{EXTENSIONS[f]}" for f in check_formats(formats)]
+    return [folder / f"{output_stem(source)}{EXTENSIONS[f]}" for f in check_formats(formats)]
+
+
+def output_stem(source: Path) -> str:
+    """``source``'s stem, shortened when the transcript's name would not fit the file system's
+    255-byte limit (with room for a ``.N`` suffix): its start, ``~`` and a hash of the whole
+    stem, so two long names that share a start still get different transcripts."""
+    stem = source.stem
+    if len(os.fsencode(stem)) <= MAX_STEM_BYTES:
+        return stem
+    tag = "~" + hashlib.sha256(os.fsencode(stem)).hexdigest()[:10]
+    keep = stem
+    while len(os.fsencode(keep)) > MAX_STEM_BYTES - len(tag):
+        keep = keep[:-1]
+    return keep + tag
 
 
 def transcript_exists(
