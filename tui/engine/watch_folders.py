@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -176,19 +177,34 @@ class FolderWatch:
                     continue
                 self._on_change(Path(raw), root)
 
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+    def _background(self, root: Path, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(self._background_done, root))
+
+    def _background_done(self, root: Path, task: asyncio.Task[None]) -> None:
+        """A scan started by an event failed: said, never swallowed (the next rescan of the
+        folder looks at those files again)."""
+        self._tasks.discard(task)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        log.warning("scanning in %s failed", shown(root), exc_info=exc)
+        self.bus.publish(
+            WatchDegraded(
+                root,
+                f"scanning a folder in {shown(root)} failed ({type(exc).__name__}: {exc}); "
+                f"it is scanned again within {self.config.rescan_s:g} s",
+            )
+        )
 
     def _on_change(self, path: Path, root: Path) -> None:
         if "\ufffd" in path.name and not os.path.lexists(path):
             # notify reports a name that is not UTF-8 lossily (U+FFFD): list its folder.
-            self._background(self._scan(root, path.parent, deep=False))
+            self._background(root, self._scan(root, path.parent, deep=False))
         elif self.config.recursive and path.is_dir():
             if not self.is_excluded(path) and skip_reason(path, root) != "hidden":
                 # A folder moved in brings files with no events of their own.
-                self._background(self._scan(root, path))
+                self._background(root, self._scan(root, path))
         else:
             self._consider(path, root)
 
