@@ -211,6 +211,15 @@ def main() -> int:
         )
     ]
     superseded = conn.execute("SELECT COUNT(*) FROM superseded_results").fetchone()[0]
+    # Why each lost content was lost: a failed job (its error kind) or no job at all.
+    why: dict[str, int] = {}
+    for digest in want - done:
+        row = conn.execute(
+            "SELECT state, error_kind FROM jobs WHERE content_hash = ? ORDER BY id DESC LIMIT 1",
+            (digest,),
+        ).fetchone()
+        key = "no job" if row is None else f"{row[0]} ({row[1]})" if row[1] else row[0]
+        why[key] = why.get(key, 0) + 1
     conn.close()
     requests = sum(1 for r in emu.requests if r.endpoint == "sse" and r.done_sent)
     twice = len(finished_hashes) - len(set(finished_hashes))
@@ -220,7 +229,7 @@ def main() -> int:
         f"soak: {args.minutes:g} min, {sum(churn.actions.values())} operations {churn.actions}, "
         f"{outages} outage(s) of {args.outage_s:g} s"
     )
-    print(f"  files present at the end: {len(want)}; lost: {lost}")
+    print(f"  files present at the end: {len(want)}; lost: {lost} {why or ''}")
     print(f"  jobs: {states}")
     print(
         f"  requests answered: {requests}; contents finished twice: {twice}; "

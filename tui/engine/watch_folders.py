@@ -136,7 +136,7 @@ class FolderWatch:
             while not stop.is_set() and dir_identity(root) == ident:
                 if watch is not None and watch.done():
                     break
-                await _wait(stop, min(cfg.recheck_s, every))
+                await _wait(stop, min(cfg.recheck_s, every), watch)
                 if time.monotonic() >= next_scan and not stop.is_set():
                     if watch is not None and self._limit_hit(root):
                         self._fall_back(root, "the inotify watch limit is reached")
@@ -145,12 +145,19 @@ class FolderWatch:
                     next_scan = time.monotonic() + every
         finally:
             local_stop.set()
+            error = None
             if watch is not None:
                 await asyncio.wait({watch}, timeout=10)
                 if not watch.done():
                     watch.cancel()
-        if watch is not None and watch.done() and not watch.cancelled() and watch.exception():
-            error = watch.exception()
+                elif not watch.cancelled():
+                    error = watch.exception()  # retrieved here, whatever ends the session
+        if error is not None:
+            if "decode path" in str(error):
+                # notify gives up on a name that is not UTF-8: start it again (the scan that
+                # follows finds that file); not a reason to poll the whole tree.
+                log.info("restarting the OS watch of %s: %s", shown(root), error)
+                return
             self._fall_back(root, f"its OS watch failed ({type(error).__name__}: {error})")
 
     def _limit_hit(self, root: Path) -> bool:
@@ -261,7 +268,12 @@ def _signature(path: Path) -> Signature | None:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()
+async def _wait(
+    event: asyncio.Event, seconds: float, also: asyncio.Task[None] | None = None
+) -> None:
+    """Until ``event`` is set, ``also`` ends, or ``seconds`` pass."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter} if also is None else {waiter, also}, timeout=seconds)
+    finally:
+        waiter.cancel()
