@@ -229,6 +229,11 @@ async def test_empty_and_short_audio_warn(
     silent = write_directive_wav(tmp_path / "silent.wav", 3.0, amplitude=0.0)
     result = await transcribe_file(silent, settings, client)
     assert result.text == ""
+    assert [w.code for w in result.warnings] == ["silence"]  # digital silence: not sent
+    assert result.needs_review and result.cost is None
+    mumble = write_directive_wav(tmp_path / "mumble.wav", 3.0, text="")
+    result = await transcribe_file(mumble, settings, client)
+    assert result.text == ""
     assert [w.code for w in result.warnings] == ["empty"]
     assert result.needs_review
     short = write_directive_wav(tmp_path / "short.wav", 0.5)

@@ -384,3 +384,110 @@ def test_a_finished_job_records_auto_detect_and_old_rows_read_as_such(
     with sqlite3.connect(store.path) as conn:
         conn.execute("UPDATE jobs SET language = NULL WHERE id = ?", (job.id,))
     assert store.require_job(job.id).language == ""
+
+
+# --- names that are not UTF-8, superseded answers, our own files, damage ----------------------
+
+
+def test_a_name_that_is_not_utf8_is_stored_as_its_exact_bytes(store: Store, tmp_path: Path) -> None:
+    from tui.names import shown
+
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9\n.wav"))
+    readable = tmp_path / "café.wav"
+    adm = store.ledger.admit_file(
+        odd, size=1, mtime_ns=1, content_hash="h1", options=JobOptions(), watch_id=str(tmp_path)
+    )
+    store.ledger.admit_file(
+        readable, size=1, mtime_ns=1, content_hash="h2", options=JobOptions(), watch_id=None
+    )
+    assert store.require_job(adm.job.id).source == odd  # the same bytes come back
+    assert store.ledger.seen_file(odd) is not None and store.ledger.seen_file(readable) is not None
+    failed = store.fail_job(adm.job.id, f"Cannot read {odd}", "bad_input")
+    assert failed.error_message is not None and "caf\\xe9" in failed.error_message
+    assert shown(odd).endswith("caf\\xe9\\n.wav")
+    raw = sqlite3.connect(store.path).execute("SELECT typeof(source) FROM jobs ORDER BY id")
+    assert [r[0] for r in raw] == ["blob", "text"]  # ordinary names stay readable text
+
+
+def test_a_superseded_answer_is_kept_aside_and_the_job_takes_the_new_content(
+    store: Store, tmp_path: Path
+) -> None:
+    from tui.store.revisions import ContentSignature
+
+    src = tmp_path / "a.wav"
+    adm = store.ledger.admit_file(
+        src, size=1, mtime_ns=1, content_hash="old", options=JobOptions(), watch_id=None
+    )
+    store.claim_next("me")
+    now = ContentSignature(2, 2, "new")
+    kept = store.revisions.supersede(
+        adm.job.id, _result(src, "old words"), now, sent_hash="old", reason="changed", owner="me"
+    )
+    assert kept.replaced_by is None and kept.job.state is JobState.QUEUED
+    assert kept.job.content_hash == "new" and store.get_result(adm.job.id) is None
+    assert [r.text for _why, r in store.revisions.superseded_results(adm.job.id)] == ["old words"]
+    # The watcher then sees the new content: it is this job's already, not a second one.
+    again = store.ledger.admit_file(
+        src, size=2, mtime_ns=2, content_hash="new", options=JobOptions(), watch_id=None
+    )
+    assert again.kind == "known" and again.job.id == adm.job.id
+    assert store.ledger.ledger_entry("old") is None
+
+
+def test_a_superseded_answer_defers_to_a_job_that_has_the_new_content(
+    store: Store, tmp_path: Path
+) -> None:
+    from tui.store.revisions import ContentSignature
+
+    src = tmp_path / "a.wav"
+    first = store.add_job(src, content_hash="old")
+    store.claim_next("me")
+    second = store.add_job(src, content_hash="new")
+    kept = store.revisions.supersede(
+        first.id,
+        _result(src),
+        ContentSignature(2, 2, "new"),
+        sent_hash="old",
+        reason="x",
+        owner="me",
+    )
+    assert kept.replaced_by == second.id and kept.job.state is JobState.CANCELED
+    assert "superseded by job" in (kept.job.error_message or "")
+
+
+def test_written_outputs_remember_what_we_wrote(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "a.txt"
+    job = store.add_job(tmp_path / "a.wav")
+    store.revisions.record_written(job.id, tmp_path / "a.wav", [(out, "abc")])
+    assert store.revisions.written_by_us(out) == (tmp_path / "a.wav", "abc")
+    assert store.revisions.written_by_us(tmp_path / "b.txt") is None
+
+
+def test_a_damaged_file_is_refused_at_open_with_a_sentence(tmp_path: Path) -> None:
+    from tui.store.errors import StoreCorrupt
+
+    db = tmp_path / "jobs.sqlite3"
+    db.write_bytes(b"this is not a database at all" * 200)
+    with pytest.raises(StoreCorrupt, match="db repair"):
+        Store(db)
+
+
+def test_repair_recovers_the_readable_rows_one_by_one(tmp_path: Path) -> None:
+    from tui.store import repair
+
+    db = tmp_path / "jobs.sqlite3"
+    with Store(db) as s:
+        for i in range(300):
+            s.add_job(tmp_path / f"{i:04d}-{'y' * 300}.wav")
+        s._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    page = len(data) // 4096 // 2 * 4096
+    data[page + 100 : page + 3000] = os.urandom(2900)  # one leaf page's cells, not its header
+    db.write_bytes(bytes(data))
+    assert repair.check(db)  # damage found
+    report = repair.repair(db)
+    assert report.backup.exists() and report.backup.read_bytes() == bytes(data)
+    assert 250 < report.copied["jobs"] < 300
+    assert repair.check(db) == []
+    with Store(db) as s:
+        assert len(s.list_jobs()) == report.copied["jobs"]

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "tui.commands.tui_cmd",
     "tui.commands.completion_cmd",
     "tui.commands.speakers_cmd",
+    "tui.commands.db_cmd",
 )
 
 EXIT_CODES = """exit codes:
@@ -96,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    # A file name with bytes that are not UTF-8 is printed escaped, never a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     log_file: Path | None = getattr(args, "log_file", None)
     try:
         configure_output(args)
@@ -104,6 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        from tui.store.errors import StoreError, is_store_error, store_error_sentence
+
+        if isinstance(exc, StoreError) or is_store_error(exc):  # locked, full, corrupt: a sentence
+            db = getattr(args, "db", None)
+            print(f"stepfun-asr: {store_error_sentence(exc, db)}", file=sys.stderr)
+            return 1
         return _report_crash(exc, args, log_file)
 
 

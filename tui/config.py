@@ -81,6 +81,7 @@ class Settings:
     confirm_above_usd: float = 0.15
     # The workbench announces a watched folder's finished or needs-review job (toast, bell).
     notifications: bool = True
+    hook_concurrency: int = 2  # on-done hooks running at once (the rest wait their turn)
     # Per-model price per audio hour, overriding the built-in table: {"model": [amount, "CNY"]}.
     prices: dict[str, Any] = field(default_factory=dict)
     keymap: dict[str, str] = field(default_factory=dict)

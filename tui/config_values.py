@@ -42,6 +42,7 @@ RANGES: dict[str, Range] = {
     "concurrency": Range(True, 1, 16, "files transcribed at once"),
     "requests_per_minute": Range(True, 0, None, "requests per minute, 0 for no limit"),
     "quiet_period_s": Range(False, 0, None, "seconds a file must stand still"),
+    "hook_concurrency": Range(True, 1, 64, "on-done hooks running at once"),
     # Money: 0 turns a cap or a confirmation threshold off.
     "budget_daily": Range(False, 0, None, "spending cap per day, 0 for none"),
     "budget_monthly": Range(False, 0, None, "spending cap per month, 0 for none"),

@@ -7,10 +7,20 @@ import os
 import tempfile
 from pathlib import Path
 
+# Temp files end in this (swept at the daemon's start if a crash left one); their names stay
+# within 255 bytes whatever the target's length.
+TEMP_SUFFIX = ".stepfun-tmp"
+
+
+def _short(name: str, limit: int = 120) -> str:
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
+
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{_short(path.name)}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

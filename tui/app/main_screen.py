@@ -259,6 +259,9 @@ class MainScreen(JobActionsScreen):
         self.errors.add("error", "watch", f"stopped watching {names}: {message.event.message}")
         self.refresh_status()
 
+    def on_watch_degraded(self, message: msg.WatchDegraded) -> None:
+        self.errors.add("warning", "watch", message.event.message)
+
     def on_folder_missing(self, message: msg.FolderMissing) -> None:
         event = message.event
         self.errors.add("warning", "watch", event.message or f"{event.folder} is missing")

@@ -97,6 +97,10 @@ class WatchFailed(EngineMessage[ev.WatchFailed]):
     pass
 
 
+class WatchDegraded(EngineMessage[ev.WatchDegraded]):
+    pass
+
+
 class FolderMissing(EngineMessage[ev.FolderMissing]):
     pass
 
@@ -145,6 +149,7 @@ _MESSAGES: dict[type, type[EngineMessage[Any]]] = {
     ev.WatchStarted: WatchStarted,
     ev.WatchStopped: WatchStopped,
     ev.WatchFailed: WatchFailed,
+    ev.WatchDegraded: WatchDegraded,
     ev.FolderMissing: FolderMissing,
     ev.FolderRestored: FolderRestored,
     ev.FileDetected: FileDetected,

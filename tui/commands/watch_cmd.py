@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tui.cli_common import client_options, db_option, fail_usage, load_or_exit, quiet
+from tui.names import shown
 
 if TYPE_CHECKING:  # the real imports happen in run(): building the parser stays cheap
     from tui.engine.engine import Engine
@@ -248,6 +249,9 @@ class EventPrinter:
         self._file_only = FILE_ONLY
 
     def line(self, text: str, important: bool = False) -> None:
+        # Escaped as a whole: a name (or a message quoting one) with a newline cannot forge a
+        # line, and bytes that are not UTF-8 print as \xNN instead of raising.
+        text = shown(text)
         self._log.info("%s", text, extra=self._file_only)  # the console has this line already
         if quiet() and not important:  # -q: failures and transcripts to review only
             return
@@ -321,6 +325,8 @@ class EventPrinter:
                 return f"watching  {', '.join(map(str, folders))} ({how})"
             case ev.WatchStopped():
                 return "watch stopped"
+            case ev.WatchDegraded(message=message):
+                return f"WATCH TROUBLE {message}"
             case ev.WatchFailed(folders=folders, message=message):
                 return f"WATCH FAILED {', '.join(map(str, folders))}: {message}"
             case ev.FolderMissing(folder=folder, message=message):

@@ -215,6 +215,15 @@ class WatchFailed:
 
 
 @dataclass(frozen=True)
+class WatchDegraded:
+    """One watched folder is in trouble but still watched: it switched to polling (the OS
+    would not watch it), or its watch failed and restarts by itself (the message says when)."""
+
+    folder: Path
+    message: str
+
+
+@dataclass(frozen=True)
 class FolderMissing:
     folder: Path
     message: str = ""
@@ -284,6 +293,7 @@ WatchEvent = (
     WatchStarted
     | WatchStopped
     | WatchFailed
+    | WatchDegraded
     | FolderMissing
     | FolderRestored
     | FileDetected

@@ -1,18 +1,30 @@
-"""The on-done hook: a user's command run with each new transcript's path, never fatal."""
+"""The on-done hook: a user's command run with each new transcript's path, never fatal.
+
+A hook never sees the API key (its environment is cleaned), runs in its own process group with
+a timeout, dies with the daemon (a parent-death signal, Linux) and is killed, group and all, when
+the daemon stops. How many run at once is the caller's business (``tui.engine.delivery``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shlex
 import signal
+import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from tui.transcript.exports import HOOK_TIMEOUT_S
+
+KEY_VARIABLE = "STEPFUN_API_KEY"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -23,19 +35,51 @@ class HookOutcome:
     output: str = field(default="", repr=False)
 
 
+def clean_environment(
+    key: str | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``environ`` (default: ours) without the API key: no ``STEPFUN_API_KEY``, and no variable
+    whose value contains the key (the one given, or the one in the environment)."""
+    env = dict(os.environ if environ is None else environ)
+    secrets = [k for k in (key, env.get(KEY_VARIABLE)) if k and len(k) >= 8]
+    env.pop(KEY_VARIABLE, None)
+    return {name: value for name, value in env.items() if not any(s in value for s in secrets)}
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the daemon dies, even by SIGKILL."""
+    libc = _LIBC
+    if libc is not None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return None
+
+
+_LIBC = _load_libc()
+
+
 async def run_hook(
     command: str,
     transcript: Path,
     *,
     timeout_s: float = HOOK_TIMEOUT_S,
+    key: str | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> HookOutcome:
     """Run ``command`` (shlex-split, no shell) with the transcript path appended.
 
     Never raises for the hook's own failure: a bad command, a non-zero exit or a timeout is
     reported in the outcome so the caller can log it and carry on. The hook runs in its own
-    session: a terminal's Ctrl-C meant for the daemon does not cut it short, and a timeout
-    ends it with everything it started. Its output goes to a file, not a pipe, so a helper it
-    leaves running in the background cannot hold us up until the timeout.
+    session: a terminal's Ctrl-C meant for the daemon does not cut it short, and a timeout or
+    a cancel (the daemon stopping) ends it with everything it started. Its output goes to a
+    file, not a pipe, so a helper it leaves running in the background cannot hold us up until
+    the timeout. ``key``: the API key, kept out of its environment.
     """
     try:
         argv = [*shlex.split(command), str(transcript)]
@@ -51,9 +95,13 @@ async def run_hook(
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                env=clean_environment(key),
+                preexec_fn=_die_with_parent if _LIBC is not None else None,
             )
         except OSError as exc:
             return HookOutcome(False, f"on-done command {argv[0]!r} could not start: {exc}")
+        if on_start is not None:
+            on_start()
         try:
             async with asyncio.timeout(timeout_s):
                 await proc.wait()

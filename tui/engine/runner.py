@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import sqlite3
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,6 +42,8 @@ from tui.engine.pause import QueueGate
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.review import Review
+from tui.engine.source_guard import source_signature, superseded
+from tui.engine.store_retry import retry_store
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
 from tui.errors import AsrError, ErrorKind
 from tui.folder_settings import FolderSettingsError, effective_settings
@@ -84,7 +87,7 @@ class Runner:
         # One owner per runner, not per process: a second runner on the same database in this
         # process must not take this one's running jobs for a crashed runner's leftovers.
         self.owner = owner or owners.new_runner_owner()
-        self.delivery = Delivery(store, bus, self._redact)
+        self.delivery = Delivery(store, bus, self._redact, settings=self.settings)
         self.review = Review(store, bus, self.delivery)
         self._factory = transcriber
         self._transcriber: Transcriber | None = None
@@ -240,7 +243,10 @@ class Runner:
         try:
             while not (stop and stop.is_set()):
                 self._wake.clear()
-                self._fill(only)
+                try:
+                    self._fill(only)
+                except sqlite3.OperationalError as exc:  # busy or full: tried again below
+                    log.warning("cannot take the next job: %s", exc)
                 if (
                     until_empty
                     and not self._busy
@@ -263,7 +269,7 @@ class Runner:
         finally:
             if stop_wait:
                 stop_wait.cancel()
-            await self._shutdown()
+            await self._shutdown(bounded_hooks=stop is not None)
 
     def _has_work(self, only: set[int] | None) -> bool:
         if only is None:
@@ -314,12 +320,12 @@ class Runner:
         self.budget.release(job_id)
         self._wake.set()
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, bounded_hooks: bool = True) -> None:
         self._stopping = True
         self.checks.drop_pending()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace_s  # for jobs and on-done hooks together
         if self._busy:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.grace_s
             force = asyncio.ensure_future(self._force.wait())
             try:
                 while not force.done():
@@ -340,7 +346,10 @@ class Runner:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self.delivery.wait_for_hooks(self._force)
+        # Stopping a daemon: hooks share the grace period. Draining (the CLI): each hook
+        # keeps its own timeout.
+        hook_time = deadline - loop.time() if bounded_hooks else None
+        await self.delivery.wait_for_hooks(self._force, hook_time)
 
     # --- one job -----------------------------------------------------------------------------
 
@@ -396,6 +405,11 @@ class Runner:
         progress = ProgressTracker(self.bus, job.id)
         self.bus.publish(JobStarted(job.id, job.attempts))
         progress.publish(force=True)
+        try:  # compared with the file after the answer
+            before = await source_signature(job.source)
+        except asyncio.CancelledError:
+            self._requeue(job.id, "stopped before it started; it will run again")
+            raise
         transcriber = self._transcriber
 
         async def work() -> TranscriptionResult:
@@ -428,10 +442,12 @@ class Runner:
             self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
         elif outcome.error is not None and not self._paused_by(job, outcome.error):
             self._failed(job.id, *self._describe(job, outcome.error))
-        elif outcome.value is not None:
+        elif outcome.value is not None and not await superseded(
+            self.store, self.bus, job, outcome.value, before, self.owner
+        ):
             self.gate.succeeded(job.id)
             self.gate.proved_key()
-            self._finished(job, outcome.value)
+            await self._finished(job, outcome.value)
 
     def _on_pipeline_event(self, progress: ProgressTracker, event: object) -> None:
         if isinstance(event, DeltaReceived):
@@ -491,10 +507,13 @@ class Runner:
             return
         self.bus.publish(JobFailed(job_id, message, kind))
 
-    def _finished(self, job: Job, result: TranscriptionResult) -> None:
+    async def _finished(self, job: Job, result: TranscriptionResult) -> None:
         try:
             previous_outputs = job.outputs
-            done = self.store.finish_job(job.id, result, owner=self.owner)
+            done = await retry_store(  # a paid result waits out a busy or full database
+                lambda: self.store.finish_job(job.id, result, owner=self.owner),
+                f"saving the transcript of job {job.id}",
+            )
         except JobStateError as exc:
             log.warning("%s", exc)
             return

@@ -39,6 +39,10 @@ class WatchConfig:
     recheck_s: float = 2.0  # how often a folder's existence is checked
     empty_give_up_s: float = 60.0  # also how long a file may refuse to be looked at
     debounce_ms: int = 400
+    # A full rescan this often catches what OS events missed (a queue overflow, a folder past
+    # the watch limit); a folder the OS will not watch is scanned every ``fallback_scan_s``.
+    rescan_s: float = 60.0
+    fallback_scan_s: float = 2.0
 
     @classmethod
     def from_settings(

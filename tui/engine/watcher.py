@@ -9,12 +9,12 @@ and a second copy of the same bytes gets its transcript from the stored result i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
 import os
-from collections.abc import Iterator
+import sqlite3
+import time
 from pathlib import Path
 
 from tui.engine.events import (
@@ -22,31 +22,32 @@ from tui.engine.events import (
     EventBus,
     FileDetected,
     FileSkipped,
-    FolderMissing,
-    FolderRestored,
     JobFailed,
     JobFinished,
+    WatchDegraded,
     WatchStarted,
     WatchStopped,
 )
 from tui.engine.runner import Runner
+from tui.engine.sweep import sweep_temp_files
 from tui.engine.watch_files import (
     WatchConfig,
-    dir_identity,
     sha256_file,
     skip_reason,
     stat_or_none,
     unreadable,
     wait_stable,
 )
+from tui.engine.watch_folders import FolderWatch
 from tui.errors import ErrorKind
+from tui.names import shown
+from tui.store.errors import store_error_sentence
 from tui.store.records import Admission, Job, JobOptions, JobState
 from tui.store.store import Store
-from tui.transcript.exports import transcript_exists
 
 log = logging.getLogger(__name__)
 
-SCAN_BATCH = 200  # files looked at between two yields to the event loop
+STORE_RETRY_MAX_S = 60.0  # the longest wait between two tries of a refusing database
 
 
 class Watcher:
@@ -64,8 +65,9 @@ class Watcher:
             (out,) if out and any(out != r and out.is_relative_to(r) for r in self.roots) else ()
         )
         self._pollers: dict[Path, asyncio.Task[None]] = {}
+        self.folders = FolderWatch(config, bus, self._consider, self._is_excluded)
+        self._store_down_since: float | None = None
         self._hash_slots = asyncio.Semaphore(2)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- public --------------------------------------------------------------------------
 
@@ -80,112 +82,37 @@ class Watcher:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Watch until ``stop`` is set. Missing folders are reported and re-checked."""
+        """Watch until ``stop`` is set. Missing folders are reported and re-checked; a folder
+        whose watch fails is reported and restarts by itself (the others keep running)."""
         self.bus.publish(WatchStarted(self.roots, self.config.force_polling, self.config.recursive))
         unsubscribe = self.bus.subscribe(self._on_event)
+        sweep = asyncio.create_task(self._sweep())
         folder_tasks = [
-            asyncio.create_task(self._folder(root, stop), name=f"watch:{root}")
+            asyncio.create_task(self.folders.run(root, stop), name=f"watch:{shown(root)}")
             for root in self.roots
         ]
         try:
             await stop.wait()
         finally:
             unsubscribe()
-            pending = [*folder_tasks, *self._pollers.values(), *self._tasks]
+            pending = [sweep, *folder_tasks, *self._pollers.values()]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.folders.close()
             self.bus.publish(WatchStopped())
 
     # --- folders -------------------------------------------------------------------------
 
-    async def _folder(self, root: Path, stop: asyncio.Event) -> None:
-        missing = False
-        while not stop.is_set():
-            ident = dir_identity(root)
-            if ident is None:
-                if not missing:
-                    self.bus.publish(
-                        FolderMissing(
-                            root,
-                            f"{root} is missing; other folders keep running and it is "
-                            f"checked again every {self.config.recheck_s:g} s",
-                        )
-                    )
-                    missing = True
-                await _wait(stop, self.config.recheck_s)
-                continue
-            if missing:
-                self.bus.publish(FolderRestored(root))
-                missing = False
-            local_stop = asyncio.Event()
-            watch = asyncio.create_task(self._watch(root, local_stop))
-            try:
-                await self._scan(root)
-                # The folder may vanish or be replaced (new inode: the old watch is deaf).
-                while not stop.is_set() and not watch.done() and dir_identity(root) == ident:
-                    await _wait(stop, self.config.recheck_s)
-            finally:
-                local_stop.set()
-                await asyncio.wait({watch}, timeout=10)
-                if not watch.done():
-                    watch.cancel()
-            if watch.done() and not watch.cancelled() and (exc := watch.exception()):
-                log.warning("watching %s stopped: %s", root, exc)
-                await _wait(stop, self.config.recheck_s)
-
-    async def _watch(self, root: Path, local_stop: asyncio.Event) -> None:
-        from watchfiles import Change, awatch
-
-        async for changes in awatch(
-            root,
-            watch_filter=None,
-            recursive=self.config.recursive,
-            force_polling=self.config.force_polling,
-            stop_event=local_stop,
-            debounce=self.config.debounce_ms,
-            step=50,
-            ignore_permission_denied=True,
-        ):
-            for change, raw in changes:
-                if change is Change.deleted:
-                    continue
-                self._on_change(Path(raw), root)
-
-    def _on_change(self, path: Path, root: Path) -> None:
-        if self.config.recursive and path.is_dir():
-            if not self._is_excluded(path) and skip_reason(path, root) != "hidden":
-                # A folder moved in brings files with no events of their own.
-                task = asyncio.create_task(self._scan(root, path), name=f"scan:{path}")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        else:
-            self._consider(path, root)
-
-    async def _scan(self, root: Path, top: Path | None = None) -> None:
-        for n, path in enumerate(self._listing(root, top or root), 1):
-            self._consider(path, root)
-            if n % SCAN_BATCH == 0:
-                await asyncio.sleep(0)  # a huge folder must not freeze the loop (the workbench)
-
-    def _listing(self, root: Path, top: Path) -> Iterator[Path]:
-        if not self.config.recursive:
-            try:
-                entries = list(os.scandir(top))
-            except OSError as exc:
-                log.warning("cannot list %s: %s", top, exc)
-                return
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_file(follow_symlinks=True):
-                    yield Path(entry.path)
-            return
-        for dirpath, dirnames, filenames in os.walk(top):
-            here = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames if not d.startswith(".") and not self._is_excluded(here / d)
-            )
-            for name in sorted(filenames):
-                yield here / name
+    async def _sweep(self) -> None:
+        """Remove the temp files a crash left where transcripts are written."""
+        out = self.config.export.out_dir
+        for folder in (*self.roots, *([Path(out)] if out else [])):
+            # An out dir mirrors the tree: always walked.
+            deep = self.config.recursive or folder not in self.roots
+            removed = await asyncio.to_thread(sweep_temp_files, folder, recursive=deep)
+            if removed:
+                log.info("removed %d leftover temp file(s) under %s", len(removed), shown(folder))
 
     def _is_excluded(self, path: Path) -> bool:
         return any(path == ex or path.is_relative_to(ex) for ex in self.excluded)
@@ -211,7 +138,10 @@ class Watcher:
 
     def _unchanged_and_handled(self, path: Path) -> bool:
         """Quiet restarts: a file the ledger knows, unchanged since, with its job settled."""
-        seen = self.store.ledger.seen_file(path)
+        try:
+            seen = self.store.ledger.seen_file(path)
+        except sqlite3.Error:
+            return False  # the database is busy: look at the file properly (it is retried)
         if seen is None or seen.job_id is None or not seen.exported:
             return False
         try:
@@ -224,24 +154,51 @@ class Watcher:
         def skip(reason: str) -> None:
             self.bus.publish(FileSkipped(path, reason))
 
+        store_failures = 0
         try:
-            for _ in range(1_000_000):  # bounded; each round is one stat_interval
+            for _ in range(1_000_000):  # bounded; each round is one stat_interval or a backoff
                 st = await wait_stable(path, self.config, skip)
                 if st is None:
                     return
-                digest = await self._digest(path, st)
-                if digest is None:
-                    return
-                after = stat_or_none(path)
-                if after is None:
-                    return
-                if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-                    continue  # it changed while we hashed: wait for quiet again
-                self._admit(path, root, st, digest)
+                try:
+                    digest = await self._digest(path, st)
+                    if digest is None:
+                        return
+                    after = stat_or_none(path)
+                    if after is None:
+                        return
+                    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                        continue  # it changed while we hashed: wait for quiet again
+                    self._admit(path, root, st, digest)
+                except sqlite3.Error as exc:
+                    # Busy, locked, full or failing: the file stays pending and is tried again
+                    # (and again, waiting longer each time) until the database takes it.
+                    store_failures += 1
+                    delay = min(STORE_RETRY_MAX_S, 0.5 * 2 ** min(store_failures, 10))
+                    self._store_trouble(root, path, exc, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if store_failures:
+                    log.info("the job database took %s after %d tries", path, store_failures)
+                    self._store_down_since = None
                 return
         except Exception:
-            log.exception("watching %s failed", path)
+            log.exception("watching %s failed", shown(path))
             skip("internal error while checking this file; see the log")
+
+    def _store_trouble(self, root: Path, path: Path, exc: sqlite3.Error, delay: float) -> None:
+        """Say once per outage that the database refuses writes; files wait, none is dropped."""
+        log.warning("job database error on %s: %s; retrying in %g s", shown(path), exc, delay)
+        if self._store_down_since is not None:
+            return
+        self._store_down_since = time.time()
+        self.bus.publish(
+            WatchDegraded(
+                root,
+                f"the job database cannot be written ({store_error_sentence(exc)}); new files "
+                "wait and are queued as soon as it can (retrying with backoff)",
+            )
+        )
 
     async def _digest(self, path: Path, st: os.stat_result) -> str | None:
         seen = self.store.ledger.seen_file(path)
@@ -258,6 +215,8 @@ class Watcher:
 
     def _admit(self, path: Path, root: Path, st: os.stat_result, digest: str) -> None:
         cfg = self.config
+        # What the next rescan compares against: this version is being taken care of now.
+        self.folders.mark_known(root, path, (st.st_size, st.st_mtime_ns, st.st_ino))
         # Only for the skip-policy check below; the queueing decision itself is taken inside
         # the store's transaction (another process may be admitting the same bytes right now).
         known = self.store.ledger.ledger_entry(digest)
@@ -267,11 +226,9 @@ class Watcher:
             known is None or known.job_id is None or not reuse
         )
         if is_new and cfg.export.policy == "skip":
-            existing = transcript_exists(
-                path,
-                cfg.export.formats,
-                Path(cfg.export.out_dir) if cfg.export.out_dir else None,
-                root,
+            # Only a transcript a person made stops a new one; ours is replaced when done.
+            existing = self.runner.delivery.foreign_transcript(
+                path, dataclasses.replace(cfg.export, root=str(root))
             )
             if existing is not None:
                 self.store.ledger.record_seen(path, st.st_size, st.st_mtime_ns, digest, None)
@@ -369,9 +326,3 @@ class Watcher:
             root = next((r for r in self.roots if copy.path.is_relative_to(r)), None)
             if root is not None:
                 self._export(job, copy.path, root)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()

@@ -59,6 +59,7 @@ from tui.pipeline.second_opinion import (
     unavailable_here,
 )
 from tui.pipeline.sendable import send_plan
+from tui.pipeline.silence import silent_file_result
 from tui.pipeline.stages import (
     Event,
     EventCallback,
@@ -303,6 +304,11 @@ class _Job:
 
     async def _transcribe(self) -> TranscriptionResult:
         started = time.monotonic()
+        pcm = self.override if self.override and self.override.type == "pcm" else None
+        if quiet := await silent_file_result(
+            self.path, self.prep.ffmpeg, self.options.model, self.options.language, pcm, self.cancel
+        ):
+            return quiet  # digital silence: nothing to send, nothing to pay
         # Speaker labels are computed here while the audio uploads (None when off).
         self.speakers = start_speakers(self.path, self.settings.speakers, self.prep.ffmpeg)
         parts, duration = await self._prepare()

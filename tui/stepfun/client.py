@@ -193,6 +193,8 @@ class AsrClient:
             {
                 "Content-Type": "application/json",
                 "Cache-Control": "no-store",
+                # No compressed answers: a small gzip body can inflate to gigabytes.
+                "Accept-Encoding": "identity",
                 "Content-Length": str(body.content_length),
             }
         )
@@ -230,9 +232,7 @@ class AsrClient:
                         segments.append(Segment(delta.start_ms, delta.end_ms, delta.text))
                         emit(delta)
                     elif kind == "transcript.text.done":
-                        done = TranscriptDone(
-                            str(event.get("text") or ""), dict(event.get("usage") or {})
-                        )
+                        done = TranscriptDone(_done_text(event), dict(event.get("usage") or {}))
                         emit(done)
                         # Return now: leaving the context closes the connection even if the
                         # server would hold it open after `done`.
@@ -266,8 +266,9 @@ class AsrClient:
 
     async def _check_response(self, response: httpx.Response, url: str, model: str) -> None:
         if response.status_code != 200:
-            # The body must be read before it can be looked at (ResponseNotRead otherwise).
-            body = await response.aread()
+            # The body must be read before it can be looked at (ResponseNotRead otherwise);
+            # only its start: an error page is never worth more.
+            body = await _read_some(response, MAX_ERROR_BODY)
             raise failures.from_status(
                 response.status_code,
                 body,
@@ -275,6 +276,15 @@ class AsrClient:
                 base_url=self.base_url,
                 retry_after=response.headers.get("retry-after"),
                 model=model,
+            )
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # We asked for none: a compressed stream could inflate past any bound in one chunk.
+            raise AsrError(
+                ErrorKind.STREAM_ERROR,
+                f"The answer came compressed ({encoding}) although it was asked for "
+                "uncompressed; it was not read (a proxy may be altering it).",
+                retryable=False,
             )
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype.partition(";")[0].lower():
@@ -362,14 +372,51 @@ async def _events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         data.setdefault("type", sse.event if sse.event != "message" else None)
         return data
 
+    pending = event_size = 0  # characters since the last line break / in the current event
     async for text in response.aiter_text():
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        pending = len(text) - cut - 1 if cut >= 0 else pending + len(text)
+        if pending > MAX_SSE_LINE:
+            raise _oversized("a line")
         for line in lines.decode(text):
+            event_size = event_size + len(line) if line.strip() else 0
+            if event_size > MAX_SSE_EVENT:
+                raise _oversized("an event")
             if (event := parsed(line)) is not None:
                 yield event
     # A final event without its blank line would be dropped by a strict parser; dispatch it.
     for line in [*lines.flush(), ""]:
         if (event := parsed(line)) is not None:
             yield event
+
+
+MAX_SSE_LINE = 16 << 20  # characters; the real service's lines are a few KB
+MAX_SSE_EVENT = 16 << 20
+MAX_ERROR_BODY = 64 << 10
+
+
+def _oversized(what: str) -> AsrError:
+    return AsrError(
+        ErrorKind.STREAM_ERROR,
+        f"The answer sent {what} longer than {MAX_SSE_LINE >> 20} MB; it is not a transcript "
+        "event and was not read further (a proxy or a faulty server).",
+        retryable=False,
+    )
+
+
+def _done_text(event: dict[str, Any]) -> str:
+    """The final event's text; anything but a string (or nothing) is not a transcript."""
+    text = event.get("text")
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise AsrError(
+            ErrorKind.STREAM_ERROR,
+            f"The final event's text is {type(text).__name__}, not a string; the answer is "
+            "not trusted and was discarded.",
+            retryable=False,
+        )
+    return text
 
 
 async def _read_some(response: httpx.Response, limit: int) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,8 +17,18 @@ from pathlib import Path
 from typing import Any, Self
 
 from tui import locations
+from tui.names import db_value, path_from_db
+from tui.store.errors import (
+    StoreCorrupt,
+    StoreError,
+    corrupt_sentence,
+    is_corruption,
+    store_error_sentence,
+)
 from tui.store.records import Job, JobOptions, JobState
 from tui.store.schema import migrate
+
+QUICK_CHECK_MAX_BYTES = 64 << 20
 
 JOB_COLUMNS = (
     "id, source, size, mtime, content_hash, state, attempts, error_message, error_kind, "
@@ -29,11 +40,11 @@ JOB_COLUMNS = (
 def job_from_row(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
-        source=Path(row["source"]),
+        source=path_from_db(row["source"]),
         state=JobState(row["state"]),
         options=JobOptions.from_json(json.loads(row["options"] or "{}")),
         origin=row["origin"],
-        watch_id=row["watch_id"],
+        watch_id=_text(row["watch_id"]),
         size=row["size"],
         mtime=row["mtime"],
         content_hash=row["content_hash"],
@@ -55,6 +66,10 @@ def job_from_row(row: sqlite3.Row) -> Job:
     )
 
 
+def _text(value: str | bytes | None) -> str | None:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
 class Connection:
     """One SQLite connection (WAL) shared by the store and its ledger, behind one lock."""
 
@@ -62,17 +77,36 @@ class Connection:
         self.path = Path(path) if path is not None else locations.default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.lock = threading.RLock()
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves for multi-step writes.
-        self.conn = sqlite3.connect(
-            self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
-        )
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        with self.lock:
-            migrate(self.conn)
+        try:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves for multi-step writes.
+            self.conn = sqlite3.connect(
+                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            with self.lock:
+                migrate(self.conn)
+            self._check_pages()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            if is_corruption(exc):
+                raise StoreCorrupt(corrupt_sentence(self.path, str(exc))) from None
+            raise StoreError(store_error_sentence(exc, self.path)) from None
+
+    def _check_pages(self) -> None:
+        """Damage is found at open, not halfway through a daemon's week: a quick check of
+        every page while the file is small enough for that to take well under a second."""
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_size > QUICK_CHECK_MAX_BYTES:
+                return
+        rows = self.conn.execute("PRAGMA quick_check(3)").fetchall()
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            raise StoreCorrupt(corrupt_sentence(self.path, "; ".join(problems)))
 
     def close(self) -> None:
         with self.lock:
@@ -125,7 +159,7 @@ class Connection:
             "INSERT INTO jobs (source, size, mtime, content_hash, state, model, language, "
             "options, created_at, watch_id, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
-                str(source),
+                db_value(source),
                 size,
                 mtime,
                 content_hash,
@@ -134,7 +168,7 @@ class Connection:
                 options.language,
                 json.dumps(options.to_json()),
                 time.time(),
-                watch_id,
+                db_value(watch_id) if watch_id is not None else None,
                 origin,
             ),
         )

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from tui.names import db_value, path_from_db
 from tui.store.connection import Connection
 from tui.store.records import Admission, Job, JobOptions, JobState, LedgerEntry, SeenFile
 
@@ -23,7 +24,7 @@ class WatchLedger:
         self._db = db
 
     def seen_file(self, path: Path) -> SeenFile | None:
-        row = self._db.one("SELECT * FROM seen_files WHERE path = ?", (str(path),))
+        row = self._db.one("SELECT * FROM seen_files WHERE path = ?", (db_value(path),))
         return _seen(row) if row else None
 
     def ledger_entry(self, content_hash: str) -> LedgerEntry | None:
@@ -33,7 +34,7 @@ class WatchLedger:
         return LedgerEntry(
             row["content_hash"],
             row["job_id"],
-            Path(row["first_path"]),
+            path_from_db(row["first_path"]),
             tuple(Path(p) for p in json.loads(row["outputs"])),
             row["first_seen_at"],
             row["done_at"],
@@ -56,12 +57,12 @@ class WatchLedger:
         with self._db.lock:
             self._db.conn.execute(
                 "UPDATE seen_files SET exported = 1 WHERE path = ? AND job_id = ?",
-                (str(path), job_id),
+                (db_value(path), job_id),
             )
 
     def paths_with_hash(self, content_hash: str) -> list[Path]:
         rows = self._db.all("SELECT path FROM seen_files WHERE content_hash = ?", (content_hash,))
-        return [Path(r[0]) for r in rows]
+        return [path_from_db(r[0]) for r in rows]
 
     def unexported_copies(self, job_id: int) -> list[SeenFile]:
         """Paths sharing ``job_id``'s content (other than its source) still without transcripts."""
@@ -76,10 +77,10 @@ class WatchLedger:
         """The job's file was renamed to ``path`` (seen with the same content): use that."""
         with self._db.tx() as conn:
             old = self._db.get(conn, job_id)
-            conn.execute("UPDATE jobs SET source = ? WHERE id = ?", (str(path), job_id))
+            conn.execute("UPDATE jobs SET source = ? WHERE id = ?", (db_value(path), job_id))
             conn.execute(
                 "UPDATE ledger SET first_path = ? WHERE job_id = ? AND first_path = ?",
-                (str(path), job_id, str(old.source)),
+                (db_value(path), job_id, db_value(old.source)),
             )
             return self._db.get(conn, job_id)
 
@@ -100,7 +101,7 @@ class WatchLedger:
         The whole decision is taken inside one write transaction, so two processes watching
         the same folder (or a copy and its original arriving together) never both queue it.
         """
-        key = str(path)
+        key = db_value(path)
         with self._db.tx() as conn:
             row = conn.execute("SELECT * FROM seen_files WHERE path = ?", (key,)).fetchone()
             if row and row["content_hash"] == content_hash and row["job_id"] is not None:
@@ -151,7 +152,7 @@ class WatchLedger:
         if job.state is not JobState.QUEUED or job.source != path:
             return None
         if conn.execute(
-            "SELECT 1 FROM seen_files WHERE job_id = ? AND path != ?", (job.id, str(path))
+            "SELECT 1 FROM seen_files WHERE job_id = ? AND path != ?", (job.id, db_value(path))
         ).fetchone():
             return None
         conn.execute(
@@ -179,13 +180,13 @@ def _upsert_seen(
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
         "mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash, "
         "job_id = excluded.job_id, exported = excluded.exported, seen_at = excluded.seen_at",
-        (str(path), size, mtime_ns, content_hash, job_id, int(exported), time.time()),
+        (db_value(path), size, mtime_ns, content_hash, job_id, int(exported), time.time()),
     )
 
 
 def _seen(row: sqlite3.Row) -> SeenFile:
     return SeenFile(
-        Path(row["path"]),
+        path_from_db(row["path"]),
         row["size"],
         row["mtime_ns"],
         row["content_hash"],

@@ -157,6 +157,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (folder, model, name)
     );
     """,
+    # 5: the daemon — results for bytes that were no longer the file's when they came back (kept,
+    # never current), and the transcript files this tool wrote (path, sha256 of what it wrote),
+    # so `skip` protects only files the user made.
+    """
+    CREATE TABLE superseded_results (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id       INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        content_hash TEXT,
+        result       TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        saved_at     REAL NOT NULL
+    );
+    CREATE INDEX superseded_by_job ON superseded_results (job_id);
+
+    CREATE TABLE written_outputs (
+        path         TEXT PRIMARY KEY,
+        content_hash TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        job_id       INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+        written_at   REAL NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
+from tui.names import db_value, utf8_text
 from tui.store import library
 from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
@@ -29,6 +30,7 @@ from tui.store.records import (
     JobStateError,
     Totals,
 )
+from tui.store.revisions import Revisions
 from tui.store.speaker_edits import SpeakerEdits, adopt_roster
 from tui.transcript.model import CrossCheck, TranscriptionResult
 
@@ -47,6 +49,7 @@ class Store:
         self.corrections = Corrections(self._db, self.get_result)
         self.glossary = Glossary(self._db)
         self.speakers = SpeakerEdits(self._db)
+        self.revisions = Revisions(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -104,7 +107,7 @@ class Store:
             args += states
         if watch_id is not None:
             where.append("watch_id = ?")
-            args.append(watch_id)
+            args.append(db_value(watch_id))
         sql = f"SELECT {JOB_COLUMNS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -312,7 +315,7 @@ class Store:
             [JobState.RUNNING, JobState.QUEUED],
             "failed",
             "state = 'failed', error_message = ?, error_kind = ?, finished_at = ?, owner = NULL",
-            (message, kind, time.time()),
+            (utf8_text(message), kind, time.time()),
             owner=owner,
         )
 
@@ -482,11 +485,22 @@ def _save_result(conn: sqlite3.Connection, job_id: int, result: TranscriptionRes
         "saved_at) VALUES (?,?,?,?,?,?,?)",
         (
             job_id,
-            text,
-            json.dumps(segments, ensure_ascii=False),
-            json.dumps(warnings, ensure_ascii=False),
-            json.dumps(cross, ensure_ascii=False) if cross else None,
-            json.dumps(data, ensure_ascii=False),
+            utf8_text(text),
+            _json(segments),
+            _json(warnings),
+            _json(cross) if cross else None,
+            _json(data),
             time.time(),
         ),
     )
+
+
+def _json(value: Any) -> str:
+    # Readable UTF-8 where possible; a name with undecodable bytes (a lone surrogate) cannot be
+    # bound as UTF-8 text, so then everything non-ASCII is \u-escaped (it loads back the same).
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text

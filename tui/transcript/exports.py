@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from tui.transcript.formats import EXTENSIONS, FORMATS, render
 from tui.transcript.model import TranscriptionResult
 
 POLICIES = ("skip", "overwrite", "suffix")
+# 255-byte names: room for the longest extension (".json"), a ".999" suffix and slack.
+MAX_STEM_BYTES = 240
 _MAX_SUFFIX = 999
 HOOK_TIMEOUT_S = 120.0
 
@@ -104,7 +108,7 @@ def planned_paths(
     """The unsuffixed transcript paths for ``source`` (what ``skip`` checks)."""
     folder = target_dir(source, out_dir, root)
     exts = [EXTENSIONS[f] for f in check_formats(formats)]
-    plain = [folder / f"{source.stem}{ext}" for ext in exts]
+    plain = [folder / f"{output_stem(source)}{ext}" for ext in exts]
     if any(p.exists() for p in plain) and _same_stem_sibling(source):
         return [folder / f"{source.name}{ext}" for ext in exts]
     return plain
@@ -126,6 +130,20 @@ def _same_stem_sibling(source: Path) -> bool:
         and p.is_file()
         for p in siblings
     )
+
+
+def output_stem(source: Path) -> str:
+    """``source``'s stem, shortened when the transcript's name would not fit the file system's
+    255-byte limit (with room for a ``.N`` suffix): its start, ``~`` and a hash of the whole
+    stem, so two long names that share a start still get different transcripts."""
+    stem = source.stem
+    if len(os.fsencode(stem)) <= MAX_STEM_BYTES:
+        return stem
+    tag = "~" + hashlib.sha256(os.fsencode(stem)).hexdigest()[:10]
+    keep = stem
+    while len(os.fsencode(keep)) > MAX_STEM_BYTES - len(tag):
+        keep = keep[:-1]
+    return keep + tag
 
 
 def transcript_exists(
