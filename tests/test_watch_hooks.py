@@ -15,7 +15,7 @@ import pytest
 
 from tests.test_watch_daemon import Daemon, cli_env, jobs_in, wait_for
 from tests.test_watcher import wav
-from tui.engine.hooks import clean_environment
+from tui.childenv import clean_child_env
 from tui.stepfun.emulator import Emulator
 from tui.store.records import JobState
 
@@ -68,8 +68,8 @@ def alive(pid: int) -> bool:
 
 def test_the_key_never_reaches_a_hook_environment() -> None:
     env = {"STEPFUN_API_KEY": "sk-abcdef123456", "COPY": "x sk-abcdef123456 y", "HOME": "/h"}
-    assert clean_environment(None, env) == {"HOME": "/h"}
-    assert clean_environment("other-key-789", {"A": "other-key-789", "B": "b"}) == {"B": "b"}
+    assert clean_child_env(None, env) == {"HOME": "/h"}
+    assert clean_child_env("other-key-789", {"A": "other-key-789", "B": "b"}) == {"B": "b"}
 
 
 def test_hooks_run_two_at_a_time_without_the_key(tmp_path: Path) -> None:

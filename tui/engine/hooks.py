@@ -16,14 +16,14 @@ import shlex
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tui.childenv import clean_child_env
 from tui.transcript.exports import HOOK_TIMEOUT_S
 
-KEY_VARIABLE = "STEPFUN_API_KEY"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -33,17 +33,6 @@ class HookOutcome:
     message: str = ""
     returncode: int | None = None
     output: str = field(default="", repr=False)
-
-
-def clean_environment(
-    key: str | None = None, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """``environ`` (default: ours) without the API key: no ``STEPFUN_API_KEY``, and no variable
-    whose value contains the key (the one given, or the one in the environment)."""
-    env = dict(os.environ if environ is None else environ)
-    secrets = [k for k in (key, env.get(KEY_VARIABLE)) if k and len(k) >= 8]
-    env.pop(KEY_VARIABLE, None)
-    return {name: value for name, value in env.items() if not any(s in value for s in secrets)}
 
 
 def _die_with_parent() -> None:
@@ -95,7 +84,7 @@ async def run_hook(
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                env=clean_environment(key),
+                env=clean_child_env(key),
                 preexec_fn=_die_with_parent if _LIBC is not None else None,
             )
         except OSError as exc:
