@@ -241,7 +241,9 @@ def test_languages_come_from_the_known_list(value: str, expected: str | None) ->
 
 
 def test_unknown_settings_name_the_close_matches() -> None:
-    with pytest.raises(ConfigError, match=r"'concurency'; did you mean concurrency( or hook_concurrency)?\?"):
+    with pytest.raises(
+        ConfigError, match=r"'concurency'; did you mean concurrency( or hook_concurrency)?\?"
+    ):
         config.save_values({"concurency": 3})
     with pytest.raises(ConfigError, match="did you mean quiet_period_s"):
         config.save_values({"quiet": 3})
