@@ -190,7 +190,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
 def test_a_workbench_crash_is_logged_not_printed(capsys, tmp_path):
     from textual.app import App
 
-    from tui.commands.app_runner import run_app
+    from tui.app.running import run_app
 
     class Broken(App[None]):
         def on_mount(self) -> None:

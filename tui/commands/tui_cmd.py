@@ -83,7 +83,7 @@ def run_tui(args: argparse.Namespace) -> int:
     except (OSError, sqlite3.Error, SchemaError) as exc:
         return fail_usage(f"cannot open the job database: {exc}")
     from tui import logs
-    from tui.commands.app_runner import run_app
+    from tui.app.running import run_app
 
     logs.start(getattr(args, "log_file", None), "workbench")
     return run_app(app)
@@ -107,7 +107,7 @@ def run_demo(args: argparse.Namespace) -> int:
             config_path=session.config_path,
             demo=True,
         )
-        from tui.commands.app_runner import run_app
+        from tui.app.running import run_app
 
         run_app(app)
     print(
