@@ -153,3 +153,17 @@ async def test_file_browser_marks_recordings_and_counts_folders(tmp_path: Path) 
             assert "rec ✓2 ✗1" in screen_text(app)
             assert tree.mark_of(root / "sub" / "new.wav") is None
             assert tree.counts_of(root / "sub") == {FileMark.FAILED: 1}
+
+
+async def test_typing_at_once_searches_and_leaves_the_filters_alone(tmp_path: Path) -> None:
+    """The filter keys are letters: typing right after opening goes to the search box."""
+    with Store(tmp_path / "jobs.sqlite3") as store:
+        finished(store, tmp_path / "calls" / "client.wav", "The budget is fine.")
+        app = Harness(store)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = LibraryScreen(store)
+            await app.push_screen(screen)
+            await pilot.pause()
+            await pilot.press(*"budgets", "backspace", "enter")
+            await wait_until(pilot, lambda: len(screen.hits) == 1, what="one hit")
+            assert "state: any" in screen_text(app) and "reviewed: any" in screen_text(app)

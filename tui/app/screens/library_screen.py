@@ -62,7 +62,7 @@ class LibraryJobChosen(Message):
 class LibraryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="library.close"),
-        Binding("ctrl+f", "focus_search", "Search", id="library.search"),
+        Binding("ctrl+f,slash", "focus_search", "Search", id="library.search"),
         Binding("s", "cycle('state')", "State", id="library.state"),
         Binding("r", "cycle('reviewed')", "Reviewed", id="library.reviewed"),
         Binding("d", "cycle('date')", "Date", id="library.date"),
@@ -104,7 +104,8 @@ class LibraryScreen(Screen[None]):
         hits.add_columns("at", "file", "match")
         hits.display = False
         self.reload()
-        jobs.focus()
+        # Typing first searches (the filter keys are letters: they act on the lists only).
+        self.query_one("#library-search", Input).focus()
 
     # --- the job list, a page at a time ------------------------------------------------------
 
