@@ -206,3 +206,14 @@ def test_folder_roster_names_a_matching_voice_in_the_next_job(tmp_path: Path):
         elsewhere = store.get_result(other.id)
         assert elsewhere is not None and elsewhere.speakers is not None
         assert elsewhere.speakers.names == {}  # another folder has its own roster
+
+
+def test_the_workbench_pane_names_the_speaker_of_each_cue():
+    from tui.app.live_text import format_result
+
+    assert format_result(labelled()).splitlines() == [
+        "[00:00:00] Speaker 1: Hello there.",
+        "[00:00:00] Speaker 2: How are you?",
+        "[00:00:02] Speaker 3: Fine, thanks.",
+        "[00:00:04] Speaker 3: Good.",
+    ]

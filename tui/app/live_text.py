@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tui.transcript import speaker_labels
 from tui.transcript.cues import build_cues, fallback_cue, format_clock, has_timestamps, is_cjk_text
 from tui.transcript.formats import aligned_segments
 from tui.transcript.model import TranscriptionResult
@@ -84,10 +85,17 @@ class LiveText:
 def format_result(result: TranscriptionResult) -> str:
     """One cue per line, each with its start time; without timestamps one sentence per line."""
     if has_timestamps(result.segments):
-        # The final text on the deltas' times: what the exports hold (deltas can drift).
-        cues = build_cues(aligned_segments(result))
+        # The final text on the deltas' times: what the exports hold (deltas can drift); with
+        # speaker labels, cues split where the speaker changes and each names its speaker.
+        if speaker_labels.has_labels(result):
+            cues = speaker_labels.labelled_cues(result)
+        else:
+            cues = build_cues(aligned_segments(result))
         sep = "" if is_cjk_text(result.text) else " "
-        return "\n".join(stamp(c.start_ms) + sep.join(c.lines) for c in cues)
+        return "\n".join(
+            stamp(c.start_ms) + (f"{c.speaker}: " if c.speaker else "") + sep.join(c.lines)
+            for c in cues
+        )
     cue = fallback_cue(result.text, 1)
     return "\n".join(cue.lines) if cue else ""
 
