@@ -23,6 +23,7 @@ from tui.app.screens.settings_screen import SettingsScreen
 from tui.app.testing import emulator_settings, wait_until
 from tui.secrets import Secret
 from tui.stepfun.emulator import Emulator, write_directive_wav
+from tui.store.library import FileMark
 from tui.store.records import ENDED
 
 SIZE = (120, 36)
@@ -79,6 +80,9 @@ def _app(tmp_path: Path, emu: Emulator) -> WorkbenchApp:
     )
 
 
+FINAL_MARKS = {FileMark.TRANSCRIBED, FileMark.NEEDS_REVIEW, FileMark.FAILED}
+
+
 def _state(app: WorkbenchApp) -> Callable[[], str]:
     def describe() -> str:
         jobs = [(j.id, j.state.value, j.attempts) for j in app.engine.store.list_jobs()]
@@ -101,6 +105,14 @@ def _after_jobs(*then: str, screen: type | None = None) -> Callable[[Any], Await
             lambda: all(j.state in ENDED for j in app.engine.store.list_jobs()),
             what="jobs ended",
             state=_state(app),
+        )
+        # The file browser's marks arrive a moment later (off the event loop).
+        await wait_until(
+            pilot,
+            lambda: all(
+                app.main.files.mark_of(app.root / name) in FINAL_MARKS for name, _s, _d in FILES
+            ),
+            what="files marked as finished",
         )
         log = app.main.errors.query_one(RichLog)
         # One warning (the loop) and one error (the voicemail), and the log scrolled to them.
