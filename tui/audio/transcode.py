@@ -36,7 +36,8 @@ OPUS_FRAME_MS = "60"
 # first_pts=0: sound that starts late in a video (an empty edit, -itsoffset) keeps its offset,
 # so subtitles line up with the picture.
 KEEP_TIMELINE = ["-af", "aresample=async=1:first_pts=0,asetpts=N/SR/TB"]
-OPUS_ARGS = [
+# Every output: the first audio track only, its timeline kept, mono 16 kHz.
+_MONO_16K = [
     "-vn",
     "-sn",
     "-dn",
@@ -47,6 +48,9 @@ OPUS_ARGS = [
     "1",
     "-ar",
     str(SAMPLE_RATE),
+]
+OPUS_ARGS = [
+    *_MONO_16K,
     "-c:a",
     "libopus",
     "-b:a",
@@ -59,20 +63,7 @@ OPUS_ARGS = [
     OPUS_FRAME_MS,
 ]
 # Used for split parts when compression is off: lossless, still mono 16 kHz to stay small.
-WAV_ARGS = [
-    "-vn",
-    "-sn",
-    "-dn",
-    "-map",
-    "0:a:0",
-    *KEEP_TIMELINE,
-    "-ac",
-    "1",
-    "-ar",
-    str(SAMPLE_RATE),
-    "-c:a",
-    "pcm_s16le",
-]
+WAV_ARGS = [*_MONO_16K, "-c:a", "pcm_s16le"]
 
 _PCM_SAMPLE_FORMATS = {8: "u8", 16: "s16le", 24: "s24le", 32: "s32le"}
 _OUT_TIME = re.compile(r"^out_time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)\s*$", re.MULTILINE)

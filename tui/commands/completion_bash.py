@@ -11,6 +11,7 @@ from __future__ import annotations
 from tui.commands.completion_model import (
     PROG,
     Command,
+    case_functions,
     positional_patterns,
     setting_values,
     sh_single,
@@ -57,7 +58,6 @@ def bash(root: Command) -> str:
         f"        {sh_single(name)}) {_bash_values(kind, choices)} ;;"
         for name, (kind, choices) in setting_values().items()
     ]
-    nl = "\n"
     return f"""# bash completion for {PROG}, generated from its parser by `{PROG} completion bash`.
 # Install: {PROG} completion bash > ~/.local/share/bash-completion/completions/{PROG}
 
@@ -80,37 +80,7 @@ _stepfun_asr_list() {{
     compopt -o nospace 2>/dev/null
     COMPREPLY+=($(compgen -P "$head" -W "$1" -- "$last"))
 }}
-_stepfun_asr_subs() {{
-    case "$1" in
-{nl.join(subs)}
-    esac
-}}
-_stepfun_asr_flags() {{
-    case "$1" in
-{nl.join(flags)}
-    esac
-}}
-_stepfun_asr_takes() {{
-    case "$1|$2" in
-{nl.join(takes)}
-    esac
-    return 1
-}}
-_stepfun_asr_values() {{
-    case "$1|$2" in
-{nl.join(values)}
-    esac
-}}
-_stepfun_asr_positional() {{
-    case "$1|$2" in
-{nl.join(positionals)}
-    esac
-}}
-_stepfun_asr_setting() {{
-    case "$1" in
-{nl.join(settings)}
-    esac
-}}
+{case_functions(subs, flags, takes, values, positionals, settings)}
 _stepfun_asr() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}" cmd="" npos=0 skip=0 i w subs
     COMPREPLY=()

@@ -173,3 +173,51 @@ def positional_patterns(cmd: Command) -> list[tuple[str, Argument]]:
 
 def sh_single(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+def case_functions(
+    subs: list[str],
+    flags: list[str],
+    takes: list[str],
+    values: list[str],
+    positionals: list[str],
+    settings: list[str],
+    *,
+    no_match: str = "",
+) -> str:
+    """The lookup functions bash and zsh scripts share, each a ``case`` over the parser's
+    tables; ``no_match`` is the fall-through line of the word-listing ones (zsh clears its
+    array there)."""
+    nl = "\n"
+    tail = f"\n        *) {no_match} ;;" if no_match else ""
+    return f"""_stepfun_asr_subs() {{
+    case "$1" in
+{nl.join(subs)}{tail}
+    esac
+}}
+_stepfun_asr_flags() {{
+    case "$1" in
+{nl.join(flags)}{tail}
+    esac
+}}
+_stepfun_asr_takes() {{
+    case "$1|$2" in
+{nl.join(takes)}
+    esac
+    return 1
+}}
+_stepfun_asr_values() {{
+    case "$1|$2" in
+{nl.join(values)}
+    esac
+}}
+_stepfun_asr_positional() {{
+    case "$1|$2" in
+{nl.join(positionals)}
+    esac
+}}
+_stepfun_asr_setting() {{
+    case "$1" in
+{nl.join(settings)}
+    esac
+}}"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tui.commands.completion_model import (
     PROG,
     Command,
+    case_functions,
     positional_patterns,
     setting_values,
     sh_single,
@@ -67,45 +68,12 @@ def zsh(root: Command) -> str:
         f"        {sh_single(name)}) {_zsh_values(kind, choices, name)} ;;"
         for name, (kind, choices) in setting_values().items()
     ]
-    nl = "\n"
     return f"""#compdef {PROG}
 # zsh completion for {PROG}, generated from its parser by `{PROG} completion zsh`.
 # Install: {PROG} completion zsh > "${{fpath[1]}}/_{PROG}" (then restart zsh), or put the file
 # in any folder listed in $fpath before `compinit` runs.
 
-_stepfun_asr_subs() {{
-    case "$1" in
-{nl.join(subs)}
-        *) described=() ;;
-    esac
-}}
-_stepfun_asr_flags() {{
-    case "$1" in
-{nl.join(flags)}
-        *) described=() ;;
-    esac
-}}
-_stepfun_asr_takes() {{
-    case "$1|$2" in
-{nl.join(takes)}
-    esac
-    return 1
-}}
-_stepfun_asr_values() {{
-    case "$1|$2" in
-{nl.join(values)}
-    esac
-}}
-_stepfun_asr_positional() {{
-    case "$1|$2" in
-{nl.join(positionals)}
-    esac
-}}
-_stepfun_asr_setting() {{
-    case "$1" in
-{nl.join(settings)}
-    esac
-}}
+{case_functions(subs, flags, takes, values, positionals, settings, no_match="described=()")}
 _stepfun_asr() {{
     local cmd="" w i
     local -i npos=0 skip=0
