@@ -17,8 +17,9 @@ import pytest
 from tests.conftest import write_tone_wav
 from tui.audio.encoding import AudioFormat
 from tui.errors import AsrError, ErrorKind
-from tui.stepfun.client import MAX_SSE_LINE, AsrClient
+from tui.stepfun.client import AsrClient
 from tui.stepfun.options import AudioInput, TranscriptionOptions
+from tui.stepfun.sse import MAX_SSE_LINE
 
 Reply = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
