@@ -1,50 +1,32 @@
-"""The HTTP handler: routing, validation in the real API's order, faults, the SSE stream."""
+"""The HTTP handler: routing, validation in the real API's order, faults, the control endpoint.
+
+The SSE answer is ``stream.SseStream``; reading the body and writing answers, ``http_io.HttpIO``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-import select
-import socket
-import struct
-import time
-from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from tui.audio.headers import header_info_from_bytes
 from tui.stepfun.emulator import faults as F
 from tui.stepfun.emulator.directive import read_directive
-from tui.stepfun.emulator.link import PIECE
+from tui.stepfun.emulator.http_io import BodyTooLarge
 from tui.stepfun.emulator.parse import BadRequest, parse_legacy, parse_sse
 from tui.stepfun.emulator.records import RequestRecord
-from tui.stepfun.emulator.script import FormatSpec, Script, build, drifted, without
-from tui.stepfun.emulator.wire import EventFactory, encode, pieces
+from tui.stepfun.emulator.script import FormatSpec, build, without
+from tui.stepfun.emulator.stream import SseStream
 
-if TYPE_CHECKING:
-    from tui.stepfun.emulator.server import Emulator
-
-MAX_BODY = 150 * 1024 * 1024
 _ROUTE = re.compile(r"/(v1|step_plan/v1)/audio/(asr/sse|transcriptions)/?")
-_READ_PIECE = 1 << 20
-_CUT_FAULTS = ("error_event", "internal_error", "truncate", "stall")
 
 
-class _TooLarge(Exception):
-    """The body is over the limit; ``read`` bytes of it were taken so far."""
-
-    def __init__(self, read: int = 0) -> None:
-        super().__init__(read)
-        self.read = read
-
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(SseStream):
     protocol_version = "HTTP/1.1"
     timeout = 120  # an idle keep-alive connection does not hold a thread forever
     disable_nagle_algorithm = True  # tiny SSE writes (split_utf8) must not wait for ACKs
-    emulator: Emulator  # set on the subclass the Emulator makes
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the demo print what matters themselves
@@ -96,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         limit = self.emulator.max_body_bytes if is_asr else None
         try:
             body = self._read_body(rec, limit)
-        except _TooLarge as big:
+        except BodyTooLarge as big:
             self._too_large(rec, big.read)
             return
         except (ConnectionError, ValueError):
@@ -140,36 +122,6 @@ class Handler(BaseHTTPRequestHandler):
         accept = self.headers.get("Accept", "").lower()
         if "text/event-stream" not in accept:
             raise BadRequest("Accept must be text/event-stream")
-
-    def _too_large(self, rec: RequestRecord, read: int) -> None:
-        """A body over the emulator's limit: refused with 413 once read, or the connection
-        reset while the client is still uploading."""
-        length = int(self.headers.get("Content-Length") or 0)
-        if self.emulator.body_limit == "reset":
-            rec.reset = True
-            self.close_connection = True
-            conn: socket.socket = self.connection
-            # Linger 0: close() sends RST at once, as a gateway hanging up mid-body does.
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.rfile.close()
-            conn.close()
-            return
-        try:
-            left = max(0, length - read)
-            while left > 0:
-                piece = self.rfile.read(min(left, _READ_PIECE))
-                if not piece:
-                    break
-                left -= len(piece)
-                read += len(piece)
-            rec.body_bytes = read
-        except OSError:
-            rec.client_disconnected = True
-            self.close_connection = True
-            return
-        rec.error = "request body too large"
-        payload = F.envelope(rec.error, "request_too_large")
-        self._send_json(rec, 413, payload, invented=True, close=True)
 
     # ------------------------------------------------------------------------------ the ASR
 
@@ -287,228 +239,6 @@ class Handler(BaseHTTPRequestHandler):
             rec.error = payload.decode("utf-8", "replace")[:200]
             rec.invented = True
             self._send(rec, code, ctype, payload, extra)
-
-    # ---------------------------------------------------------------------------- the stream
-
-    def _stream(
-        self,
-        rec: RequestRecord,
-        script: Script | None,
-        fault: F.Fault | None,
-        enable_timestamp: bool,
-        error_now: str | None = None,
-    ) -> None:
-        wire = fault.wire if fault else frozenset()
-        main = fault.main if fault else None
-        emu = self.emulator
-        self.send_response(200)
-        charset = "; charset=iso-8859-1" if "latin1_charset" in wire else ""
-        self.send_header("Content-Type", "text/event-stream" + charset)
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "keep-alive" if main == "hold_open" else "close")
-        self.end_headers()
-        self.close_connection = True
-        rec.status = 200
-        events = EventFactory(enable_timestamp)
-        seq = 0
-
-        def send(obj: dict[str, Any] | str, final: bool = False) -> None:
-            nonlocal seq
-            for piece in pieces(encode(obj, wire, seq, final=final), wire, seq + 1):
-                self._chunk(piece)
-            seq += 1
-
-        if emu.first_event_delay_s > 0 and emu._stop.wait(emu.first_event_delay_s):
-            return
-        if error_now is not None or script is None:
-            rec.error = error_now
-            send(events.error(error_now or "internal error"), final=True)
-            self._end_chunks()
-            return
-        tokens = script.tokens
-        if "drift" in wire or emu.drift:
-            tokens = drifted(tokens)
-            rec.drifted = "".join(t.text for t in tokens) != script.text
-        if fault is not None and main in _CUT_FAULTS:
-            tokens = tokens[: max(0, fault.get_int("after", 0 if main == "stall" else 2))]
-        t0 = time.monotonic()
-        for tok in tokens:
-            if emu.service is not None:
-                wait = t0 + emu.service.at(tok.end_ms / 1000) - time.monotonic()
-            else:
-                wait = t0 + tok.end_ms / 1000 * emu.rtf - time.monotonic()
-            if wait > 0 and emu._stop.wait(wait):
-                return  # the server is stopping
-            rec.deltas_sent += 1  # counted first: a client that has N deltas sees >= N here
-            send(events.delta(tok))
-        if fault is not None and main in ("error_event", "internal_error"):
-            default = (
-                "internal error"
-                if main == "internal_error"
-                else "content blocked: the audio contains sensitive content"
-            )
-            rec.error = str(fault.params.get("message", default))
-            send(events.error(rec.error), final=True)
-            self._end_chunks()
-            return
-        if fault is not None and main == "truncate":
-            if not fault.params.get("abrupt"):
-                self._end_chunks()  # a clean end of the body, just without `done`
-            return
-        if fault is not None and main == "stall":
-            self._linger(rec, fault.wait_s(30.0))
-            return  # closed without ending the body
-        if emu.service is not None:
-            # The answer is complete only once the service has worked through all the audio.
-            wait = t0 + emu.service.at(script.duration_s or 0.0) - time.monotonic()
-            if wait > 0 and emu._stop.wait(wait):
-                return
-        sentinel = "done_sentinel" in wire
-        rec.done_sent = True
-        send(events.done(script), final=not sentinel)
-        if sentinel:
-            send("[DONE]", final=True)
-        if fault is not None and main == "hold_open":
-            self._linger(rec, fault.wait_s(10.0))
-        self._end_chunks()
-
-    def _linger(self, rec: RequestRecord, seconds: float) -> None:
-        """Send nothing for ``seconds``, returning early if the client hangs up or the server
-        stops. Bounded by the caller (faults.MAX_WAIT_S)."""
-        deadline = time.monotonic() + seconds
-        conn: socket.socket = self.connection
-        while not self.emulator._stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            try:
-                readable, _, _ = select.select([conn], [], [], min(0.2, left))
-                if readable and conn.recv(1, socket.MSG_PEEK) == b"":
-                    rec.client_disconnected = True
-                    return
-                if readable:
-                    time.sleep(0.05)  # the client sent something; keep ignoring it
-            except (OSError, ValueError):
-                rec.client_disconnected = True
-                return
-
-    # -------------------------------------------------------------------------------- bytes
-
-    def _chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
-    def _end_chunks(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _send(
-        self,
-        rec: RequestRecord | None,
-        status: int,
-        ctype: str,
-        body: bytes,
-        extra: Iterable[tuple[str, str]] = (),
-        *,
-        close: bool = False,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in extra:
-            self.send_header(name, value)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
-        if rec is not None:
-            rec.status = status
-
-    def _send_json(
-        self,
-        rec: RequestRecord | None,
-        status: int,
-        payload: bytes,
-        *,
-        invented: bool,
-        close: bool = False,
-    ) -> None:
-        if rec is not None:
-            rec.invented = invented
-        extra = [F.INVENTED_HEADER] if invented else []
-        self._send(rec, status, "application/json", payload, extra, close=close)
-
-    def _not_found(self, rec: RequestRecord | None) -> None:
-        # The 404 status is seen (wrong path, key on the wrong base); this body is not
-        # published, so it is labelled like every other invented answer.
-        if rec is not None:
-            rec.invented = True
-        self._send(
-            rec,
-            404,
-            "text/plain; charset=utf-8",
-            F.NOT_FOUND_BODY,
-            [("X-Content-Type-Options", "nosniff"), F.INVENTED_HEADER],
-        )
-
-    def _piece(self, n: int) -> int:
-        """How much to read next (at most ``n``): small pieces when the uplink is modelled."""
-        return min(n, _READ_PIECE if self.emulator.uplink is None else PIECE)
-
-    def _carried(self, k: int) -> None:
-        """Wait until ``k`` bytes just read would have crossed the modelled uplink."""
-        link = self.emulator.uplink
-        if link is not None and k and not link.take(k):
-            raise ConnectionError("the emulator is stopping")
-
-    def _read_exact(self, buf: bytearray, n: int) -> None:
-        while n > 0:
-            piece = self.rfile.read(self._piece(n))
-            if not piece:
-                raise ConnectionError("client closed the connection mid-body")
-            self._carried(len(piece))
-            buf += piece
-            n -= len(piece)
-
-    def _read_body(self, rec: RequestRecord | None, limit: int | None = None) -> bytearray:
-        te = self.headers.get("Transfer-Encoding", "").lower()
-        length = self.headers.get("Content-Length")
-        buf = bytearray()
-        if rec is not None:
-            rec.content_length_sent, rec.chunked = length is not None, "chunked" in te
-        if "chunked" in te:
-            for _ in range(10_000_000):
-                line = self.rfile.readline(1024)
-                if not line:
-                    raise ConnectionError("client closed the connection mid-body")
-                size = int(line.split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                if len(buf) + size > min(MAX_BODY, limit or MAX_BODY):
-                    raise _TooLarge(len(buf))
-                self._read_exact(buf, size)
-                self.rfile.readline(8)
-        elif length is not None:
-            n = int(length)
-            if n > min(MAX_BODY, limit or MAX_BODY):
-                raise _TooLarge(0)
-            buf = bytearray(n)  # sized once: no growth copies for a 100 MB body
-            view, got = memoryview(buf), 0
-            while got < n:
-                k = self.rfile.readinto(view[got : got + self._piece(n - got)])
-                if not k:
-                    raise ConnectionError("client closed the connection mid-body")
-                self._carried(k)
-                got += k
-        if rec is not None:
-            rec.body_bytes = len(buf)
-        return buf
 
     # ------------------------------------------------------------------------------ control
 
