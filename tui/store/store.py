@@ -8,14 +8,13 @@ writes are ``Store.ledger``. The API key is never written here (nothing passed i
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
 
 from tui.names import db_value, utf8_text
-from tui.store import library
+from tui.store import library, results
 from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
 from tui.store.corrections import Corrections
@@ -23,7 +22,6 @@ from tui.store.glossary import Glossary
 from tui.store.ledger import WatchLedger
 from tui.store.owners import owner_alive
 from tui.store.records import (
-    FINISHED,
     Job,
     JobOptions,
     JobState,
@@ -31,8 +29,8 @@ from tui.store.records import (
     Totals,
 )
 from tui.store.revisions import Revisions
-from tui.store.speaker_edits import SpeakerEdits, adopt_roster
-from tui.transcript.model import CrossCheck, TranscriptionResult
+from tui.store.speaker_edits import SpeakerEdits
+from tui.transcript.model import TranscriptionResult
 
 _CLAIM = (
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, "
@@ -213,42 +211,7 @@ class Store:
         owner: str | None = None,
     ) -> Job:
         """running → done | needs_review, with the result saved in the same transaction."""
-        state = JobState.NEEDS_REVIEW if result.needs_review else JobState.DONE
-        cost = result.cost
-        with self._db.tx() as conn:
-            job = self._db.get(conn, job_id)
-            if job.state is not JobState.RUNNING or (owner is not None and job.owner != owner):
-                raise JobStateError(
-                    f"Job {job_id} is {job.state.value}, not running here; "
-                    "its result was not saved."
-                )
-            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
-            _save_result(conn, job_id, result)
-            if result.speakers is not None and result.speakers.voices:
-                adopt_roster(conn, job_id, str(job.source.parent), result.speakers)
-            conn.execute(
-                "UPDATE jobs SET state = ?, finished_at = ?, usage = ?, duration_s = ?, "
-                "cost_amount = ?, cost_currency = ?, reviewed = 0, owner = NULL, model = ?, "
-                "language = ? WHERE id = ?",
-                (
-                    state.value,
-                    time.time(),
-                    json.dumps(result.usage),
-                    result.duration_s,
-                    cost.amount if cost else None,
-                    cost.currency if cost else None,
-                    result.model or job.model,
-                    result.language or job.ran_language or job.options.language or "",
-                    job_id,
-                ),
-            )
-            if job.content_hash:
-                conn.execute(
-                    "UPDATE ledger SET done_at = ? WHERE content_hash = ? AND job_id = ?",
-                    (time.time(), job.content_hash, job_id),
-                )
-            fts.index_job(conn, job_id)
-            return self._db.get(conn, job_id)
+        return results.finish_job(self._db, job_id, result, owner=owner)
 
     def save_cross_check(
         self,
@@ -257,57 +220,12 @@ class Store:
         *,
         finished_at: float | None,
     ) -> Job:
-        """A finished job's result replaced by its cross-checked version, and its state set
-        from the new warnings, in one transaction. ``finished_at``: the job's when the check
-        started; if the job has been run again since (or is running), nothing changes and
-        JobStateError says so. The review mark is cleared when a new serious warning appeared.
-        """
-        state = JobState.NEEDS_REVIEW if result.needs_review else JobState.DONE
-        cost = result.cost
-        with self._db.tx() as conn:
-            job = self._db.get(conn, job_id)
-            if job.state not in FINISHED or job.finished_at != finished_at:
-                raise JobStateError(
-                    f"Job {job_id} was run again while it was being cross-checked "
-                    f"(it is {job.state.value} now); the cross-check was not saved."
-                )
-            row = conn.execute(
-                "SELECT warnings FROM results WHERE job_id = ?", (job_id,)
-            ).fetchone()
-            before = (
-                {w.get("code") for w in json.loads(row[0]) if w.get("serious")} if row else set()
-            )
-            fresh = {w.code for w in result.warnings if w.serious} - before
-            fts.unindex_job(conn, job_id)  # before the text its tokens came from is gone
-            _save_result(conn, job_id, result)
-            conn.execute(
-                "UPDATE jobs SET state = ?, cost_amount = ?, cost_currency = ?, "
-                "reviewed = CASE WHEN ? THEN 0 ELSE reviewed END WHERE id = ?",
-                (
-                    state.value,
-                    cost.amount if cost else None,
-                    cost.currency if cost else None,
-                    bool(fresh),
-                    job_id,
-                ),
-            )
-            fts.index_job(conn, job_id)
-            return self._db.get(conn, job_id)
+        """A finished job's result replaced by its cross-checked version (``results``)."""
+        return results.save_cross_check(self._db, job_id, result, finished_at=finished_at)
 
     def get_result(self, job_id: int) -> TranscriptionResult | None:
-        row = self._db.one("SELECT * FROM results WHERE job_id = ?", (job_id,))
-        if row is None:
-            return None
-        data = json.loads(row["meta"])
-        data.update(
-            text=row["text"],
-            segments=json.loads(row["segments"]),
-            warnings=json.loads(row["warnings"]),
-            cross_check=json.loads(row["cross_check"]) if row["cross_check"] else None,
-        )
-        result = TranscriptionResult.from_json(data)
-        assert result.cross_check is None or isinstance(result.cross_check, CrossCheck)
-        return self.speakers.apply(job_id, result)
+        result = results.read_result(self._db, job_id)
+        return None if result is None else self.speakers.apply(job_id, result)
 
     def fail_job(self, job_id: int, message: str, kind: str, *, owner: str | None = None) -> Job:
         return self._transition(
@@ -472,35 +390,3 @@ class Store:
                     (job.id,),
                 )
             return [self._db.get(conn, j.id) for j in orphans]
-
-
-def _save_result(conn: sqlite3.Connection, job_id: int, result: TranscriptionResult) -> None:
-    data = result.to_json()
-    segments = data.pop("segments")
-    warnings = data.pop("warnings")
-    cross = data.pop("cross_check")
-    text = data.pop("text")
-    conn.execute(
-        "INSERT OR REPLACE INTO results (job_id, text, segments, warnings, cross_check, meta, "
-        "saved_at) VALUES (?,?,?,?,?,?,?)",
-        (
-            job_id,
-            utf8_text(text),
-            _json(segments),
-            _json(warnings),
-            _json(cross) if cross else None,
-            _json(data),
-            time.time(),
-        ),
-    )
-
-
-def _json(value: Any) -> str:
-    # Readable UTF-8 where possible; a name with undecodable bytes (a lone surrogate) cannot be
-    # bound as UTF-8 text, so then everything non-ASCII is \u-escaped (it loads back the same).
-    text = json.dumps(value, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value)
-    return text
