@@ -2,7 +2,9 @@
 
 It is the single source of truth; the engine, the CLI and the workbench all read it. Methods
 are synchronous and short. Records are in ``tui.store.records``; the watch ledger's reads and
-writes are ``Store.ledger``. The API key is never written here (nothing passed in carries it).
+writes are ``Store.ledger``; the SQL of saved results is ``tui.store.results`` and of state
+moves ``tui.store.transitions``. The API key is never written here (nothing passed in carries
+it).
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from tui.names import db_value, utf8_text
-from tui.store import library, results
+from tui.store import library, results, transitions
 from tui.store import search as fts
 from tui.store.connection import JOB_COLUMNS, Connection, job_from_row
 from tui.store.corrections import Corrections
 from tui.store.glossary import Glossary
 from tui.store.ledger import WatchLedger
-from tui.store.owners import owner_alive
 from tui.store.records import (
     Job,
     JobOptions,
@@ -31,12 +32,6 @@ from tui.store.records import (
 from tui.store.revisions import Revisions
 from tui.store.speaker_edits import SpeakerEdits
 from tui.transcript.model import TranscriptionResult
-
-_CLAIM = (
-    "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, "
-    "finished_at = NULL, error_message = NULL, error_kind = NULL, owner = ? "
-    "WHERE id = ? AND state = 'queued'"
-)
 
 
 class Store:
@@ -156,20 +151,11 @@ class Store:
 
     def claim_next(self, owner: str) -> Job | None:
         """Oldest queued job → running, owned by ``owner`` (atomic across processes)."""
-        with self._db.tx() as conn:
-            row = conn.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute(_CLAIM, (time.time(), owner, row[0]))
-            return self._db.get(conn, row[0])
+        return transitions.claim_next(self._db, owner)
 
     def claim_one(self, job_id: int, owner: str) -> Job | None:
         """That job → running if it is still queued (``drain(job_ids=...)``)."""
-        with self._db.tx() as conn:
-            cur = conn.execute(_CLAIM, (time.time(), owner, job_id))
-            return self._db.get(conn, job_id) if cur.rowcount else None
+        return transitions.claim_one(self._db, job_id, owner)
 
     def record_run_settings(self, job_id: int, model: str, language: str | None) -> None:
         """The model and language a starting job runs with (its option, else the settings'),
@@ -179,29 +165,6 @@ class Store:
                 "UPDATE jobs SET model = ?, language = ? WHERE id = ?",
                 (model, language or "", job_id),
             )
-
-    def _transition(
-        self,
-        job_id: int,
-        allowed: Iterable[JobState],
-        action: str,
-        sets: str,
-        args: tuple[Any, ...],
-        *,
-        owner: str | None = None,
-    ) -> Job:
-        allowed = list(allowed)
-        with self._db.tx() as conn:
-            job = self._db.get(conn, job_id)
-            if job.state not in allowed:
-                raise JobStateError(
-                    f"Job {job_id} is {job.state.value}; only "
-                    f"{' or '.join(s.value for s in allowed)} jobs can be {action}."
-                )
-            if owner is not None and job.owner != owner:
-                raise JobStateError(f"Job {job_id} is being run by another process.")
-            conn.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*args, job_id))
-            return self._db.get(conn, job_id)
 
     def finish_job(
         self,
@@ -228,7 +191,8 @@ class Store:
         return None if result is None else self.speakers.apply(job_id, result)
 
     def fail_job(self, job_id: int, message: str, kind: str, *, owner: str | None = None) -> Job:
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.RUNNING, JobState.QUEUED],
             "failed",
@@ -238,7 +202,8 @@ class Store:
         )
 
     def cancel_job(self, job_id: int) -> Job:
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.QUEUED, JobState.RUNNING],
             "canceled",
@@ -248,7 +213,8 @@ class Store:
 
     def requeue_job(self, job_id: int, *, owner: str | None = None) -> Job:
         """running → queued (shutdown or crash recovery); the attempt count stays."""
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.RUNNING],
             "put back in the queue",
@@ -258,7 +224,8 @@ class Store:
         )
 
     def retry_job(self, job_id: int) -> Job:
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.FAILED, JobState.CANCELED],
             "retried",
@@ -268,7 +235,8 @@ class Store:
 
     def rerun_job(self, job_id: int) -> Job:
         # The old result stays until the new one replaces it.
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.DONE, JobState.NEEDS_REVIEW],
             "run again",
@@ -277,7 +245,8 @@ class Store:
         )
 
     def mark_reviewed(self, job_id: int, reviewed: bool = True) -> Job:
-        return self._transition(
+        return transitions.transition(
+            self._db,
             job_id,
             [JobState.DONE, JobState.NEEDS_REVIEW],
             "marked reviewed",
@@ -376,17 +345,4 @@ class Store:
 
     def recover_running(self, owner: str) -> list[Job]:
         """Running jobs whose runner is gone (or is this one, restarting) → queued."""
-        with self._db.tx() as conn:
-            rows = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY id"
-            ).fetchall()
-            orphans = [
-                job_from_row(r) for r in rows if r["owner"] == owner or not owner_alive(r["owner"])
-            ]
-            for job in orphans:
-                conn.execute(
-                    "UPDATE jobs SET state = 'queued', owner = NULL, started_at = NULL "
-                    "WHERE id = ?",
-                    (job.id,),
-                )
-            return [self._db.get(conn, j.id) for j in orphans]
+        return transitions.recover_running(self._db, owner)
