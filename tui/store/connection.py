@@ -173,3 +173,14 @@ class Connection:
             ),
         )
         return self.get(conn, int(cur.lastrowid or 0))
+
+
+def json_text(value: Any) -> str:
+    # Readable UTF-8 where possible; a name with undecodable bytes (a lone surrogate) cannot be
+    # bound as UTF-8 text, so then everything non-ASCII is \u-escaped (it loads back the same).
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any
 
 from tui.names import utf8_text
 from tui.store import search as fts
-from tui.store.connection import Connection
+from tui.store.connection import Connection, json_text
 from tui.store.records import FINISHED, Job, JobState, JobStateError
 from tui.store.speaker_edits import adopt_roster
 from tui.transcript.model import CrossCheck, TranscriptionResult
@@ -130,21 +129,10 @@ def save_result(conn: sqlite3.Connection, job_id: int, result: TranscriptionResu
         (
             job_id,
             utf8_text(text),
-            _json(segments),
-            _json(warnings),
-            _json(cross) if cross else None,
-            _json(data),
+            json_text(segments),
+            json_text(warnings),
+            json_text(cross) if cross else None,
+            json_text(data),
             time.time(),
         ),
     )
-
-
-def _json(value: Any) -> str:
-    # Readable UTF-8 where possible; a name with undecodable bytes (a lone surrogate) cannot be
-    # bound as UTF-8 text, so then everything non-ASCII is \u-escaped (it loads back the same).
-    text = json.dumps(value, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value)
-    return text

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.names import db_value, path_from_db, utf8_text
-from tui.store.connection import Connection
+from tui.store.connection import Connection, json_text
 from tui.store.records import Job, JobState, JobStateError
 from tui.transcript.model import TranscriptionResult
 
@@ -61,7 +61,13 @@ class Revisions:
             conn.execute(
                 "INSERT INTO superseded_results (job_id, content_hash, result, reason, saved_at) "
                 "VALUES (?,?,?,?,?)",
-                (job_id, sent_hash, _json(result.to_json()), utf8_text(reason), time.time()),
+                (
+                    job_id,
+                    sent_hash,
+                    json_text(result.to_json()),
+                    utf8_text(reason),
+                    time.time(),
+                ),
             )
             if sent_hash:  # the old bytes were not transcribed as the file's
                 conn.execute(
@@ -121,12 +127,3 @@ class Revisions:
             "SELECT source, content_hash FROM written_outputs WHERE path = ?", (db_value(path),)
         )
         return (path_from_db(row[0]), str(row[1])) if row else None
-
-
-def _json(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value)
-    return text
