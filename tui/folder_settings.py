@@ -1,12 +1,14 @@
 """Per-folder settings: a ``.stepfun-asr.toml`` in a watched folder, or in any folder between
-it and the watch root, sets language, model, hotwords, glossary, output formats and out dir
-for the recordings there. The nearest file wins, setting by setting, over the global settings.
+it and the watch root, sets language, model, hotwords, glossary, output formats, out dir and
+speaker labels for the recordings there (a file transcribed by hand, outside a watch, takes
+its own folder's file). The nearest file wins, setting by setting, over the global settings.
 
     # meetings/shanghai/.stepfun-asr.toml
     language = "zh"
     hotwords = ["阶跃星辰", "StepFun"]
     formats = ["txt", "srt"]
     out_dir = "../transcripts"     # relative to this folder
+    speakers = "auto"              # off | auto | a count | a range such as 2-4
 
 A broken file (bad TOML, an unknown or invalid setting) raises FolderSettingsError naming its
 folder, so only the recordings under it fail; every other folder keeps running.
@@ -26,7 +28,7 @@ from tui.config import ConfigError, Settings
 from tui.errors import AsrError, ErrorKind
 
 FOLDER_FILE = ".stepfun-asr.toml"
-FOLDER_KEYS = ("language", "model", "hotwords", "glossary", "formats", "out_dir")
+FOLDER_KEYS = ("language", "model", "hotwords", "glossary", "formats", "out_dir", "speakers")
 
 
 class FolderSettingsError(AsrError):

@@ -244,6 +244,9 @@ class MainScreen(JobActionsScreen):
     def on_transcript_corrected(self, message: msg.TranscriptCorrected) -> None:
         self._job_moved(message.event.job_id)
 
+    def on_speakers_edited(self, message: msg.SpeakersEdited) -> None:
+        self._job_moved(message.event.job_id)  # the pane shows the new names
+
     def on_watch_started(self, message: msg.WatchStarted) -> None:
         event = message.event
         names = ", ".join(shown_path(f, self.root) for f in event.folders)
