@@ -5,6 +5,7 @@ right; and the per-folder ``speakers`` setting reaching a job's pipeline."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,21 @@ async def test_the_effective_speakers_value_reaches_each_job(tmp_path: Path):
         assert engine.store.require_job(job_id).state in FINISHED
     stored = engine.store.require_job(ids[2]).options
     assert stored.speakers == "auto"  # kept with the job (a retry runs the same way)
+
+
+def test_the_command_line_flag_beats_the_folder_file(tmp_path: Path, emu: Any):
+    """A folder asks for 3 speakers (the model is not installed here): `--speakers off` on
+    the command line is this run's choice, so the file is transcribed without labels; without
+    the flag the folder's setting applies and the job fails before sending, saying why."""
+    from tests.test_cli_transcribe import run_cli
+    from tui.stepfun.emulator import write_directive_wav
+
+    (tmp_path / FOLDER_FILE).write_text('speakers = "3"\n', encoding="utf-8")
+    wav = write_directive_wav(tmp_path / "talk.wav", 2.0, text="Hello there.")
+    done = run_cli(str(wav), "--speakers", "off", emu=emu)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Hello there."
+    sent = len(emu.requests)
+    done = run_cli(str(wav), emu=emu)
+    assert done.returncode != 0 and "stepfun-asr speakers install" in done.stderr
+    assert len(emu.requests) == sent  # nothing sent for it
