@@ -203,3 +203,31 @@ def test_the_command_line_flag_beats_the_folder_file(tmp_path: Path, emu: Any):
     done = run_cli(str(wav), emu=emu)
     assert done.returncode != 0 and "stepfun-asr speakers install" in done.stderr
     assert len(emu.requests) == sent  # nothing sent for it
+
+
+def test_writing_a_folder_setting_keeps_the_file(tmp_path: Path):
+    from tui.folder_settings import write_folder_setting
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    file = folder / FOLDER_FILE
+    file.write_text('# shared with the team\nlanguage = "zh"  # Mandarin\n', encoding="utf-8")
+    file.chmod(0o664)
+    assert write_folder_setting(folder, "speakers", "4") == file
+    assert file.read_text(encoding="utf-8") == (
+        '# shared with the team\nlanguage = "zh"  # Mandarin\nspeakers = "4"\n'
+    )
+    assert file.stat().st_mode & 0o777 == 0o664
+    write_folder_setting(folder, "speakers", "auto")  # replaced in place, not added twice
+    assert file.read_text(encoding="utf-8").count("speakers") == 1
+    assert effective_settings(Settings(), folder / "a.wav")[0].speakers == "auto"
+    with pytest.raises(FolderSettingsError, match="Speakers must be"):
+        write_folder_setting(folder, "speakers", "many")
+    file.write_text("language = [\n", encoding="utf-8")  # broken: left alone, said so
+    with pytest.raises(FolderSettingsError, match="is not valid TOML"):
+        write_folder_setting(folder, "speakers", "2")
+    assert file.read_text(encoding="utf-8") == "language = [\n"
+    fresh = tmp_path / "new"
+    fresh.mkdir()
+    write_folder_setting(fresh, "speakers", "off")
+    assert (fresh / FOLDER_FILE).read_text(encoding="utf-8") == 'speakers = "off"\n'

@@ -110,6 +110,44 @@ def read_folder_file(file: Path) -> dict[str, Any]:
     return out
 
 
+def write_folder_setting(folder: Path, name: str, value: str) -> Path:
+    """Set one setting in ``folder``'s file (created if missing), keeping everything else it
+    holds, comments and order included; returns the file. FolderSettingsError names the file
+    when the value is invalid or the file cannot be read, parsed or written (nothing changes)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    from tui.fsutil import atomic_write_text
+
+    if name not in FOLDER_KEYS or name == "glossary":
+        raise ValueError(f"a folder file cannot set {name} this way")
+    file = folder / FOLDER_FILE
+    try:
+        config.apply(Settings(), name, value)
+    except ConfigError as exc:
+        raise FolderSettingsError(folder, f"{file}: {exc}") from None
+    try:
+        text = file.read_text(encoding="utf-8")
+        mode = file.stat().st_mode & 0o777
+    except FileNotFoundError:
+        text, mode = "", 0o644
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise FolderSettingsError(folder, f"Cannot read {file}: {reason}.") from None
+    try:
+        doc = tomlkit.parse(text)
+    except (TOMLKitError, ValueError) as exc:
+        raise FolderSettingsError(folder, f"{file} is not valid TOML ({exc}).") from None
+    doc[name] = value
+    if not folder.is_dir():
+        raise FolderSettingsError(folder, f"Cannot write {file}: the folder is gone.")
+    try:
+        atomic_write_text(file, tomlkit.dumps(doc), mode=mode)
+    except OSError as exc:
+        raise FolderSettingsError(folder, f"Cannot write {file}: {exc.strerror or exc}.") from None
+    return file
+
+
 def _glossary(file: Path, value: Any) -> list[str]:
     # Passed through as given, for the glossary work to use.
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
