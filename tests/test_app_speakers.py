@@ -275,3 +275,32 @@ async def test_not_asked(tmp_path: Path, case: str, request: pytest.FixtureReque
         await _ran(pilot, recorder, 1, app)
         assert not isinstance(app.screen, SpeakerCountScreen)
     assert recorder.ran == {"a.wav": expected}
+
+
+@pytest.mark.parametrize("installed", [False, True])
+async def test_the_settings_screen_sets_speakers(
+    tmp_path: Path, installed: bool, request: pytest.FixtureRequest
+) -> None:
+    from textual.widgets import Input
+
+    from tui.app.screens.settings_screen import SettingsScreen
+
+    if installed:
+        request.getfixturevalue("speaker_model")
+    app = _app(tmp_path, tmp_path, Recorder())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="settings")
+        field = app.screen.query_one("#set-speakers", Input)
+        assert field.value == "off"
+        field.focus()
+        await pilot.press("ctrl+u", *"2-4", "ctrl+s")
+        await pilot.pause()
+        if not installed:  # every job would fail on it: refused, saying how to add the model
+            assert isinstance(app.screen, SettingsScreen)
+            assert "stepfun-asr speakers install" in screen_text(app)
+            assert not (tmp_path / "config.toml").exists()
+            return
+        await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="saved")
+        assert app.settings.speakers == "2-4"
+    assert read_file(tmp_path / "config.toml")["speakers"] == "2-4"
