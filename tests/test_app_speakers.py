@@ -304,3 +304,24 @@ async def test_the_settings_screen_sets_speakers(
         await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), what="saved")
         assert app.settings.speakers == "2-4"
     assert read_file(tmp_path / "config.toml")["speakers"] == "2-4"
+
+
+async def test_watching_a_folder_asks_too(tmp_path: Path, speaker_model: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    recorder = Recorder()
+    app = _app(tmp_path, folder, recorder, quiet_period_s=0.3)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SpeakerCountScreen), what="ask")
+        assert "new recordings in" in screen_text(app)
+        assert not app.engine.watched()  # nothing watched (or sent) before the answer
+        await pilot.press("5")
+        await wait_until(pilot, lambda: bool(app.engine.watched()), what="watching")
+        assert 'speakers = "5"' in (folder / FOLDER_FILE).read_text(encoding="utf-8")
+        write_tone_wav(folder / "arrived.wav", 1.0)
+        await _ran(pilot, recorder, 1, app)
+        await pilot.press("w")  # unwatching asks nothing
+        await wait_until(pilot, lambda: not app.engine.watched(), what="unwatched")
+        assert not isinstance(app.screen, SpeakerCountScreen)
+    assert recorder.ran == {"arrived.wav": "5"}

@@ -1,5 +1,5 @@
 """The main screen's speaker keys: the Speakers screen for the selected job, and the
-"How many speakers?" question when files are queued.
+"How many speakers?" question when files are queued (``t``) or a folder is watched (``w``).
 
 The question is asked only when it can matter and has no answer yet: the speaker model is
 installed, the global ``speakers`` setting was never chosen (config file), the folder's
@@ -26,6 +26,7 @@ from tui.folder_settings import (
     effective_settings,
     write_folder_setting,
 )
+from tui.store.records import JobOptions
 from tui.store.speaker_edits import SpeakerEditError
 
 
@@ -68,7 +69,9 @@ class SpeakerActionsScreen(JobActionsScreen):
 
     # --- "How many speakers?" --------------------------------------------------------------------
 
-    def ask_speakers(self, files: list[Path], then: Callable[[str | None], None]) -> None:
+    def ask_speakers(
+        self, files: list[Path], then: Callable[[str | None], None], *, what: str = ""
+    ) -> None:
         folder = files[0].parent
         if (answer := self.speaker_answers.get(folder)) is not None:
             then(answer)
@@ -76,6 +79,7 @@ class SpeakerActionsScreen(JobActionsScreen):
         if not self._should_ask(files):
             then(None)
             return
+        what = what or f"{len(files)} file{'s' if len(files) != 1 else ''}"
 
         def answered(choice: SpeakerCountChoice | None) -> None:
             if choice is None:
@@ -88,7 +92,23 @@ class SpeakerActionsScreen(JobActionsScreen):
                 self._remember_in(folder, choice.value)
             then(choice.value)
 
-        self.app.push_screen(SpeakerCountScreen(folder, len(files)), answered)
+        self.app.push_screen(SpeakerCountScreen(folder, what), answered)
+
+    async def action_toggle_watch(self) -> None:
+        """Watching a folder starts its jobs: asked first like ``t`` (unwatching never)."""
+        path = self.files.highlighted_path() or self.root
+        folder = path if path.is_dir() else path.parent
+        if self.engine.is_watched(folder):
+            await super().action_toggle_watch()
+            return
+
+        def watch(speakers: str | None) -> None:
+            options = JobOptions(speakers=speakers)
+            self.engine.watch_folder(folder, **({"options": options} if speakers else {}))
+            self.refresh_status()
+
+        # Any name in the folder: its own file is what a watch rooted there reads for it.
+        self.ask_speakers([folder / "new recording"], watch, what="new recordings")
 
     def _should_ask(self, files: list[Path]) -> bool:
         if self._never_ask or self._decided_globally() or not model_ready():

@@ -56,13 +56,14 @@ class SpeakerCountScreen(ModalScreen[SpeakerCountChoice | None]):
     SpeakerCountScreen Checkbox { margin-top: 1; }
     """
 
-    def __init__(self, folder: Path, files: int) -> None:
+    def __init__(self, folder: Path, what: str) -> None:
+        """``what``: the recordings it is for ("2 files", "new recordings")."""
         super().__init__()
         self.folder = folder
-        self.files = files
+        self.what = what
 
     def compose(self) -> ComposeResult:
-        where = f"{self.files} file{'s' if self.files != 1 else ''} in {self.folder}"
+        where = f"{self.what} in {self.folder}"
         with Vertical() as box:
             box.border_title = "How many speakers?"
             yield Static(
