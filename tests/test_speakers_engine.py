@@ -231,3 +231,21 @@ def test_writing_a_folder_setting_keeps_the_file(tmp_path: Path):
     fresh.mkdir()
     write_folder_setting(fresh, "speakers", "off")
     assert (fresh / FOLDER_FILE).read_text(encoding="utf-8") == 'speakers = "off"\n'
+
+
+def test_cli_says_when_the_edit_is_saved_but_a_file_could_not_be_rewritten(tmp_path: Path):
+    from tests.test_speaker_labels import _cli
+
+    with Store(tmp_path / "jobs.sqlite3") as store:
+        job_id = finished(store, tmp_path / "talk.wav", voiced())
+    (tmp_path / "talk.srt").unlink()
+    (tmp_path / "talk.srt").mkdir()  # where the subtitles were, something that cannot be written
+    done = _cli("--db", str(tmp_path / "jobs.sqlite3"), str(job_id), "rename", "2", "Ana")
+    assert done.returncode == 1
+    assert "edit saved, but could not rewrite the transcripts of" in done.stderr
+    assert "Traceback" not in done.stderr and "\n" not in done.stderr.strip()
+    assert "2  Ana" in done.stdout  # the list shows the stored edit
+    with Store(tmp_path / "jobs.sqlite3") as store:
+        stored = store.get_result(job_id)
+        assert stored is not None and stored.speakers is not None
+        assert stored.speakers.names == {2: "Ana"}

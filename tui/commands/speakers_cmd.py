@@ -116,7 +116,8 @@ def _edit(db: Path | None, job_id: int, edit: tuple[str, int, str] | None) -> in
                     print(f"rewrote {path}")
             elif isinstance(event, ExportFailed) and event.job_id == job_id:
                 failed.append(event.message)
-                print(f"stepfun-asr: edit saved, but {event.message}", file=sys.stderr)
+                reason = event.message[:1].lower() + event.message[1:]
+                print(f"stepfun-asr: edit saved, but {reason}", file=sys.stderr)
 
         engine.bus.subscribe(report)
         if edit is not None:
