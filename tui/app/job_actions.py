@@ -160,7 +160,12 @@ class JobActionsScreen(Screen[None]):
             )
 
     def ask_speakers(
-        self, files: list[Path], then: Callable[[str | None], None], *, what: str = ""
+        self,
+        files: list[Path],
+        then: Callable[[str | None], None],
+        *,
+        what: str = "",
+        canceled: str = "",
     ) -> None:
         """Call ``then`` with the jobs' ``speakers`` option (None: the settings decide); the
         speaker actions (``tui.app.speaker_actions``) may ask the user first."""

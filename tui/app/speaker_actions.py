@@ -70,7 +70,12 @@ class SpeakerActionsScreen(JobActionsScreen):
     # --- "How many speakers?" --------------------------------------------------------------------
 
     def ask_speakers(
-        self, files: list[Path], then: Callable[[str | None], None], *, what: str = ""
+        self,
+        files: list[Path],
+        then: Callable[[str | None], None],
+        *,
+        what: str = "",
+        canceled: str = "Nothing queued.",
     ) -> None:
         folder = files[0].parent
         if (answer := self.speaker_answers.get(folder)) is not None:
@@ -83,7 +88,7 @@ class SpeakerActionsScreen(JobActionsScreen):
 
         def answered(choice: SpeakerCountChoice | None) -> None:
             if choice is None:
-                self.notify("Nothing queued.", markup=False)
+                self.notify(canceled, markup=False)
                 return
             self.speaker_answers[folder] = choice.value
             if choice.everywhere:
@@ -108,7 +113,12 @@ class SpeakerActionsScreen(JobActionsScreen):
             self.refresh_status()
 
         # Any name in the folder: its own file is what a watch rooted there reads for it.
-        self.ask_speakers([folder / "new recording"], watch, what="new recordings")
+        self.ask_speakers(
+            [folder / "new recording"],
+            watch,
+            what="new recordings",
+            canceled=f"Not watching {folder}.",
+        )
 
     def _should_ask(self, files: list[Path]) -> bool:
         if self._never_ask or self._decided_globally() or not model_ready():

@@ -2,7 +2,7 @@
 
 Shown before the cost check and before anything is sent. The answer can be remembered for the
 folder (its ``.stepfun-asr.toml``) or made the global setting ("don't ask again"); Escape
-queues nothing.
+queues (or watches) nothing.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class SpeakerCountScreen(ModalScreen[SpeakerCountChoice | None]):
             yield Static(
                 f"Speaker labels for {where}: computed on this machine while the audio "
                 "uploads (nothing more is sent or paid). auto guesses the count; giving it "
-                "is more accurate. a, 2–6, o pick; Esc queues nothing.",
+                "is more accurate. a, 2–6, o pick; Esc cancels.",
                 id="speaker-count-about",
                 markup=False,
             )
