@@ -1,12 +1,14 @@
 """Per-folder settings: a ``.stepfun-asr.toml`` in a watched folder, or in any folder between
-it and the watch root, sets language, model, hotwords, glossary, output formats and out dir
-for the recordings there. The nearest file wins, setting by setting, over the global settings.
+it and the watch root, sets language, model, hotwords, glossary, output formats, out dir and
+speaker labels for the recordings there (a file transcribed by hand, outside a watch, takes
+its own folder's file). The nearest file wins, setting by setting, over the global settings.
 
     # meetings/shanghai/.stepfun-asr.toml
     language = "zh"
     hotwords = ["阶跃星辰", "StepFun"]
     formats = ["txt", "srt"]
     out_dir = "../transcripts"     # relative to this folder
+    speakers = "auto"              # off | auto | a count | a range such as 2-4
 
 A broken file (bad TOML, an unknown or invalid setting) raises FolderSettingsError naming its
 folder, so only the recordings under it fail; every other folder keeps running.
@@ -26,7 +28,7 @@ from tui.config import ConfigError, Settings
 from tui.errors import AsrError, ErrorKind
 
 FOLDER_FILE = ".stepfun-asr.toml"
-FOLDER_KEYS = ("language", "model", "hotwords", "glossary", "formats", "out_dir")
+FOLDER_KEYS = ("language", "model", "hotwords", "glossary", "formats", "out_dir", "speakers")
 
 
 class FolderSettingsError(AsrError):
@@ -106,6 +108,44 @@ def read_folder_file(file: Path) -> dict[str, Any]:
     if out.get("out_dir"):
         out["out_dir"] = str(Path(os.path.abspath(folder / Path(out["out_dir"]).expanduser())))
     return out
+
+
+def write_folder_setting(folder: Path, name: str, value: str) -> Path:
+    """Set one setting in ``folder``'s file (created if missing), keeping everything else it
+    holds, comments and order included; returns the file. FolderSettingsError names the file
+    when the value is invalid or the file cannot be read, parsed or written (nothing changes)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    from tui.fsutil import atomic_write_text
+
+    if name not in FOLDER_KEYS or name == "glossary":
+        raise ValueError(f"a folder file cannot set {name} this way")
+    file = folder / FOLDER_FILE
+    try:
+        config.apply(Settings(), name, value)
+    except ConfigError as exc:
+        raise FolderSettingsError(folder, f"{file}: {exc}") from None
+    try:
+        text = file.read_text(encoding="utf-8")
+        mode = file.stat().st_mode & 0o777
+    except FileNotFoundError:
+        text, mode = "", 0o644
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise FolderSettingsError(folder, f"Cannot read {file}: {reason}.") from None
+    try:
+        doc = tomlkit.parse(text)
+    except (TOMLKitError, ValueError) as exc:
+        raise FolderSettingsError(folder, f"{file} is not valid TOML ({exc}).") from None
+    doc[name] = value
+    if not folder.is_dir():
+        raise FolderSettingsError(folder, f"Cannot write {file}: the folder is gone.")
+    try:
+        atomic_write_text(file, tomlkit.dumps(doc), mode=mode)
+    except OSError as exc:
+        raise FolderSettingsError(folder, f"Cannot write {file}: {exc.strerror or exc}.") from None
+    return file
 
 
 def _glossary(file: Path, value: Any) -> list[str]:

@@ -89,6 +89,7 @@ class WorkbenchApp(App[None]):
             root_label=self._root_label,
             show_elapsed=self._show_elapsed,
             demo=self.demo,
+            config_path=self.config_path,
         )
         await self.push_screen(self._main)
         if self.watch_on_start:

@@ -125,6 +125,14 @@ MAIN_BINDINGS: list[Binding] = [
         tooltip="Open the selected finished transcript to listen, correct and teach the glossary",
     ),
     Binding(
+        "S",
+        "speakers",
+        "Speakers",
+        id="speakers",
+        show=False,
+        tooltip="The selected job's speakers: talk time and first words; rename, merge, undo",
+    ),
+    Binding(
         "m",
         "mark_reviewed",
         "Reviewed",

@@ -151,14 +151,32 @@ class JobActionsScreen(Screen[None]):
         if skipped := len(files) - len(wanted):
             self.notify(f"{skipped} file(s) already in the queue.", markup=False)
         if wanted:
-            self._paid(self._transcribe(wanted), "Estimating what it would cost")
+            # How many speakers is asked first (when it is to be asked), before the cost.
+            self.ask_speakers(
+                wanted,
+                lambda speakers: self._paid(
+                    self._transcribe(wanted, speakers), "Estimating what it would cost"
+                ),
+            )
 
-    async def _transcribe(self, files: list[Path]) -> None:
+    def ask_speakers(
+        self,
+        files: list[Path],
+        then: Callable[[str | None], None],
+        *,
+        what: str = "",
+        canceled: str = "",
+    ) -> None:
+        """Call ``then`` with the jobs' ``speakers`` option (None: the settings decide); the
+        speaker actions (``tui.app.speaker_actions``) may ask the user first."""
+        then(None)
+
+    async def _transcribe(self, files: list[Path], speakers: str | None = None) -> None:
         settings = self.engine.settings
         est = await estimate_files(files, settings, store=self.engine.store)
         fresh = est.without(est.transcribed)
         if not est.transcribed and fresh.amount <= self.confirm_threshold(est.currency):
-            self._submit(est.files)
+            self._submit(est.files, speakers)
             return
         n = len(est.files)
         request = SendRequest(
@@ -168,7 +186,7 @@ class JobActionsScreen(Screen[None]):
             note=self._outputs_note(),
             model=settings.model,
         )
-        self._confirm(request, lambda choice: self._submit(choice.paths))
+        self._confirm(request, lambda choice: self._submit(choice.paths, speakers))
 
     def confirm_threshold(self, currency: str) -> float:
         settings = self.engine.settings
@@ -184,8 +202,8 @@ class JobActionsScreen(Screen[None]):
         where = spec.out_dir or "next to each recording"
         return f"Writes {', '.join(spec.formats)} {'to ' + where if spec.out_dir else where}."
 
-    def _submit(self, paths: tuple[Path, ...]) -> None:
-        options = JobOptions(export=self._export_spec())
+    def _submit(self, paths: tuple[Path, ...], speakers: str | None = None) -> None:
+        options = JobOptions(export=self._export_spec(), speakers=speakers)
         for path in paths:
             self.engine.submit(path, options, origin="tui")
         if paths and not self.engine.settings.api_key and not self.engine.serving:

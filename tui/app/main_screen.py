@@ -23,9 +23,9 @@ from textual.widgets import Footer, Input
 
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
-from tui.app.job_actions import JobActionsScreen
 from tui.app.screens.library_screen import LibraryJobChosen, LibraryScreen
 from tui.app.session import add_cost, add_to_totals, service_label
+from tui.app.speaker_actions import SpeakerActionsScreen
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
 from tui.app.widgets.queue_table import QueueTable
@@ -41,7 +41,7 @@ IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast 
 RECENT_JOBS = 1000  # loaded into the queue at start
 
 
-class MainScreen(JobActionsScreen):
+class MainScreen(SpeakerActionsScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(MAIN_BINDINGS)
     BINDING_GROUP_TITLE = "Workbench"
 
@@ -53,8 +53,9 @@ class MainScreen(JobActionsScreen):
         root_label: str,
         show_elapsed: bool = True,
         demo: bool = False,
+        config_path: Path | None = None,
     ) -> None:
-        super().__init__(engine, root, id="main-screen")
+        super().__init__(engine, root, id="main-screen", config_path=config_path)
         self.root_label = root_label
         self.show_elapsed = show_elapsed
         self.demo = demo
@@ -243,6 +244,9 @@ class MainScreen(JobActionsScreen):
 
     def on_transcript_corrected(self, message: msg.TranscriptCorrected) -> None:
         self._job_moved(message.event.job_id)
+
+    def on_speakers_edited(self, message: msg.SpeakersEdited) -> None:
+        self._job_moved(message.event.job_id)  # the pane shows the new names
 
     def on_watch_started(self, message: msg.WatchStarted) -> None:
         event = message.event

@@ -85,6 +85,10 @@ class TranscriptCorrected(EngineMessage[ev.TranscriptCorrected]):
     pass
 
 
+class SpeakersEdited(EngineMessage[ev.SpeakersEdited]):
+    pass
+
+
 class WatchStarted(EngineMessage[ev.WatchStarted]):
     pass
 
@@ -146,6 +150,7 @@ _MESSAGES: dict[type, type[EngineMessage[Any]]] = {
     ev.QueueResumed: QueueResumed,
     ev.ServiceProbed: ServiceProbed,
     ev.TranscriptCorrected: TranscriptCorrected,
+    ev.SpeakersEdited: SpeakersEdited,
     ev.WatchStarted: WatchStarted,
     ev.WatchStopped: WatchStopped,
     ev.WatchFailed: WatchFailed,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tui.cli_common import db_option, fail_usage
 
 if TYPE_CHECKING:
-    from tui.store.store import Store
+    from tui.engine.engine import Engine
 
 USAGE = "stepfun-asr speakers install | status | ID list | ID rename N NAME | ID merge FROM INTO"
 
@@ -78,25 +78,27 @@ def _status() -> int:
     return 0 if state.ready else 1
 
 
-def _open(db: Path | None) -> Store | int:
-    from tui.store.store import Store
+def _engine(db: Path | None) -> Engine | int:
+    from tui.config import Settings
+    from tui.engine.engine import Engine
 
     try:
-        return Store(db)
+        # Editing labels sends nothing and runs nothing: no settings are needed.
+        return Engine(Settings(), db_path=db, concurrency=1)
     except Exception as exc:  # locked, corrupt, or from a newer version
         print(f"stepfun-asr: cannot open the job database: {exc}", file=sys.stderr)
         return 1
 
 
 def _edit(db: Path | None, job_id: int, edit: tuple[str, int, str] | None) -> int:
+    from tui.engine.events import Event, ExportFailed, ExportWritten
     from tui.store.speaker_edits import SpeakerEditError
-    from tui.transcript.exports import rewrite_outputs
-    from tui.transcript.speaker_labels import speaker_name
 
-    store = _open(db)
-    if isinstance(store, int):
-        return store
-    with store:
+    engine = _engine(db)
+    if isinstance(engine, int):
+        return engine
+    with engine:
+        store = engine.store
         job = store.get_job(job_id)
         result = store.get_result(job_id) if job else None
         if job is None or result is None:
@@ -106,36 +108,31 @@ def _edit(db: Path | None, job_id: int, edit: tuple[str, int, str] | None) -> in
             return fail_usage(
                 f"job {job_id} has no speaker labels; transcribe it with --speakers to add them"
             )
+        failed: list[str] = []
+
+        def report(event: Event) -> None:
+            if isinstance(event, ExportWritten) and event.job_id == job_id:
+                for path in event.paths:
+                    print(f"rewrote {path}")
+            elif isinstance(event, ExportFailed) and event.job_id == job_id:
+                failed.append(event.message)
+                reason = event.message[:1].lower() + event.message[1:]
+                print(f"stepfun-asr: edit saved, but {reason}", file=sys.stderr)
+
+        engine.bus.subscribe(report)
         if edit is not None:
             action, speaker, value = edit
             try:
                 if action == "rename":
-                    store.speakers.rename(job_id, turns, speaker, value)
-                    voice = turns.voices.get(speaker)
-                    if voice and turns.model:
-                        folder = str(job.source.parent)
-                        store.speakers.remember(folder, turns.model, " ".join(value.split()), voice)
+                    engine.rename_speaker(job_id, speaker, value)
                 else:
-                    store.speakers.merge(job_id, turns, speaker, int(value))
+                    engine.merge_speakers(job_id, speaker, int(value))
             except SpeakerEditError as exc:
                 return fail_usage(str(exc))
-            result = store.get_result(job_id)
-            assert result is not None and result.speakers is not None
-            turns = result.speakers
-            existing = [p for p in job.outputs if p.exists()]
-            try:
-                written = rewrite_outputs(result, existing)
-            except OSError as exc:
-                print(f"stepfun-asr: edit saved, but rewriting failed: {exc}", file=sys.stderr)
-                return 1
-            for path in written:
-                print(f"rewrote {path}")
-        for n in range(1, turns.count + 1):
-            talk = sum(t.end_ms - t.start_ms for t in turns.turns if t.speaker == n) / 1000
-            label = speaker_name(turns, n)
-            into = f" (merged into {label})" if n in turns.merged else ""
-            shown = f"Speaker {n}" if into else label
-            print(f"{n}  {shown}{into}  {talk:.0f} s")
-        if turns.unsure:
+        overview = engine.speakers(job_id)
+        for line in overview.lines:
+            into = f" (merged into {line.merged_into})" if line.merged_into else ""
+            print(f"{line.speaker}  {line.label}{into}  {line.talk_s:.0f} s")
+        if overview.turns.unsure:
             print("the number of speakers is uncertain; consider giving the count (--speakers N)")
-    return 0
+    return 1 if failed else 0

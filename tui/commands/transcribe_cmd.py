@@ -238,6 +238,8 @@ def _submit(
             export=export,
             audio_format=override,
             compress=False if args.no_compress else None,
+            # Given on the command line: this run's choice beats a folder's file.
+            speakers=settings.speakers if getattr(args, "speakers", None) else None,
         )
         jobs.append(engine.submit(path, options, origin="cli"))
     return jobs

@@ -27,6 +27,7 @@ from tui.engine.estimates import Spend
 from tui.engine.events import EventBus, ExportWritten, PauseReason, WatchFailed
 from tui.engine.pause import Pause
 from tui.engine.runner import Runner
+from tui.engine.speaker_editor import SpeakerEditor, SpeakerOverview
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
 from tui.engine.watch_files import WatchConfig
 from tui.engine.watcher import Watcher
@@ -84,6 +85,7 @@ class Engine:
         )
         # Corrections, undo, revert and the glossary (the review screen's verbs).
         self.review = self.runner.review
+        self._speakers = SpeakerEditor(self.store, self.bus, self.runner.delivery)
         self._watches: dict[tuple[Path, ...], _Watch] = {}
         self._serving = False
         self._session_stop: asyncio.Event | None = None
@@ -135,6 +137,35 @@ class Engine:
 
     def mark_reviewed(self, job_id: int, reviewed: bool = True) -> Job:
         return self.runner.mark_reviewed(job_id, reviewed)
+
+    # --- speakers ----------------------------------------------------------------------------
+    # Each edit is stored beside the computed labels, the job's own transcript files are
+    # rewritten (nothing recomputed, nothing sent) and SpeakersEdited is published. Errors:
+    # SpeakerEditError (NoSpeakerLabels when the job has none) with the sentence to show.
+
+    def speakers(self, job_id: int) -> SpeakerOverview:
+        """The job's speakers now: label, merge, talk time, words, first words."""
+        return self._speakers.overview(job_id)
+
+    def rename_speaker(self, job_id: int, speaker: int, name: str) -> list[Path]:
+        """Name a speaker (also in its folder's roster, so a later job there with that voice
+        gets the name). Returns the files rewritten."""
+        return self._speakers.rename(job_id, speaker, name)
+
+    def merge_speakers(self, job_id: int, source: int, target: int) -> list[Path]:
+        """Fold speaker ``source`` into ``target``. Returns the files rewritten."""
+        return self._speakers.merge(job_id, source, target)
+
+    def separate_speaker(self, job_id: int, speaker: int) -> list[Path]:
+        """Take a merged speaker apart again."""
+        return self._speakers.separate(job_id, speaker)
+
+    def undo_speaker_edit(self, job_id: int) -> str | None:
+        """Undo the job's last speaker edit of this session (None: there is none)."""
+        return self._speakers.undo(job_id)
+
+    def can_undo_speaker_edit(self, job_id: int) -> bool:
+        return self._speakers.can_undo(job_id)
 
     # --- the queue as a whole ----------------------------------------------------------------
 

@@ -191,6 +191,16 @@ class TranscriptCorrected:
     action: str
 
 
+@dataclass(frozen=True)
+class SpeakersEdited:
+    """A job's speakers were renamed or merged, or such an edit undone (``action`` says which):
+    its result (``store.corrections.result``) carries the new labels and its own transcript
+    files were rewritten. Nothing was computed again or sent."""
+
+    job_id: int
+    action: str
+
+
 # --- watching and exports ----------------------------------------------------------------------
 
 
@@ -286,6 +296,7 @@ JobEvent = (
     | JobRequeued
     | JobReviewed
     | TranscriptCorrected
+    | SpeakersEdited
     | CrossCheckFailed
 )
 QueueEvent = QueuePaused | QueueResumed | ServiceProbed

@@ -366,6 +366,7 @@ class Runner:
             # The glossary's terms (global and the recording's folders) follow the user's own.
             hotwords=merged_hotwords(hotwords, self.store.glossary.rules_for(job.source)),
             compress=opts.compress if opts.compress is not None else base.compress,
+            speakers=opts.speakers if opts.speakers is not None else base.speakers,
         )
 
     # --- budget ------------------------------------------------------------------------------

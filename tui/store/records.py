@@ -42,6 +42,9 @@ class JobOptions:
     # compressed (None: the settings decide).
     audio_format: AudioFormat | None = None
     compress: bool | None = None
+    # Speaker labels for this job (off | auto | N | MIN-MAX), e.g. the workbench's answer to
+    # "How many speakers?"; None: the folder's file or the settings decide.
+    speakers: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class JobOptions:
             "export": self.export.to_json() if self.export else None,
             "audio_format": self.audio_format.as_dict() if self.audio_format else None,
             "compress": self.compress,
+            "speakers": self.speakers,
         }
 
     @classmethod
@@ -66,6 +70,7 @@ class JobOptions:
             export=ExportSpec.from_json(exp) if exp else None,
             audio_format=AudioFormat(**fmt) if (fmt := data.get("audio_format")) else None,
             compress=data.get("compress"),
+            speakers=data.get("speakers"),
         )
 
 

@@ -27,6 +27,14 @@ class RosterVoice:
     voice: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class EditRow:
+    """One speaker's stored edit in one job (what an undo puts back)."""
+
+    name: str | None
+    merged_into: int | None
+
+
 class SpeakerEdits:
     def __init__(self, db: Connection) -> None:
         self._db = db
@@ -93,6 +101,32 @@ class SpeakerEdits:
                 (time.time(), job_id, speaker),
             )
 
+    def row(self, job_id: int, speaker: int) -> EditRow | None:
+        found = self._db.one(
+            "SELECT name, merged_into FROM speaker_edits WHERE job_id = ? AND speaker = ?",
+            (job_id, speaker),
+        )
+        if found is None:
+            return None
+        merged = found["merged_into"]
+        return EditRow(found["name"], int(merged) if merged is not None else None)
+
+    def restore(self, job_id: int, speaker: int, row: EditRow | None) -> None:
+        """Put one speaker's edit back as it was (None: no edit at all)."""
+        with self._db.tx() as conn:
+            if row is None or (row.name is None and row.merged_into is None):
+                conn.execute(
+                    "DELETE FROM speaker_edits WHERE job_id = ? AND speaker = ?", (job_id, speaker)
+                )
+                return
+            conn.execute(
+                "INSERT INTO speaker_edits (job_id, speaker, name, merged_into, updated_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (job_id, speaker) DO UPDATE SET "
+                "name = excluded.name, merged_into = excluded.merged_into, "
+                "updated_at = excluded.updated_at",
+                (job_id, speaker, row.name, row.merged_into, time.time()),
+            )
+
     def _upsert(self, job_id: int, speaker: int, column: str, value: object) -> None:
         assert column in ("name", "merged_into")
         with self._db.tx() as conn:
@@ -112,6 +146,20 @@ class SpeakerEdits:
                 "VALUES (?,?,?,?,?) ON CONFLICT (folder, model, name) DO UPDATE SET "
                 "voice = excluded.voice, updated_at = excluded.updated_at",
                 (folder, model, name, json.dumps(voice), time.time()),
+            )
+
+    def roster_voice(self, folder: str, model: str, name: str) -> tuple[float, ...] | None:
+        row = self._db.one(
+            "SELECT voice FROM speaker_roster WHERE folder = ? AND model = ? AND name = ?",
+            (folder, model, name),
+        )
+        return tuple(json.loads(row["voice"])) if row is not None else None
+
+    def forget(self, folder: str, model: str, name: str) -> None:
+        with self._db.tx() as conn:
+            conn.execute(
+                "DELETE FROM speaker_roster WHERE folder = ? AND model = ? AND name = ?",
+                (folder, model, name),
             )
 
     def roster(self, folder: str, model: str) -> list[RosterVoice]:

@@ -127,6 +127,15 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
                     ),
                 ),
                 (
+                    "Speakers",
+                    Input(
+                        s.speakers,
+                        compact=True,
+                        id="set-speakers",
+                        placeholder="off, auto, a count (3) or a range (2-4); computed locally",
+                    ),
+                ),
+                (
                     "Files at once",
                     Input(str(s.concurrency), type="integer", compact=True, id="set-concurrency"),
                 ),
@@ -180,6 +189,7 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
             "language": str(self.query_one("#set-language", Select).value or ""),
             "hotwords": self.query_one("#set-hotwords", Input).value,
             "formats": ",".join(str(f) for f in formats),
+            "speakers": self.query_one("#set-speakers", Input).value.strip() or "off",
             "concurrency": self.query_one("#set-concurrency", Input).value.strip(),
             "budget_daily": self.query_one("#set-budget-daily", Input).value.strip() or "0",
             "budget_monthly": self.query_one("#set-budget-monthly", Input).value.strip() or "0",
@@ -201,6 +211,14 @@ class SettingsScreen(ModalScreen[SettingsSaved | None]):
         except ConfigError as exc:
             error.update(Text(str(exc)))
             return
+        if probe.speakers != "off" and probe.speakers != self.settings.speakers:
+            from tui.speakers.model_files import ModelMissingError, require_model
+
+            try:
+                require_model()  # else every job would fail on it: say so now
+            except ModelMissingError as exc:
+                error.update(Text(str(exc)))
+                return
         # Only what changed is written: the rest of the user's file stays as they wrote it, and
         # an unchanged region does not drop a base_url they set on purpose.
         updates = {
