@@ -110,6 +110,26 @@ async def test_per_folder_language_reaches_the_request(tmp_path: Path, emu: Any)
     store.close()
 
 
+def test_transcribe_honours_folder_files_unless_a_flag_says_otherwise(
+    tmp_path: Path, emu: Any
+) -> None:
+    """`stepfun-asr transcribe` as a user runs it: the folder's language and hotwords reach
+    the request; a flag given on the command line is this run's choice and wins."""
+    from tests.test_cli_transcribe import run_cli
+    from tui.stepfun.emulator import write_directive_wav
+
+    folder_file(tmp_path / "zh", 'language = "zh"\nhotwords = ["阶跃星辰"]\n')
+    wav = write_directive_wav(tmp_path / "zh" / "talk.wav", 1.5, text="Some words.")
+    for flags in ((), ("--language", "en", "--hotwords", "StepFun")):
+        done = run_cli(str(wav), *flags, emu=emu)
+        assert done.returncode == 0, done.stderr
+    sse = [r for r in emu.requests if r.endpoint == "sse"]
+    assert [(r.language, r.hotwords or []) for r in sse] == [
+        ("zh", ["阶跃星辰"]),
+        ("en", ["StepFun"]),
+    ]
+
+
 def run_config(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYTHON, "-m", "tui", "config", "show", *args],

@@ -230,15 +230,16 @@ def _submit(
             planned |= targets
             out_dir = str(args.out_dir.expanduser().absolute()) if args.out_dir else None
             export = ExportSpec(formats=formats, out_dir=out_dir, policy=policy)
+        # Only what was given on the command line is this run's choice; the rest is left to
+        # the settings and the recording's folder files (global < folder < flag).
         options = JobOptions(
-            model=settings.model,
-            language=settings.language,
-            hotwords=tuple(settings.hotwords),
+            model=settings.model if args.model else None,
+            language=settings.language if args.language else None,
+            hotwords=tuple(settings.hotwords) if args.hotwords is not None else None,
             cross_check=args.cross_check,
             export=export,
             audio_format=override,
             compress=False if args.no_compress else None,
-            # Given on the command line: this run's choice beats a folder's file.
             speakers=settings.speakers if getattr(args, "speakers", None) else None,
         )
         jobs.append(engine.submit(path, options, origin="cli"))

@@ -152,9 +152,9 @@ def run(args: argparse.Namespace) -> int:
         from tui.commands.service_unit import print_service
 
         return print_service(args)
-    options = JobOptions(
-        model=settings.model, language=settings.language, hotwords=tuple(settings.hotwords)
-    )
+    # The daemon's flags are its defaults (already in ``settings``): a folder's own
+    # .stepfun-asr.toml still wins for the recordings under it.
+    options = JobOptions()
     config = WatchConfig.from_settings(
         settings,
         folders,
