@@ -98,6 +98,7 @@ class TranscriptView(ScrollView, can_focus=True):
         self._width = 80
         self._strips: LRUCache[int, list[Strip]] = LRUCache(STRIP_CACHE_LINES)
         self._text: str | None = None
+        self._blank_to = 0  # blank rows below the text, up to this row (see ``_grew``)
         self.matches: list[tuple[int, int, int]] = []  # (line, start, end) of each match
         self._matches_on: dict[int, list[int]] = {}  # line -> indices into ``matches``
         self.match_index = -1
@@ -125,6 +126,7 @@ class TranscriptView(ScrollView, can_focus=True):
         self._plain = []
         self._starts = []
         self._row_of = [0]
+        self._blank_to = 0
         self._strips.clear()
         self.matches, self._matches_on, self.match_index = [], {}, -1
         self.cursor_line = None
@@ -135,7 +137,9 @@ class TranscriptView(ScrollView, can_focus=True):
     def replace_tail(self, start: int, lines: Sequence[PaneLine]) -> None:
         """Lines ``start`` on become ``lines`` (a flush: the growing last line, and new ones)."""
         start = min(start, len(self._lines))
-        first_row = self._row_of[start]
+        # Greedy wrapping keeps the rows of a line's beginning: a line that grows changes from
+        # its last row on.
+        first_row = self._row_of[start + 1] - 1 if start < len(self._lines) else self._row_of[start]
         rows_before = self.row_count
         del self._lines[start:], self._plain[start:], self._starts[start:]
         del self._row_of[start + 1 :]
@@ -166,7 +170,7 @@ class TranscriptView(ScrollView, can_focus=True):
             self._row_of.append(row)
 
     def _set_rows(self) -> None:
-        size = Size(self._width, self.row_count)
+        size = Size(self._width, max(self.row_count, self._blank_to))
         if size != self.virtual_size:
             self.virtual_size = size
 
@@ -174,16 +178,23 @@ class TranscriptView(ScrollView, can_focus=True):
         self._scroll_update(size)
 
     def _grew(self, first_row: int, end_row: int) -> None:
-        """Rows ``first_row``..``end_row`` changed: follow the end, repaint what is visible."""
-        self._set_rows()
-        if self.is_following:
-            target = self.max_scroll_y
-            if target != self.scroll_y:
-                self.scroll_target_y = self.scroll_y = target  # repaints the view
-                return
+        """Rows ``first_row``..``end_row`` changed: follow the end, repaint what is visible.
+
+        Following, the view moves by half its height once the text reaches its bottom (blank
+        rows below the text make room): a scroll repaints every row (~5-8 ms in Textual), so
+        scrolling a row or two at every flush would cost most of the budget; between jumps a
+        flush repaints only the rows that changed."""
+        height = max(1, self.scrollable_content_region.height)
         top = self.scroll_offset.y
+        if self.is_following and self.row_count > top + height:
+            top = max(0, self.row_count - height + height // 2)
+            self._blank_to = top + height
+            self._set_rows()
+            self.scroll_target_y = self.scroll_y = top  # repaints the view
+            return
+        self._set_rows()
         first = max(first_row, top)
-        last = min(end_row, top + self.scrollable_content_region.height)
+        last = min(end_row, top + height)
         if last > first:
             self.refresh_lines(first, last - first)
 
@@ -212,6 +223,7 @@ class TranscriptView(ScrollView, can_focus=True):
         lines = self._lines
         self._lines, self._plain, self._starts, self._row_of = [], [], [], [0]
         self._append(lines)
+        self._blank_to = 0
         self._set_rows()
         if self.is_following:
             self.scroll_target_y = self.scroll_y = self.max_scroll_y
