@@ -265,6 +265,8 @@ class TranscriptView(ScrollView, can_focus=True):
         line = self._lines[index]
         plain = self._plain[index]
         base = self.rich_style
+        if index == self.cursor_line:  # the whole row, to the edge
+            base = base + self.get_component_rich_style("transcript-view--cursor")
         spans = self._spans(index, line, base)
         starts = self._starts[index]
         width = self._width
@@ -281,12 +283,12 @@ class TranscriptView(ScrollView, can_focus=True):
     def _spans(self, index: int, line: PaneLine, base: Style) -> list[tuple[int, int, Style]]:
         """Styled ranges covering the line, later ones drawn over earlier ones."""
         length = len(line.plain)
-        if index == self.cursor_line:
-            base = base + self.get_component_rich_style("transcript-view--cursor")
         spans = [(0, length, base)]
         stamp = len(line.stamp)
         if stamp:
-            spans.append((0, stamp, base + self.get_component_rich_style("transcript-view--stamp")))
+            # Its colour only: the row's background (the cursor line's) shows through.
+            muted = self.get_component_rich_style("transcript-view--stamp").color
+            spans.append((0, stamp, base + Style(color=muted)))
         if line.speaker:
             style = Style(bold=True)
             if line.speaker_id is not None:
