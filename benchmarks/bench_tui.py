@@ -168,7 +168,7 @@ class Probe:
         pane.flush = flush  # type: ignore[method-assign]
         for timer in list(pane._timers):
             timer.stop()
-        pane.set_interval(1 / FLUSH_HZ, pane.flush, name="transcript-flush")
+        pane.flush_timer = pane.set_interval(1 / FLUSH_HZ, pane.flush, name="transcript-flush")
 
         original_next = MainScreen.action_next_job
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from tui.app.live_text import LiveText, PaneLine, result_lines
@@ -48,6 +49,8 @@ class TranscriptPane(Vertical):
         self._title_name = ""
         self._query = ""
         self.flushes = 0  # updates the timer made to the view (the benchmark reads it)
+        self.flush_timer: Timer | None = None
+        self._flushing = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -63,7 +66,11 @@ class TranscriptPane(Vertical):
             yield Static("", id="search-status", markup=False)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / FLUSH_HZ, self.flush, name="transcript-flush")
+        # Paused while nothing streams (a timer tick costs the event loop a wake-up); the
+        # first delta starts it again.
+        self.flush_timer = self.set_interval(
+            1 / FLUSH_HZ, self.flush, name="transcript-flush", pause=True
+        )
 
     @property
     def view(self) -> TranscriptView:
@@ -98,6 +105,9 @@ class TranscriptPane(Vertical):
         if live is None:
             live = self.live[job_id] = LiveText()
         live.add(text, start_ms, end_ms)
+        if not self._flushing and self.flush_timer is not None:
+            self._flushing = True
+            self.flush_timer.resume()
 
     def restart(self, job_id: int) -> None:
         self.live[job_id] = LiveText()
@@ -109,11 +119,16 @@ class TranscriptPane(Vertical):
 
     def flush(self) -> None:
         """Hand the view what changed since the last flush for the shown job (one update)."""
+        changed = False
         for job_id, live in self.live.items():
             change = live.take_changes()
+            changed = changed or change is not None
             if change is not None and job_id == self.shown_job:
                 self.view.replace_tail(*change)
                 self.flushes += 1
+        if not changed and self.flush_timer is not None:
+            self._flushing = False
+            self.flush_timer.pause()
 
     # --- what is shown -----------------------------------------------------------------------
 
