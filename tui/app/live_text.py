@@ -3,7 +3,7 @@
 While a job streams, :class:`LiveText` turns deltas into :class:`PaneLine` s: a new line after
 each sentence (so no line grows without bound: only the last line changes while streaming, and
 the pane re-wraps only it), with a ``[HH:MM:SS]`` stamp from the first delta's start time. The
-pane takes what changed ~10 times a second: one widget update per flush, never one per delta.
+pane takes what changed 5 times a second: one widget update per flush, never one per delta.
 :func:`result_lines` lays out a finished transcript one cue per line.
 """
 

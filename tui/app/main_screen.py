@@ -39,7 +39,7 @@ TREE_RELOAD_DELAY_S = 0.3
 MARKS_DELAY_S = 0.5
 # Progress arrives ~5 times a second per running job; drawing it (a table row and the pane's
 # title, ~3-5 ms a frame) is coalesced to this pace, the latest figures drawn.
-PROGRESS_DRAW_S = 0.5
+PROGRESS_DRAW_S = 1.0
 IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast and bell)
 RECENT_JOBS = 1000  # loaded into the queue at start
 
@@ -134,7 +134,7 @@ class MainScreen(JobActionsScreen):
             self._loop.call_soon_threadsafe(self._on_engine_event, event)
             return
         if isinstance(event, JobDeltaReceived):
-            # Text never travels as a message: the pane buffers it and flushes at 10 Hz.
+            # Text never travels as a message: the pane buffers it and flushes at 5 Hz.
             self.pane.add_delta(event.job_id, event.text, event.start_ms, event.end_ms)
         elif (message := msg.message_for(event)) is not None:
             self.post_message(message)
