@@ -409,6 +409,15 @@ async def test_a_mouse_cell_maps_back_to_its_character() -> None:
         assert widget is view and offset == Offset(starts[1] + 3, 1)
         selected = view.get_selection(Selection(Offset(0, 1), Offset(starts[1] + 3, 1)))
         assert selected is not None and selected[0] == long[: starts[1] + 3]
+        # A mouse drag across the wrapped rows selects, and ctrl+c copies, that text.
+        await pilot.mouse_down(view, offset=(region.x - view.region.x + 2, 1))
+        await pilot.hover(view, offset=(region.x - view.region.x + 3, 2))
+        await pilot.mouse_up(view, offset=(region.x - view.region.x + 3, 2))
+        await pilot.pause()
+        # (through the character under the pointer)
+        assert app.screen.get_selected_text() == long[2 : starts[1] + 4]
+        await pilot.press("ctrl+c")
+        assert app.clipboard == long[2 : starts[1] + 4]
 
 
 @pytest.mark.parametrize(

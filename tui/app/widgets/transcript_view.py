@@ -54,7 +54,7 @@ SPEAKER_COLOURS_LIGHT = (
     "#B21F1F",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-STRIP_CACHE_LINES = 2048
+STRIP_CACHE_LINES = 256  # a few screens: strips are many small objects (the GC walks them)
 
 
 def speaker_colour(speaker_id: int, *, dark: bool) -> str:
