@@ -180,10 +180,10 @@ class TranscriptView(ScrollView, can_focus=True):
     def _grew(self, first_row: int, end_row: int) -> None:
         """Rows ``first_row``..``end_row`` changed: follow the end, repaint what is visible.
 
-        Following, the view moves the newest row up to a third of its height once the text
-        reaches its bottom (blank rows below the text make room): a scroll repaints every row (~5-8 ms in Textual), so
-        scrolling a row or two at every flush would cost most of the budget; between jumps a
-        flush repaints only the rows that changed."""
+        Following, once the text reaches the bottom the view jumps so that the newest row sits a
+        third of the way down (blank rows below the text make room): a scroll repaints every
+        row (~5-8 ms in Textual), so scrolling a row or two at every flush would cost most of
+        the budget; between jumps a flush repaints only the rows that changed."""
         height = max(1, self.scrollable_content_region.height)
         top = self.scroll_offset.y
         if self.is_following and self.row_count > top + height:
