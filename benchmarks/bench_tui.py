@@ -7,12 +7,16 @@ streaming, and start-up time to the first screen.
    emits ``--deltas`` word deltas at about ``--rate`` per second, with a sentence end every
    ~12 words (so ~120k characters in the end). Reported: process CPU per delta with the UI
    minus the same stream with no UI subscribed (= what the UI adds per delta), the time spent
-   in the bus callback and in the 20 Hz flushes, and the flush cost at the start vs the end
+   in the bus callback and in the pane's flushes, and the flush cost at the start vs the end
    of the transcript (it must stay flat as the text grows past 100k characters).
 2. Key delay: while that stream runs, a key press (``j``, next job) is sent through the
    headless driver every 50 ms; reported is the delay from sending it to its action running
    (median and worst).
-3. Start-up: a fresh ``python`` process imports the app and runs it headless until the main
+3. Playback follow: on the finished transcript, the pane's ``scroll_to_time`` (cue at the top,
+   cursor line on it) at a player's 10 Hz with a key press per tick, at 1x pace and in the
+   worst case (another cue every tick): the CPU share against the same time idle, the time
+   per call, and the worst key delay.
+4. Start-up: a fresh ``python`` process imports the app and runs it headless until the main
    screen has loaded the job list; wall time from process start (median of 5). Also
    ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
 Streaming runs once per ``--rate`` (default 250/s, the real pace of a long file, and 4000/s);
@@ -41,6 +45,7 @@ from textual import events
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
+from tui.app.widgets.transcript_pane import FLUSH_HZ
 from tui.config import Settings
 from tui.engine.engine import Engine
 from tui.engine.transcriber import Transcriber
@@ -135,7 +140,7 @@ class Probe:
     def __init__(self, app: WorkbenchApp) -> None:
         self.app = app
         self.bus_s = 0.0
-        self.flushes: list[tuple[int, float]] = []  # (lines in the area, seconds)
+        self.flushes: list[tuple[int, float]] = []  # (lines in the view, seconds)
         self.key_sent: list[float] = []
         self.key_delays: list[float] = []
 
@@ -159,12 +164,12 @@ class Probe:
             original_flush()
             elapsed = time.perf_counter() - t
             if pane.flushes != edits:  # only flushes that appended text
-                self.flushes.append((pane.text_area.document.line_count, elapsed))
+                self.flushes.append((len(pane.view.lines), elapsed))
 
         pane.flush = flush  # type: ignore[method-assign]
         for timer in list(pane._timers):
             timer.stop()
-        pane.set_interval(1 / 20, pane.flush, name="transcript-flush")
+        pane.flush_timer = pane.set_interval(1 / FLUSH_HZ, pane.flush, name="transcript-flush")
 
         original_next = MainScreen.action_next_job
 
@@ -234,6 +239,39 @@ async def stream_with_ui(n: int, rate: float, tmp: Path, *, keys: bool = True) -
         await wait_until(pilot, lambda: not probe.key_sent, what="last key handled")
         out["reload_key_delays"] = list(probe.key_delays)
         out["screen"] = screen_text(app)
+        if keys:
+            out["follow"] = await follow_playback(pilot, app, probe)
+    return out
+
+
+async def follow_playback(
+    pilot: Any, app: WorkbenchApp, probe: Probe, seconds: float = 3.0, hz: float = 10.0
+) -> dict[str, Any]:
+    """``scroll_to_time`` (the pane's highlight-follow) on the finished transcript at a
+    player's 10 Hz with a key press per tick: at playback pace (1x: the cue changes every few
+    seconds) and in the worst case (another cue every tick); against the same time idle."""
+    pane = app.main.pane
+    starts = [line.start_ms for line in pane.view.lines if line.start_ms is not None]
+    out: dict[str, Any] = {"cues": len(starts)}
+    for phase in ("idle", "1x", "worst"):
+        probe.key_delays.clear()
+        calls: list[float] = []
+        cpu = time.process_time()
+        wall = time.perf_counter()
+        for i in range(int(seconds * hz)):
+            if phase != "idle":
+                ms = starts[(i * 37) % len(starts)] if phase == "worst" else int(i * 1000 / hz)
+                t = time.perf_counter()
+                pane.scroll_to_time(ms)
+                calls.append(time.perf_counter() - t)
+                probe.press()
+            await asyncio.sleep(1 / hz)
+        await wait_until(pilot, lambda: not probe.key_sent, what="last key handled")
+        out[phase] = {
+            "cpu": (time.process_time() - cpu) / (time.perf_counter() - wall),
+            "calls": calls,
+            "key_delays": list(probe.key_delays),
+        }
     return out
 
 
@@ -325,7 +363,7 @@ def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
     print(f"  bus callback (delta into the buffer) : {ui['bus_s'] / n * 1e6:7.2f} µs per delta")
     if flushes:
         print(
-            f"  flushes: {len(flushes)} (one TextArea edit each), median "
+            f"  flushes: {len(flushes)} (one view update each), median "
             f"{statistics.median(flushes) * 1e3:.2f} ms; first tenth "
             f"{statistics.mean(flushes[:tenth]) * 1e3:.2f} ms vs last tenth "
             f"{statistics.mean(flushes[-tenth:]) * 1e3:.2f} ms "
@@ -341,6 +379,15 @@ def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
         print(
             f"  key press delay while streaming ({len(delays)} presses): median "
             f"{statistics.median(delays) * 1e3:.1f} ms, worst {delays[-1] * 1e3:.1f} ms"
+        )
+    follow = ui["follow"]
+    for phase, what in (("1x", "at 1x"), ("worst", "a new cue every tick")):
+        f = follow[phase]
+        print(
+            f"  playback follow, {what} (scroll_to_time at 10 Hz, {follow['cues']:,} cues): "
+            f"{f['cpu']:.1%} of one core (idle {follow['idle']['cpu']:.1%}); call median "
+            f"{statistics.median(f['calls']) * 1e3:.2f} ms; key delay worst "
+            f"{max(f['key_delays'], default=0) * 1e3:.1f} ms"
         )
 
 

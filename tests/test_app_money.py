@@ -75,7 +75,7 @@ async def test_typing_in_search_never_reruns_or_cancels(tmp_path: Path) -> None:
             await pilot.press("r", "x", "enter")  # typed into the box: no binding fires
             pane = app.main.pane
             assert len(pane.matches) == 1
-            assert not pane.search_open and app.focused is pane.text_area
+            assert not pane.search_open and app.focused is pane.view
             # What the user types next reaches the workbench, but nothing paid happens at once:
             # r asks first (the job is finished), x does nothing in the dialog.
             await pilot.press("r", "x")

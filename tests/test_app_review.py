@@ -88,10 +88,9 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
             await pilot.press(*needle.upper(), "enter")  # case-insensitive
             pane = app.main.pane
             assert len(pane.matches) == 2 == pane.text.lower().count(needle)
-            area = pane.text_area
-            assert area.selected_text == needle and pane.match_index == 0
+            assert pane.current_match == needle and pane.match_index == 0
             await pilot.press("right_square_bracket")
-            assert pane.match_index == 1 and area.selected_text == needle
+            assert pane.match_index == 1 and pane.current_match == needle
             await pilot.press("right_square_bracket")
             assert pane.match_index == 0
             await pilot.press("left_square_bracket")
@@ -107,7 +106,7 @@ async def test_review_keys_move_mark_and_search(tmp_path: Path) -> None:
             await pilot.press("slash")
             assert pane.search_open
             await pilot.press("escape")
-            assert not pane.search_open and app.focused is pane.text_area
+            assert not pane.search_open and app.focused is pane.view
 
 
 async def _transcribe_then_open_export(pilot: Pilot[Any], app: WorkbenchApp) -> None:

@@ -97,8 +97,8 @@ class JobActionsScreen(Screen[None]):
             self.pane.show_pending(job)
             self.errors.show_job(job, None)
             return
-        result, text = layout
-        self.pane.show_job(job, result, text=text)
+        result, lines = layout
+        self.pane.show_job(job, result, lines=lines)
         self.errors.show_job(job, result)
 
     def _lay_out(self, job: Job) -> None:

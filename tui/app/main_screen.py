@@ -32,11 +32,14 @@ from tui.app.widgets.queue_table import QueueTable
 from tui.app.widgets.status_bar import StatusBar, pause_hint, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
-from tui.engine.events import Event, JobDeltaReceived
+from tui.engine.events import Event, JobDeltaReceived, JobProgressed
 from tui.store.records import Job, JobState, Totals
 
 TREE_RELOAD_DELAY_S = 0.3
 MARKS_DELAY_S = 0.5
+# Progress arrives ~5 times a second per running job; drawing it (a table row and the pane's
+# title, ~3-5 ms a frame) is coalesced to this pace, the latest figures drawn.
+PROGRESS_DRAW_S = 1.0
 IDLE_S = 20.0  # no key for this long: a finished watch job is announced (toast and bell)
 RECENT_JOBS = 1000  # loaded into the queue at start
 
@@ -62,6 +65,8 @@ class MainScreen(SpeakerActionsScreen):
         self.session = Totals(0, 0.0, {})
         self._pending_reloads: set[Path] = set()
         self._marks_timer: Timer | None = None
+        self._progress: dict[int, JobProgressed] = {}
+        self._progress_timer: Timer | None = None
         self._unsubscribe: object = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ui_thread = 0
@@ -130,7 +135,7 @@ class MainScreen(SpeakerActionsScreen):
             self._loop.call_soon_threadsafe(self._on_engine_event, event)
             return
         if isinstance(event, JobDeltaReceived):
-            # Text never travels as a message: the pane buffers it and flushes at 20 Hz.
+            # Text never travels as a message: the pane buffers it and flushes at 5 Hz.
             self.pane.add_delta(event.job_id, event.text, event.start_ms, event.end_ms)
         elif (message := msg.message_for(event)) is not None:
             self.post_message(message)
@@ -140,6 +145,7 @@ class MainScreen(SpeakerActionsScreen):
         job = self.engine.store.get_job(job_id)
         if job is None:
             return
+        self._progress.pop(job_id, None)  # drawn late, it would cover the job's new state
         self.table.upsert(job)
         self.transcripts.forget(job.id)
         self._marks_later()
@@ -173,8 +179,16 @@ class MainScreen(SpeakerActionsScreen):
         self._job_moved(event.job_id, started=True)
 
     def on_job_progressed(self, message: msg.JobProgressed) -> None:
-        self.table.set_progress(message.event)
-        self.pane.set_progress(message.event)
+        self._progress[message.event.job_id] = message.event
+        if self._progress_timer is None:
+            self._progress_timer = self.set_timer(PROGRESS_DRAW_S, self._draw_progress)
+
+    def _draw_progress(self) -> None:
+        self._progress_timer = None
+        progress, self._progress = self._progress, {}
+        for event in progress.values():
+            self.table.set_progress(event)
+            self.pane.set_progress(event)
 
     def on_job_restarted(self, message: msg.JobRestarted) -> None:
         event = message.event

@@ -6,7 +6,7 @@ second, so the screen asks here first and lays out in a worker only what is miss
 
 from __future__ import annotations
 
-from tui.app.live_text import format_result
+from tui.app.live_text import PaneLine, result_lines
 from tui.store.store import Store
 from tui.transcript.model import TranscriptionResult
 
@@ -15,14 +15,14 @@ from tui.transcript.model import TranscriptionResult
 INLINE_RENDER_MAX_S = 1800.0
 CACHE_SIZE = 8
 
-Layout = tuple[TranscriptionResult | None, str]
+Layout = tuple[TranscriptionResult | None, list[PaneLine]]
 
 
 def layout_transcript(store: Store, job_id: int) -> Layout:
-    """The stored result, corrected, and its text as the pane shows it (may be slow: 20k
+    """The stored result, corrected, and its lines as the pane shows them (may be slow: 20k
     segments ≈ 0.2 s)."""
     result = store.corrections.result(job_id)
-    return result, format_result(result) if result is not None else ""
+    return result, result_lines(result) if result is not None else []
 
 
 class TranscriptCache:

@@ -65,6 +65,7 @@ class Cue:
     end_ms: int
     lines: tuple[str, ...]
     speaker: str | None = None  # the speaker's label, when speakers were labelled
+    speaker_id: int | None = None  # the (merged) speaker's id: stable when renamed
 
     @property
     def text(self) -> str:
@@ -333,7 +334,7 @@ def _fix_times(cues: list[Cue]) -> list[Cue]:
             end = start + MIN_CUE_MS
         if nxt is not None and nxt > start and end > nxt:
             end = nxt
-        fixed.append(Cue(start, max(end, start + 1), cue.lines, cue.speaker))
+        fixed.append(Cue(start, max(end, start + 1), cue.lines, cue.speaker, cue.speaker_id))
     return fixed
 
 

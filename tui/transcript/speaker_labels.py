@@ -88,7 +88,8 @@ def labelled_cues(result: TranscriptionResult) -> list[Cue]:
     cues: list[Cue] = []
     for run in speaker_runs([s for s in _final_words(result) if s.text], turns):
         label = speaker_name(turns, run.speaker) if run.speaker else None
-        cues += [replace(c, speaker=label) for c in build_cues(run.segments)]
+        ident = run.speaker if run.speaker else None
+        cues += [replace(c, speaker=label, speaker_id=ident) for c in build_cues(run.segments)]
     # Runs are cued one by one: keep a cue from running into the next run's first cue.
     for i in range(len(cues) - 1):
         if cues[i].end_ms > cues[i + 1].start_ms:

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
@@ -210,12 +210,23 @@ class QueueTable(DataTable[Text]):
         if p.job_id not in self._order:
             return
         text = Text(progress_text(p, show_elapsed=self.show_elapsed, compact=True))
+        key = str(p.job_id)
         try:
-            self.update_cell(str(p.job_id), "progress", text)
+            row = self.get_row_index(key)
+            self._set_quietly(key, "progress", text)
             if p.duration_s:
-                self.update_cell(str(p.job_id), "audio", Text(clock(p.duration_s)))
+                self._set_quietly(key, "audio", Text(clock(p.duration_s)))
         except (CellDoesNotExist, RowDoesNotExist):
-            pass
+            return
+        self.refresh_row(row)
+
+    def _set_quietly(self, row: str, column: str, value: Text) -> None:
+        """``update_cell`` without its repaint of the whole table: progress arrives several
+        times a second while a job streams, and only its row changes (the caller repaints it).
+        Textual 8.2's ``update_cell`` minus ``refresh()``; widths never change here."""
+        self.get_cell(row, column)  # raises when the cell does not exist
+        self._data[RowKey(row)][ColumnKey(column)] = value
+        self._update_count += 1
 
     def _cells(self, job: Job) -> tuple[Text, ...]:
         label = STATE_LABEL.get(job.state, job.state.value)

@@ -1,51 +1,39 @@
 """The selected job's transcript: streamed live while the job runs, cue by cue once done.
 
 Deltas go into :class:`~tui.app.live_text.LiveText` buffers (no widget work per delta); a
-20 Hz timer appends what arrived to a read-only ``TextArea`` in one edit. Each line ends at a
-sentence, so edits stay cheap however long the transcript gets. The view is anchored to the end
-while streaming and lets go as soon as the user scrolls or searches.
+5 Hz timer hands what changed (the growing last line, and new ones) to the
+:class:`~tui.app.widgets.transcript_view.TranscriptView`, which re-wraps and repaints only those
+rows. The view is anchored to the end while streaming, lets go as soon as the user scrolls or
+searches, and takes hold again when they scroll back to the end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
-from textual.reactive import Reactive
-from textual.widgets import Input, Static, TextArea
-from textual.widgets.text_area import Document, Selection
+from textual.timer import Timer
+from textual.widgets import Input, Static
 
-from tui.app.live_text import LiveText, find_all, format_result, stamp
+from tui.app.live_text import LiveText, PaneLine, result_lines
 from tui.app.widgets.queue_table import outputs_note, progress_text
+from tui.app.widgets.transcript_view import TranscriptView
 from tui.engine.events import JobProgressed
 from tui.store.records import Job, JobState
 from tui.transcript.model import TranscriptionResult
 
-FLUSH_HZ = 20
-
-
-class _StreamingArea(TextArea):
-    """A TextArea whose growing text does not re-lay-out the screen.
-
-    Textual declares ``virtual_size`` with ``layout=True``, so every flush that adds a line laid
-    out the whole screen again (~19 ms, a third of a core at 20 Hz). The area's own size never
-    depends on its text (``height: 1fr``), so here a new virtual size only updates the
-    scrollbars and repaints the area; a scrollbar appearing or going still lays out (that is
-    ``show_vertical_scrollbar``'s own reactive).
-    """
-
-    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
-
-    def watch_virtual_size(self, size: Size) -> None:
-        self._scroll_update(size)
-        self.refresh()
+# Each flush that changed something is a frame (Textual: ~2-3 ms for the changed rows, more
+# when the view moves): 5 a second keeps a fast stream (250 deltas/s, far faster than anyone
+# reads) near 5 % of a core; a live-paced stream changes less often than that anyway.
+FLUSH_HZ = 5
 
 
 class TranscriptPane(Vertical):
     DEFAULT_CSS = """
     TranscriptPane { height: 1fr; }
-    TranscriptPane #transcript-title { height: 1; padding: 0 1; background: $boost; }
+    TranscriptPane #transcript-title { width: 1fr; height: 1; padding: 0 1; background: $boost; }
     TranscriptPane #transcript-text { height: 1fr; border: none; padding: 0 1; }
     TranscriptPane #search-bar { height: auto; display: none; }
     TranscriptPane #search-bar.-open { display: block; }
@@ -60,10 +48,10 @@ class TranscriptPane(Vertical):
         self.shown_job: int | None = None
         self._shown_state: JobState | None = None
         self._title_name = ""
-        self.matches: list[int] = []
-        self.match_index = -1
         self._query = ""
-        self.flushes = 0  # edits made to the text area by the timer (the benchmark reads it)
+        self.flushes = 0  # updates the timer made to the view (the benchmark reads it)
+        self.flush_timer: Timer | None = None
+        self._flushing = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -71,13 +59,7 @@ class TranscriptPane(Vertical):
             id="transcript-title",
             markup=False,
         )
-        yield _StreamingArea(
-            id="transcript-text",
-            read_only=True,
-            soft_wrap=True,
-            show_cursor=False,
-            show_line_numbers=False,
-        )
+        yield TranscriptView(id="transcript-text")
         with Horizontal(id="search-bar"):
             yield Input(
                 placeholder="Search the transcript (Enter: find, Esc: close)", id="search-input"
@@ -85,15 +67,37 @@ class TranscriptPane(Vertical):
             yield Static("", id="search-status", markup=False)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / FLUSH_HZ, self.flush, name="transcript-flush")
+        # Paused while nothing streams (a timer tick costs the event loop a wake-up); the
+        # first delta starts it again.
+        self.flush_timer = self.set_interval(
+            1 / FLUSH_HZ, self.flush, name="transcript-flush", pause=True
+        )
 
     @property
-    def text_area(self) -> TextArea:
-        return self.query_one("#transcript-text", TextArea)
+    def view(self) -> TranscriptView:
+        return self.query_one(TranscriptView)
 
     @property
     def text(self) -> str:
-        return self.text_area.text
+        """The shown transcript as plain text, one line per cue (what copying takes)."""
+        return self.view.text
+
+    @property
+    def matches(self) -> list[tuple[int, int, int]]:
+        return self.view.matches
+
+    @property
+    def match_index(self) -> int:
+        return self.view.match_index
+
+    @property
+    def current_match(self) -> str:
+        """The text of the current search match ("" when there is none)."""
+        view = self.view
+        if view.match_index < 0:
+            return ""
+        line, start, end = view.matches[view.match_index]
+        return view.lines[line].plain[start:end]
 
     # --- live text (called for each bus event: no widget work here) ------------------------
 
@@ -102,23 +106,30 @@ class TranscriptPane(Vertical):
         if live is None:
             live = self.live[job_id] = LiveText()
         live.add(text, start_ms, end_ms)
+        if not self._flushing and self.flush_timer is not None:
+            self._flushing = True
+            self.flush_timer.resume()
 
     def restart(self, job_id: int) -> None:
         self.live[job_id] = LiveText()
         if job_id == self.shown_job:
-            self._load("", follow=True)
+            self._load([], follow=True)
 
     def forget(self, job_id: int) -> None:
         self.live.pop(job_id, None)
 
     def flush(self) -> None:
-        """Append what arrived since the last flush for the shown job (one edit)."""
+        """Hand the view what changed since the last flush for the shown job (one update)."""
+        changed = False
         for job_id, live in self.live.items():
-            chunk = live.take_pending()
-            if chunk and job_id == self.shown_job:
-                area = self.text_area
-                area.insert(chunk, area.document.end)
+            change = live.take_changes()
+            changed = changed or change is not None
+            if change is not None and job_id == self.shown_job:
+                self.view.replace_tail(*change)
                 self.flushes += 1
+        if not changed and self.flush_timer is not None:
+            self._flushing = False
+            self.flush_timer.pause()
 
     # --- what is shown -----------------------------------------------------------------------
 
@@ -130,10 +141,15 @@ class TranscriptPane(Vertical):
         self._set_title(Text("loading the transcript…", style="dim"))
 
     def show_job(
-        self, job: Job, result: TranscriptionResult | None, *, text: str | None = None
+        self,
+        job: Job,
+        result: TranscriptionResult | None,
+        *,
+        text: str | None = None,
+        lines: Sequence[PaneLine] | None = None,
     ) -> None:
-        """Show ``job``: its live text while it runs, else its result (``text``: already
-        laid out with ``format_result``)."""
+        """Show ``job``: its live text while it runs, else its result (``lines``: already laid
+        out with ``result_lines``; ``text``: plain text to show instead, one line per line)."""
         same = job.id == self.shown_job
         self.shown_job = job.id
         self._title_name = job.name
@@ -143,23 +159,25 @@ class TranscriptPane(Vertical):
             if same and previous_state is JobState.RUNNING:
                 return  # already streaming into the view
             live = self.live.get(job.id)
-            text = live.text if live else ""
-            if live:
-                live.pending.clear()
-            self._load(text, follow=True)
+            self._load(live.snapshot() if live else [], follow=True)
         elif result is not None:
-            area = self.text_area
-            at_end = area.scroll_y >= area.max_scroll_y - 1
+            view = self.view
+            at_end = view.scroll_y >= view.max_scroll_y - 1
             keep = same and not at_end
-            shown = text if text is not None else format_result(result)
-            self._load(shown, follow=same and not keep, keep_y=area.scroll_y if keep else None)
+            if lines is None:
+                lines = (
+                    [PaneLine(line) for line in text.split("\n")]
+                    if text is not None
+                    else result_lines(result)
+                )
+            self._load(lines, follow=same and not keep, keep_y=view.scroll_y if keep else None)
         else:
-            self._load("", follow=False)
+            self._load([], follow=False)
 
     def clear(self) -> None:
         self.shown_job = None
         self._shown_state = None
-        self._load("", follow=False)
+        self._load([], follow=False)
         self._set_title(Text("No job selected.", style="dim"))
 
     def set_progress(self, p: JobProgressed) -> None:
@@ -193,22 +211,21 @@ class TranscriptPane(Vertical):
         title.append_text(status)
         title.no_wrap = True
         title.overflow = "ellipsis"
-        self.query_one("#transcript-title", Static).update(title)
+        # Its size is fixed (one row, the pane's width): a new title needs no layout (progress
+        # retitles it several times a second while a job streams).
+        self.query_one("#transcript-title", Static).update(title, layout=False)
 
-    def _load(self, text: str, *, follow: bool, keep_y: float | None = None) -> None:
-        area = self.text_area
-        area.load_text(text)
-        # load_text repaints only when the line count changes (Textual 8.2.8): "" → one line
-        # of text would stay blank on screen.
-        area.refresh()
+    def _load(
+        self, lines: Sequence[PaneLine], *, follow: bool, keep_y: float | None = None
+    ) -> None:
+        view = self.view
+        view.set_lines(lines)
         self._reset_search()
-        # load_text scrolls to the cursor after the next refresh; act after that.
         if follow:
-            self.call_after_refresh(area.anchor)
+            view.anchor()
         else:
-            area.anchor(False)
-            if keep_y is not None:
-                self.call_after_refresh(area.scroll_to, y=keep_y, animate=False)
+            view.anchor(False)
+            view.scroll_to(y=keep_y or 0, animate=False)
 
     # --- search ------------------------------------------------------------------------------
 
@@ -222,62 +239,41 @@ class TranscriptPane(Vertical):
 
     def close_search(self) -> None:
         self.query_one("#search-bar").remove_class("-open")
-        self.text_area.focus()
+        self.view.focus()
 
     def search(self, query: str) -> int:
-        """Find every match; select the first. Returns the number of matches."""
+        """Find every match; make the first current. Returns the number of matches."""
         self._query = query
-        self.matches = find_all(self.text, query)
-        self.match_index = -1
-        if self.matches:
+        found = self.view.find(query)
+        if found:
             self.next_match()
         else:
             self._search_status()
-        return len(self.matches)
+        return found
 
     def next_match(self, step: int = 1) -> None:
-        if self._query and self.text and not self.matches:
-            self.matches = find_all(self.text, self._query)
-        if not self.matches:
-            self._search_status()
-            return
-        self.match_index = (self.match_index + step) % len(self.matches)
-        start = self.matches[self.match_index]
-        doc = self.text_area.document
-        assert isinstance(doc, Document)
-        self.text_area.selection = Selection(
-            doc.get_location_from_index(start),
-            doc.get_location_from_index(start + len(self._query)),
-        )
+        view = self.view
+        if self._query and view.lines and not view.matches:
+            view.find(self._query)  # the text changed since the search
+        view.step_match(step)
         self._search_status()
 
     def _reset_search(self) -> None:
-        self.matches = []
-        self.match_index = -1
         if self._query:
             self._search_status()
 
     def _search_status(self) -> None:
         status = self.query_one("#search-status", Static)
+        view = self.view
         if not self._query:
             status.update("")
-        elif not self.matches:
+        elif not view.matches:
             status.update(Text("no match", style="red"))
         else:
-            status.update(f"{self.match_index + 1}/{len(self.matches)}")
+            status.update(f"{view.match_index + 1}/{len(view.matches)}")
 
     def scroll_to_time(self, ms: int) -> None:
         """Put the cue that is playing at ``ms`` (the last line stamped at or before it) at the
-        top of the view, with the cursor on it."""
-        want = stamp(ms)[: len("[00:00:00]")]
-        lines = self.text_area.text.split("\n")
-        row = 0
-        for index, line in enumerate(lines):
-            if line.startswith("[") and line[:10] <= want:
-                row = index
-            elif line.startswith("[") and line[:10] > want:
-                break
-        area = self.text_area
-        area.anchor(False)
-        area.move_cursor((row, 0))
-        area.scroll_to(y=row, animate=False)
+        top of the view, marked as the cursor line."""
+        view = self.view
+        view.show_line(view.line_at_time(ms))
