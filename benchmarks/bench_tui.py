@@ -27,12 +27,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
+import os
+import re
+import select
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,6 +53,7 @@ from tui.engine.engine import Engine
 from tui.engine.transcriber import Transcriber
 from tui.stepfun.events import DeltaReceived, TranscriptDone
 from tui.store.records import JobState
+from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
 
 WORDS = (
@@ -271,36 +279,164 @@ def demo_svg(path: Path) -> None:
         path.write_text(svg, encoding="utf-8")
 
 
-STARTUP_SCRIPT = r"""
-import sys, time
-t0 = float(sys.argv[1])
-from pathlib import Path
-from tui.app.app import make_app
-from tui.config import Settings
-from tui.secrets import Secret
-s = Settings(); s.api_key = Secret("bench-not-a-key"); s.base_url = "http://127.0.0.1:9/v1"
-app = make_app(s, Path(sys.argv[2]), db_path=Path(sys.argv[3]))
-async def pilot(p):
-    while not p.app.main.table.is_mounted:
-        await p.pause(0.001)
-    p.app.exit(time.time() - t0)
-print(app.run(headless=True, size=(120, 36), auto_pilot=pilot))
-"""
+# --- start-up ----------------------------------------------------------------------------------
+
+STARTUP_JOBS = 200  # finished jobs in the job database the workbench opens
+STARTUP_FILES = 20  # recordings in the folder it browses
+SCREEN_ROWS, SCREEN_COLS = 36, 120
+# The first frame of the main screen: the pane titles and the footer (the bottom row, written
+# last in a full frame) have reached the terminal.
+FRAME_MARKS = ("Files", "Queue", "Transcript", "^p palette")
+_CSI = re.compile(r"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
-def startup_times(tmp: Path, runs: int = 5) -> list[float]:
-    times = []
-    for i in range(runs):
-        t0 = time.time()
-        done = subprocess.run(
-            [sys.executable, "-c", STARTUP_SCRIPT, repr(t0), str(tmp), str(tmp / f"s{i}.sqlite3")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        times.append(float(done.stdout.strip().splitlines()[-1]))
-    return times
+@dataclass
+class StartupRun:
+    frame_s: float  # launch → the first frame of the main screen received by the terminal
+    filled_s: float  # launch → status bar, file tree and queue rows received
+    cpu_s: float  # the child's CPU time (all threads) when the first frame arrived
+
+
+def startup_fixture(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A folder of recordings, a job database with finished jobs, an isolated environment
+    (config, data, cache in ``tmp``; a key so the workbench opens on the main screen; a
+    loopback base URL nobody listens on — nothing is queued, so nothing is sent)."""
+    folder = tmp / "recordings"
+    folder.mkdir()
+    for i in range(STARTUP_FILES):
+        (folder / f"talk-{i:02}.wav").write_bytes(b"RIFF")
+    db = tmp / "jobs.sqlite3"
+    with Store(db) as store:
+        for i in range(STARTUP_JOBS):
+            job = store.add_job(folder / f"seeded-{i:03}.wav")
+            store.claim_one(job.id, "bench")
+            words = [
+                Segment(k * 300, k * 300 + 300, f" {WORDS[k % len(WORDS)]}") for k in range(40)
+            ]
+            store.finish_job(
+                job.id,
+                TranscriptionResult(
+                    file=str(folder / f"seeded-{i:03}.wav"),
+                    text="".join(w.text for w in words).strip(),
+                    segments=words,
+                    duration_s=12.0,
+                ),
+                owner="bench",
+            )
+    return folder, db, startup_fixture_env(tmp)
+
+
+def startup_fixture_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STEPFUN_", "XDG_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode cached
+    env.update(
+        HOME=str(tmp / "home"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        XDG_DATA_HOME=str(tmp / "data"),
+        XDG_STATE_HOME=str(tmp / "state"),
+        XDG_CACHE_HOME=str(tmp / "cache"),
+        STEPFUN_ASR_CONFIG=str(tmp / "config.toml"),
+        STEPFUN_API_KEY="bench-not-a-key",
+        STEPFUN_BASE_URL="http://127.0.0.1:9/v1",
+        # Bytecode for this run's processes (not written into the source tree).
+        PYTHONPYCACHEPREFIX=str(tmp / "pycache"),
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+    )
+    return env
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` so far (schedstat: nanoseconds on a CPU)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def startup_run(folder: Path, db: Path, env: dict[str, str], timeout_s: float = 30.0) -> StartupRun:
+    """`stepfun-asr FOLDER` in a fresh process on a pseudo-terminal (the real driver, as a user
+    runs it): times from launch until its output shows the main screen, then quits it (q)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SCREEN_ROWS, SCREEN_COLS, 0, 0))
+    t0 = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui", str(folder), "--db", str(db)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = ""
+    frame_s = cpu_s = filled_s = None
+    filled_marks = ("queued", "talk-00.wav", "seeded-")
+    try:
+        while filled_s is None:
+            if time.perf_counter() - t0 > timeout_s:
+                raise RuntimeError(f"no main screen after {timeout_s:.0f} s: {seen[-500:]!r}")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:  # the child closed the terminal: it exited
+                raise RuntimeError(f"the workbench exited: {seen[-500:]!r}") from None
+            t = time.perf_counter() - t0
+            seen += _CSI.sub("", data.decode("utf-8", "replace"))
+            if frame_s is None and all(m in seen for m in FRAME_MARKS):
+                frame_s, cpu_s = t, _cpu_seconds(child.pid)
+            if frame_s is not None and all(m in seen for m in filled_marks):
+                filled_s = t
+        os.write(master, b"q")
+        _drain(master, child, timeout_s)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(master)
+    assert frame_s is not None and cpu_s is not None
+    return StartupRun(frame_s, filled_s, cpu_s)
+
+
+def _drain(master: int, child: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Read the terminal until the child exits (it blocks on a full terminal otherwise)."""
+    deadline = time.perf_counter() + timeout_s
+    while child.poll() is None and time.perf_counter() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                os.read(master, 1 << 16)
+            except OSError:
+                break
+    child.wait(timeout=max(0.0, deadline - time.perf_counter()) + 1)
+
+
+def startup_times(tmp: Path, runs: int = 5) -> list[StartupRun]:
+    """``runs`` fresh workbench processes after one untimed warm-up (bytecode written, files
+    in the page cache — as on a machine where the program has run before)."""
+    folder, db, env = startup_fixture(tmp)
+    startup_run(folder, db, env)
+    return [startup_run(folder, db, env) for _ in range(runs)]
+
+
+def startup_report(runs: list[StartupRun]) -> None:
+    frame = [r.frame_s for r in runs]
+    print(
+        f"start-up, `stepfun-asr DIR` on a {SCREEN_COLS}x{SCREEN_ROWS} pseudo-terminal "
+        f"({len(runs)} fresh processes, {STARTUP_JOBS} jobs in the database, "
+        f"load average {os.getloadavg()[0]:.1f}):"
+    )
+    print(
+        f"  first frame of the main screen : median {statistics.median(frame):.3f} s, "
+        f"worst {max(frame):.3f} s  (CPU {statistics.median(r.cpu_s for r in runs):.3f} s)"
+    )
+    filled = [r.filled_s for r in runs]
+    print(
+        f"  status, files and jobs shown   : median {statistics.median(filled):.3f} s, "
+        f"worst {max(filled):.3f} s"
+    )
 
 
 def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
@@ -358,7 +494,17 @@ def main() -> None:
     parser.add_argument("--screen", type=Path, help="save a text capture of the main screen")
     parser.add_argument("--demo-svg", type=Path, help="save an SVG of the demo mid-stream")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up runs")
+    parser.add_argument(
+        "--only-startup", action="store_true", help="only the start-up runs (no streaming)"
+    )
+    parser.add_argument(
+        "--startup-runs", type=int, default=5, help="fresh processes per start-up figure"
+    )
     args = parser.parse_args()
+    if args.only_startup:
+        with tempfile.TemporaryDirectory() as name:
+            run_startup(Path(name) / "startup", args.startup_runs)
+        return
     if args.demo_svg is not None:
         demo_svg(args.demo_svg)
         print(f"saved {args.demo_svg}")
@@ -380,30 +526,38 @@ def main() -> None:
                 f"{(quiet['cpu_s'] - base) / n * 1e6:.1f} µs of UI CPU per delta"
             )
         if not args.no_startup:
-            starts = startup_times(tmp)
-            print(
-                f"start-up to the first screen (fresh process, {len(starts)} runs): median "
-                f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s"
-            )
-            helps = help_times()
-            for what, times in helps.items():
-                print(
-                    f"`{what}` (fresh process, {len(times)} runs): median "
-                    f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
-                )
+            run_startup(tmp / "startup", args.startup_runs)
 
 
-def help_times(runs: int = 5) -> dict[str, list[float]]:
-    """Wall time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from process start."""
+def run_startup(tmp: Path, runs: int) -> None:
+    """The start-up figures: the workbench's first screen, then `--help`."""
+    tmp.mkdir()
+    startup_report(startup_times(tmp, runs))
+    env = startup_fixture_env(tmp)
+    for what, times in help_times(env, runs).items():
+        print(
+            f"`{what}` (fresh process, {len(times)} runs): median "
+            f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
+        )
+
+
+def help_times(env: dict[str, str], runs: int = 5) -> dict[str, list[float]]:
+    """Wall time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from process start
+    (after one untimed run each)."""
     out: dict[str, list[float]] = {}
     for argv in (["--help"], ["transcribe", "--help"]):
         times = []
-        for _ in range(runs):
+        for i in range(runs + 1):
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "tui", *argv], capture_output=True, timeout=60, check=True
+                [sys.executable, "-m", "tui", *argv],
+                capture_output=True,
+                timeout=60,
+                check=True,
+                env=env,
             )
-            times.append(time.perf_counter() - t0)
+            if i:
+                times.append(time.perf_counter() - t0)
         out["stepfun-asr " + " ".join(argv)] = times
     return out
 
