@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -22,17 +23,19 @@ from tui import config
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
 from tui.app.main_screen import MainScreen
-from tui.app.screens.help_screen import HelpScreen, help_rows
-from tui.app.screens.key_screen import KeyEntered, KeyScreen
-from tui.app.screens.library_screen import LibraryJobChosen
-from tui.app.screens.quit_screen import QuitChoice, QuitScreen
-from tui.app.screens.settings_screen import SettingsSaved, SettingsScreen
 from tui.config import Settings
 from tui.engine.engine import Engine
-from tui.engine.estimates import estimate_jobs
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
 from tui.secrets import Secret
 from tui.store.store import Store
+
+# The screens over the main one are imported when first opened: the first screen appears
+# sooner (tests/test_import_contracts.py keeps them out of it).
+if TYPE_CHECKING:
+    from tui.app.screens.key_screen import KeyEntered
+    from tui.app.screens.library_screen import LibraryJobChosen
+    from tui.app.screens.quit_screen import QuitChoice
+    from tui.app.screens.settings_screen import SettingsSaved
 
 STOP_TIMEOUT_S = 10.0
 FINISH_GRACE_S = 24 * 3600.0  # "finish running jobs, then quit": as long as they take
@@ -91,12 +94,20 @@ class WorkbenchApp(App[None]):
             demo=self.demo,
         )
         await self.push_screen(self._main)
+        if self.settings.api_key or not self._needs_key:
+            # Serving loads the HTTP client and the pipeline (~0.1 s): after the first frame.
+            self.call_after_refresh(self._start_engine)
+        else:
+            from tui.app.screens.key_screen import KeyScreen
+
+            if self.watch_on_start:
+                self.engine.watch_folder(self.root)
+            self.push_screen(KeyScreen(self.settings.region), self._key_entered)
+
+    def _start_engine(self) -> None:
         if self.watch_on_start:
             self.engine.watch_folder(self.root)
-        if self.settings.api_key or not self._needs_key:
-            self.start_serving()
-        else:
-            self.push_screen(KeyScreen(self.settings.region), self._key_entered)
+        self.start_serving()
 
     # --- serving the engine ------------------------------------------------------------------
 
@@ -134,12 +145,17 @@ class WorkbenchApp(App[None]):
             await self.stop_serving()
             self.exit()
             return
+        from tui.app.screens.quit_screen import QuitScreen
+        from tui.engine.estimates import estimate_jobs
+
         if isinstance(self.screen, QuitScreen):
             return
         est = await estimate_jobs(self.engine.store, running, self.settings)
         self.push_screen(QuitScreen(est), self._quit_chosen)
 
     async def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        from tui.app.screens.quit_screen import QuitChoice
+
         if choice is QuitChoice.NOW:
             await self.stop_serving()
             self.exit()
@@ -192,13 +208,19 @@ class WorkbenchApp(App[None]):
 
     def on_library_job_chosen(self, message: LibraryJobChosen) -> None:
         # The library posts to the app; the main screen shows the job.
+        from tui.app.screens.library_screen import LibraryJobChosen
+
         if self._main is not None:
             self._main.post_message(LibraryJobChosen(message.job_id, message.start_ms))
 
     def on_help_requested(self, _message: msg.HelpRequested) -> None:
+        from tui.app.screens.help_screen import HelpScreen, help_rows
+
         self.push_screen(HelpScreen(help_rows(self, MAIN_BINDINGS, self.settings.keymap)))
 
     def on_settings_requested(self, _message: msg.SettingsRequested) -> None:
+        from tui.app.screens.settings_screen import SettingsScreen
+
         self.push_screen(SettingsScreen(self.settings, self.config_path), self._settings_saved)
 
     async def _settings_saved(self, saved: SettingsSaved | None) -> None:
@@ -223,6 +245,8 @@ class WorkbenchApp(App[None]):
             config.save_values({"region": entered.region}, self.config_path)
             path = config.save_key(entered.key, self.config_path)
         except (config.ConfigError, OSError) as exc:
+            from tui.app.screens.key_screen import KeyScreen
+
             self.notify(str(exc), severity="error", markup=False)
             self.push_screen(KeyScreen(self.settings.region), self._key_entered)
             return

@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -24,7 +24,6 @@ from textual.widgets import Footer, Input
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
 from tui.app.job_actions import JobActionsScreen
-from tui.app.screens.library_screen import LibraryJobChosen, LibraryScreen
 from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
@@ -34,6 +33,9 @@ from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
 from tui.engine.events import Event, JobDeltaReceived
 from tui.store.records import Job, JobState, Totals
+
+if TYPE_CHECKING:  # the library is imported when opened (not on the first screen)
+    from tui.app.screens.library_screen import LibraryJobChosen
 
 TREE_RELOAD_DELAY_S = 0.3
 MARKS_DELAY_S = 0.5
@@ -346,6 +348,8 @@ class MainScreen(JobActionsScreen):
     # --- the library ---------------------------------------------------------------------------
 
     def action_library(self) -> None:
+        from tui.app.screens.library_screen import LibraryScreen
+
         self.app.push_screen(LibraryScreen(self.engine.store))
 
     def on_library_job_chosen(self, message: LibraryJobChosen) -> None:
