@@ -355,14 +355,14 @@ def _cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
-def startup_run(folder: Path, db: Path, env: dict[str, str], timeout_s: float = 30.0) -> StartupRun:
-    """`stepfun-asr FOLDER` in a fresh process on a pseudo-terminal (the real driver, as a user
-    runs it): times from launch until its output shows the main screen, then quits it (q)."""
+def startup_run(argv: list[str], env: dict[str, str], timeout_s: float = 30.0) -> StartupRun:
+    """``argv`` in a fresh process on a pseudo-terminal (the real driver, as a user runs it):
+    times from launch until its output shows the main screen, then quits it (q)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SCREEN_ROWS, SCREEN_COLS, 0, 0))
     t0 = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "tui", str(folder), "--db", str(db)],
+        argv,
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -413,30 +413,79 @@ def _drain(master: int, child: subprocess.Popen[bytes], timeout_s: float) -> Non
     child.wait(timeout=max(0.0, deadline - time.perf_counter()) + 1)
 
 
-def startup_times(tmp: Path, runs: int = 5) -> list[StartupRun]:
+# The same layout in a bare Textual app (no engine, no store): what Textual itself costs.
+TEXTUAL_FLOOR = r"""
+import sys
+from textual.app import App
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, DirectoryTree, Footer, Static
+
+class Floor(App):
+    CSS = "#files, #queue, #transcript, #errors { border: round $primary; height: 1fr; }"
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self):
+        yield Static("0 running · 0 queued")
+        with Horizontal():
+            with Vertical():
+                yield DirectoryTree(sys.argv[1], id="files")
+                yield Static(id="errors")
+            with Vertical():
+                yield DataTable(id="queue")
+                yield Static(id="transcript")
+        yield Footer()
+
+    def on_mount(self):
+        for name in ("files", "queue", "transcript"):
+            self.query_one("#" + name).border_title = name.title()
+        table = self.query_one(DataTable)
+        table.add_columns("#", "File", "State")
+        for i in range(int(sys.argv[2])):
+            table.add_row(str(i + 1), f"seeded-{i:03}.wav", "done")
+
+Floor().run()
+"""
+
+
+def startup_times(tmp: Path, runs: int = 5) -> dict[str, list[StartupRun]]:
     """``runs`` fresh workbench processes after one untimed warm-up (bytecode written, files
-    in the page cache — as on a machine where the program has run before)."""
+    in the page cache — as on a machine where the program has run before), alternating with
+    the bare Textual app so that both see the same load."""
     folder, db, env = startup_fixture(tmp)
-    startup_run(folder, db, env)
-    return [startup_run(folder, db, env) for _ in range(runs)]
+    commands = {
+        "stepfun-asr DIR": [sys.executable, "-m", "tui", str(folder), "--db", str(db)],
+        "bare Textual app, same layout": [
+            sys.executable,
+            "-c",
+            TEXTUAL_FLOOR,
+            str(folder),
+            str(STARTUP_JOBS),
+        ],
+    }
+    out: dict[str, list[StartupRun]] = {name: [] for name in commands}
+    for i in range(runs + 1):
+        for name, argv in commands.items():
+            run = startup_run(argv, env)
+            if i:
+                out[name].append(run)
+    return out
 
 
-def startup_report(runs: list[StartupRun]) -> None:
-    frame = [r.frame_s for r in runs]
+def startup_report(results: dict[str, list[StartupRun]]) -> None:
+    runs = len(next(iter(results.values())))
     print(
-        f"start-up, `stepfun-asr DIR` on a {SCREEN_COLS}x{SCREEN_ROWS} pseudo-terminal "
-        f"({len(runs)} fresh processes, {STARTUP_JOBS} jobs in the database, "
-        f"load average {os.getloadavg()[0]:.1f}):"
+        f"start-up on a {SCREEN_COLS}x{SCREEN_ROWS} pseudo-terminal, from launch ({runs} fresh "
+        f"processes each, {STARTUP_JOBS} jobs in the database, load average "
+        f"{os.getloadavg()[0]:.1f}):"
     )
-    print(
-        f"  first frame of the main screen : median {statistics.median(frame):.3f} s, "
-        f"worst {max(frame):.3f} s  (CPU {statistics.median(r.cpu_s for r in runs):.3f} s)"
-    )
-    filled = [r.filled_s for r in runs]
-    print(
-        f"  status, files and jobs shown   : median {statistics.median(filled):.3f} s, "
-        f"worst {max(filled):.3f} s"
-    )
+    for name, rs in results.items():
+        frame = [r.frame_s for r in rs]
+        filled = [r.filled_s for r in rs]
+        print(
+            f"  {name:<30}: first frame median {statistics.median(frame):.3f} s "
+            f"(worst {max(frame):.3f}, CPU {statistics.median(r.cpu_s for r in rs):.3f} s); "
+            f"status, files and jobs shown {statistics.median(filled):.3f} s"
+        )
 
 
 def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:

@@ -88,9 +88,6 @@ class MainScreen(JobActionsScreen):
         self._loop = asyncio.get_running_loop()
         self._ui_thread = threading.get_ident()
         self._unsubscribe = self.engine.bus.subscribe(self._on_engine_event)
-        recent = self.engine.store.list_jobs(limit=RECENT_JOBS, newest_first=True)
-        for job in reversed(recent):
-            self.table.upsert(job)
         self.refresh_status()
         if self.demo:
             self.errors.add(
@@ -99,6 +96,12 @@ class MainScreen(JobActionsScreen):
                 f"Drop audio files into {self.root}: the folder is watched, so they are "
                 "transcribed as they arrive (by the built-in emulator, free).",
             )
+
+    def load_recent_jobs(self) -> None:
+        """The queue's rows (the app calls it once the first frame is shown)."""
+        recent = self.engine.store.list_jobs(limit=RECENT_JOBS, newest_first=True)
+        for job in reversed(recent):
+            self.table.upsert(job)
 
     def on_unmount(self) -> None:
         if callable(self._unsubscribe):
