@@ -37,7 +37,18 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("service and analysis", ("tui.stepfun", "tui.speakers")),
     ("audio", ("tui.audio", "tui.playback")),
     ("transcript", ("tui.transcript",)),
-    ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui.childenv", "tui")),
+    (
+        "base",
+        (
+            "tui.errors",
+            "tui.secrets",
+            "tui.locations",
+            "tui.fsutil",
+            "tui.childenv",
+            "tui.lazy_regex",
+            "tui",
+        ),
+    ),
 ]
 # Siblings that must not know each other: the pipeline transcribes one file and never sees
 # the job store; the store keeps records and never runs anything.
