@@ -329,6 +329,7 @@ def startup_fixture(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
 def startup_fixture_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STEPFUN_", "XDG_"))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode cached
+    (tmp / "home").mkdir(exist_ok=True)
     env.update(
         HOME=str(tmp / "home"),
         XDG_CONFIG_HOME=str(tmp / "config"),
@@ -367,6 +368,8 @@ def startup_run(argv: list[str], env: dict[str, str], timeout_s: float = 30.0) -
         stdout=slave,
         stderr=slave,
         env=env,
+        # Not the source tree: `python -m` puts the working folder first on the path.
+        cwd=env["HOME"],
         start_new_session=True,
     )
     os.close(slave)
@@ -447,25 +450,25 @@ Floor().run()
 """
 
 
-def startup_times(tmp: Path, runs: int = 5) -> dict[str, list[StartupRun]]:
+def startup_times(
+    tmp: Path, runs: int = 5, baseline: Path | None = None
+) -> dict[str, list[StartupRun]]:
     """``runs`` fresh workbench processes after one untimed warm-up (bytecode written, files
     in the page cache — as on a machine where the program has run before), alternating with
-    the bare Textual app so that both see the same load."""
+    the bare Textual app (and ``baseline``, another checkout's source tree) so that all see
+    the same load."""
     folder, db, env = startup_fixture(tmp)
-    commands = {
-        "stepfun-asr DIR": [sys.executable, "-m", "tui", str(folder), "--db", str(db)],
-        "bare Textual app, same layout": [
-            sys.executable,
-            "-c",
-            TEXTUAL_FLOOR,
-            str(folder),
-            str(STARTUP_JOBS),
-        ],
-    }
+    workbench = [sys.executable, "-m", "tui", str(folder), "--db", str(db)]
+    commands = {"stepfun-asr DIR": (workbench, env)}
+    if baseline is not None:
+        old_env = {**env, "PYTHONPATH": str(baseline.resolve())}
+        commands[f"same, from {baseline}"] = (workbench, old_env)
+    floor = [sys.executable, "-c", TEXTUAL_FLOOR, str(folder), str(STARTUP_JOBS)]
+    commands["bare Textual app, same layout"] = (floor, env)
     out: dict[str, list[StartupRun]] = {name: [] for name in commands}
     for i in range(runs + 1):
-        for name, argv in commands.items():
-            run = startup_run(argv, env)
+        for name, (argv, run_env) in commands.items():
+            run = startup_run(argv, run_env)
             if i:
                 out[name].append(run)
     return out
@@ -549,10 +552,17 @@ def main() -> None:
     parser.add_argument(
         "--startup-runs", type=int, default=5, help="fresh processes per start-up figure"
     )
+    parser.add_argument(
+        "--startup-baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time the workbench from another source tree (e.g. `git archive` of an older "
+        "commit unpacked in DIR, holding DIR/tui), alternating with this one",
+    )
     args = parser.parse_args()
     if args.only_startup:
         with tempfile.TemporaryDirectory() as name:
-            run_startup(Path(name) / "startup", args.startup_runs)
+            run_startup(Path(name) / "startup", args.startup_runs, args.startup_baseline)
         return
     if args.demo_svg is not None:
         demo_svg(args.demo_svg)
@@ -575,19 +585,23 @@ def main() -> None:
                 f"{(quiet['cpu_s'] - base) / n * 1e6:.1f} µs of UI CPU per delta"
             )
         if not args.no_startup:
-            run_startup(tmp / "startup", args.startup_runs)
+            run_startup(tmp / "startup", args.startup_runs, args.startup_baseline)
 
 
-def run_startup(tmp: Path, runs: int) -> None:
+def run_startup(tmp: Path, runs: int, baseline: Path | None = None) -> None:
     """The start-up figures: the workbench's first screen, then `--help`."""
     tmp.mkdir()
-    startup_report(startup_times(tmp, runs))
+    startup_report(startup_times(tmp, runs, baseline))
     env = startup_fixture_env(tmp)
-    for what, times in help_times(env, runs).items():
-        print(
-            f"`{what}` (fresh process, {len(times)} runs): median "
-            f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
-        )
+    envs = {"": env}
+    if baseline is not None:
+        envs[f", from {baseline}"] = {**env, "PYTHONPATH": str(baseline.resolve())}
+    for label, help_env in envs.items():
+        for what, times in help_times(help_env, runs).items():
+            print(
+                f"`{what}`{label} (fresh process, {len(times)} runs): median "
+                f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
+            )
 
 
 def help_times(env: dict[str, str], runs: int = 5) -> dict[str, list[float]]:
@@ -604,6 +618,7 @@ def help_times(env: dict[str, str], runs: int = 5) -> dict[str, list[float]]:
                 timeout=60,
                 check=True,
                 env=env,
+                cwd=env["HOME"],
             )
             if i:
                 times.append(time.perf_counter() - t0)

@@ -104,9 +104,12 @@ class WorkbenchApp(App[None]):
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
-        """What the first screen can do without: the job list (~0.25 ms a row), the watcher
-        and serving (the HTTP client and the pipeline, ~0.1 s to import)."""
+        """What the first screen can do without: the job list (~0.25 ms a row), then, once
+        that is shown, the watcher and serving (the HTTP client and the pipeline load, ~0.1 s)."""
         self.main.load_recent_jobs()
+        self.call_after_refresh(self._start_engine)
+
+    def _start_engine(self) -> None:
         if self.watch_on_start:
             self.engine.watch_folder(self.root)
         if self.settings.api_key or not self._needs_key:
