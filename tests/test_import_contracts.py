@@ -297,3 +297,14 @@ def test_first_frame_comes_before_the_rest_is_loaded(tmp_path: Path) -> None:
     assert "tui.app.main_screen" in seen["modules"]  # the hook ran with the main screen up
     assert loaded(seen["modules"], FIRST_FRAME_MUST_NOT_LOAD) == []
     assert seen["serving"] is False  # the engine starts serving after the first frame
+
+
+def test_each_command_builds_its_own_parser() -> None:
+    """A command parses with only its module's parser (the others are not imported), so
+    ``COMMAND_OWNERS`` must name every command's module."""
+    from tui import cli
+
+    every = cli._commands(cli.build_parser())
+    assert every == set(cli.COMMAND_OWNERS)
+    for command in sorted(every):
+        assert command in cli._commands(cli.build_parser(command)), command
