@@ -70,6 +70,7 @@ class WorkbenchApp(App[None]):
         self._stop_serving: asyncio.Event | None = None
         self._serving: Worker[list[BaseException]] | None = None
         self._finishing = False
+        self._unmounted = False  # a quit came before the first frame's follow-up ran
 
     @property
     def settings(self) -> Settings:
@@ -106,10 +107,13 @@ class WorkbenchApp(App[None]):
     def _after_first_frame(self) -> None:
         """What the first screen can do without: the job list (~0.25 ms a row), then, once
         that is shown, the watcher and serving (the HTTP client and the pipeline load, ~0.1 s)."""
-        self.main.load_recent_jobs()
-        self.call_after_refresh(self._start_engine)
+        if not self._unmounted:
+            self.main.load_recent_jobs()
+            self.call_after_refresh(self._start_engine)
 
     def _start_engine(self) -> None:
+        if self._unmounted:
+            return
         if self.watch_on_start:
             self.engine.watch_folder(self.root)
         if self.settings.api_key or not self._needs_key:
@@ -187,6 +191,7 @@ class WorkbenchApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        self._unmounted = True
         await self.stop_serving()
         self.engine.close()
 
