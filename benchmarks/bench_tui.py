@@ -37,6 +37,7 @@ import contextlib
 import fcntl
 import os
 import re
+import resource
 import select
 import statistics
 import struct
@@ -608,20 +609,23 @@ def run_startup(tmp: Path, runs: int, baseline: Path | None = None) -> None:
     if baseline is not None:
         envs[f", from {baseline}"] = {**env, "PYTHONPATH": str(baseline.resolve())}
     for label, help_env in envs.items():
-        for what, times in help_times(help_env, runs).items():
+        for what, (times, cpus) in help_times(help_env, runs).items():
             print(
                 f"`{what}`{label} (fresh process, {len(times)} runs): median "
-                f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
+                f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms "
+                f"(CPU {statistics.median(cpus) * 1e3:.0f} ms)"
             )
 
 
-def help_times(env: dict[str, str], runs: int = 5) -> dict[str, list[float]]:
-    """Wall time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from process start
-    (after one untimed run each)."""
-    out: dict[str, list[float]] = {}
+def help_times(env: dict[str, str], runs: int = 5) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from
+    process start (after one untimed run each)."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
     for argv in (["--help"], ["transcribe", "--help"]):
-        times = []
+        walls: list[float] = []
+        cpus: list[float] = []
         for i in range(runs + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "tui", *argv],
@@ -631,9 +635,11 @@ def help_times(env: dict[str, str], runs: int = 5) -> dict[str, list[float]]:
                 env=env,
                 cwd=env["HOME"],
             )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if i:
-                times.append(time.perf_counter() - t0)
-        out["stepfun-asr " + " ".join(argv)] = times
+                walls.append(time.perf_counter() - t0)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out["stepfun-asr " + " ".join(argv)] = (walls, cpus)
     return out
 
 
