@@ -53,6 +53,7 @@ from typing import Any, cast
 
 from textual import events
 
+from tui import config
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
@@ -306,8 +307,9 @@ class StartupRun:
 
 
 def startup_fixture(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
-    """A folder of recordings, a job database with finished jobs, an isolated environment
-    (config, data, cache in ``tmp``; a key so the workbench opens on the main screen; a
+    """A folder of recordings, a job database with finished jobs, a config file holding a
+    key and a few settings (as the key dialog and `config set` leave it, so the workbench
+    opens on the main screen), an isolated environment (config, data, cache in ``tmp``; a
     loopback base URL nobody listens on — nothing is queued, so nothing is sent)."""
     folder = tmp / "recordings"
     folder.mkdir()
@@ -331,6 +333,9 @@ def startup_fixture(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
                 ),
                 owner="bench",
             )
+    config_path = tmp / "config.toml"
+    config.save_values({"region": "intl", "formats": ["txt", "srt"], "language": "en"}, config_path)
+    config.save_key("bench-not-a-key", config_path)
     return folder, db, startup_fixture_env(tmp)
 
 
@@ -345,7 +350,6 @@ def startup_fixture_env(tmp: Path) -> dict[str, str]:
         XDG_STATE_HOME=str(tmp / "state"),
         XDG_CACHE_HOME=str(tmp / "cache"),
         STEPFUN_ASR_CONFIG=str(tmp / "config.toml"),
-        STEPFUN_API_KEY="bench-not-a-key",
         STEPFUN_BASE_URL="http://127.0.0.1:9/v1",
         # Bytecode for this run's processes (not written into the source tree).
         PYTHONPYCACHEPREFIX=str(tmp / "pycache"),
