@@ -16,9 +16,17 @@ streaming, and start-up time to the first screen.
    cursor line on it) at a player's 10 Hz with a key press per tick, at 1x pace and in the
    worst case (another cue every tick): the CPU share against the same time idle, the time
    per call, and the worst key delay.
-4. Start-up: a fresh ``python`` process imports the app and runs it headless until the main
-   screen has loaded the job list; wall time from process start (median of 5). Also
-   ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
+4. Start-up: `stepfun-asr DIR` as a user runs it, in a fresh process on a pseudo-terminal
+   (the real terminal driver, 120x36), on a folder of recordings and a job database of 200
+   finished jobs, bytecode cached (one untimed run first). Timed from launch until the
+   terminal has received the main screen's first frame (pane titles and the footer, which is
+   the last row of a full frame), and until the status, the files and the queue's rows are
+   shown; also the process's CPU time at the first frame. A bare Textual app with the same
+   layout runs alternately (what Textual itself costs), and with ``--startup-baseline DIR``
+   another source tree too (before/after under the same load). Median of ``--startup-runs``
+   (5). Also ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
+   ``--only-startup`` skips the streaming runs.
+
 Streaming runs once per ``--rate`` (default 250/s, the real pace of a long file, and 4000/s);
 each reports the CPU share per second of streaming, once with a key press every 50 ms (the
 key-delay figures) and once without (what streaming alone costs).
@@ -31,17 +39,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
+import os
+import re
+import resource
+import select
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from textual import events
 
+from tui import config
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
@@ -51,6 +68,7 @@ from tui.engine.engine import Engine
 from tui.engine.transcriber import Transcriber
 from tui.stepfun.events import DeltaReceived, TranscriptDone
 from tui.store.records import JobState
+from tui.store.store import Store
 from tui.transcript.model import Segment, TranscriptionResult
 
 WORDS = (
@@ -309,36 +327,223 @@ def demo_svg(path: Path) -> None:
         path.write_text(svg, encoding="utf-8")
 
 
-STARTUP_SCRIPT = r"""
-import sys, time
-t0 = float(sys.argv[1])
-from pathlib import Path
-from tui.app.app import make_app
-from tui.config import Settings
-from tui.secrets import Secret
-s = Settings(); s.api_key = Secret("bench-not-a-key"); s.base_url = "http://127.0.0.1:9/v1"
-app = make_app(s, Path(sys.argv[2]), db_path=Path(sys.argv[3]))
-async def pilot(p):
-    while not p.app.main.table.is_mounted:
-        await p.pause(0.001)
-    p.app.exit(time.time() - t0)
-print(app.run(headless=True, size=(120, 36), auto_pilot=pilot))
+# --- start-up ----------------------------------------------------------------------------------
+
+STARTUP_JOBS = 200  # finished jobs in the job database the workbench opens
+STARTUP_FILES = 20  # recordings in the folder it browses
+SCREEN_ROWS, SCREEN_COLS = 36, 120
+# The first frame of the main screen: the pane titles and the footer (the bottom row, written
+# last in a full frame) have reached the terminal.
+FRAME_MARKS = ("Files", "Queue", "Transcript", "^p palette")
+_CSI = re.compile(r"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+
+
+@dataclass
+class StartupRun:
+    frame_s: float  # launch → the first frame of the main screen received by the terminal
+    filled_s: float  # launch → status bar, file tree and queue rows received
+    cpu_s: float  # the child's CPU time (all threads) when the first frame arrived
+
+
+def startup_fixture(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A folder of recordings, a job database with finished jobs, a config file holding a
+    key and a few settings (as the key dialog and `config set` leave it, so the workbench
+    opens on the main screen), an isolated environment (config, data, cache in ``tmp``; a
+    loopback base URL nobody listens on — nothing is queued, so nothing is sent)."""
+    folder = tmp / "recordings"
+    folder.mkdir()
+    for i in range(STARTUP_FILES):
+        (folder / f"talk-{i:02}.wav").write_bytes(b"RIFF")
+    db = tmp / "jobs.sqlite3"
+    with Store(db) as store:
+        for i in range(STARTUP_JOBS):
+            job = store.add_job(folder / f"seeded-{i:03}.wav")
+            store.claim_one(job.id, "bench")
+            words = [
+                Segment(k * 300, k * 300 + 300, f" {WORDS[k % len(WORDS)]}") for k in range(40)
+            ]
+            store.finish_job(
+                job.id,
+                TranscriptionResult(
+                    file=str(folder / f"seeded-{i:03}.wav"),
+                    text="".join(w.text for w in words).strip(),
+                    segments=words,
+                    duration_s=12.0,
+                ),
+                owner="bench",
+            )
+    config_path = tmp / "config.toml"
+    config.save_values({"region": "intl", "formats": ["txt", "srt"], "language": "en"}, config_path)
+    config.save_key("bench-not-a-key", config_path)
+    return folder, db, startup_fixture_env(tmp)
+
+
+def startup_fixture_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STEPFUN_", "XDG_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode cached
+    (tmp / "home").mkdir(exist_ok=True)
+    env.update(
+        HOME=str(tmp / "home"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        XDG_DATA_HOME=str(tmp / "data"),
+        XDG_STATE_HOME=str(tmp / "state"),
+        XDG_CACHE_HOME=str(tmp / "cache"),
+        STEPFUN_ASR_CONFIG=str(tmp / "config.toml"),
+        STEPFUN_BASE_URL="http://127.0.0.1:9/v1",
+        # Bytecode for this run's processes (not written into the source tree).
+        PYTHONPYCACHEPREFIX=str(tmp / "pycache"),
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+    )
+    return env
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of ``pid`` so far (schedstat: nanoseconds on a CPU)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def startup_run(argv: list[str], env: dict[str, str], timeout_s: float = 30.0) -> StartupRun:
+    """``argv`` in a fresh process on a pseudo-terminal (the real driver, as a user runs it):
+    times from launch until its output shows the main screen, then quits it (q)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SCREEN_ROWS, SCREEN_COLS, 0, 0))
+    t0 = time.perf_counter()
+    child = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        # Not the source tree: `python -m` puts the working folder first on the path.
+        cwd=env["HOME"],
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = ""
+    frame_s = cpu_s = filled_s = None
+    filled_marks = ("queued", "talk-00.wav", "seeded-")
+    try:
+        while filled_s is None:
+            if time.perf_counter() - t0 > timeout_s:
+                raise RuntimeError(f"no main screen after {timeout_s:.0f} s: {seen[-500:]!r}")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:  # the child closed the terminal: it exited
+                raise RuntimeError(f"the workbench exited: {seen[-500:]!r}") from None
+            t = time.perf_counter() - t0
+            seen += _CSI.sub("", data.decode("utf-8", "replace"))
+            if frame_s is None and all(m in seen for m in FRAME_MARKS):
+                frame_s, cpu_s = t, _cpu_seconds(child.pid)
+            if frame_s is not None and all(m in seen for m in filled_marks):
+                filled_s = t
+        os.write(master, b"q")
+        _drain(master, child, timeout_s)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(master)
+    assert frame_s is not None and cpu_s is not None
+    return StartupRun(frame_s, filled_s, cpu_s)
+
+
+def _drain(master: int, child: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Read the terminal until the child exits (it blocks on a full terminal otherwise)."""
+    deadline = time.perf_counter() + timeout_s
+    while child.poll() is None and time.perf_counter() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                os.read(master, 1 << 16)
+            except OSError:
+                break
+    child.wait(timeout=max(0.0, deadline - time.perf_counter()) + 1)
+
+
+# The same layout in a bare Textual app (no engine, no store): what Textual itself costs.
+TEXTUAL_FLOOR = r"""
+import sys
+from textual.app import App
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, DirectoryTree, Footer, Static
+
+class Floor(App):
+    CSS = "#files, #queue, #transcript, #errors { border: round $primary; height: 1fr; }"
+    # As many footer keys as the workbench shows (each is a widget).
+    KEYS = "Transcribe Watch Retry Cancel Export Search Library Review Reviewed Settings Help"
+    BINDINGS = [("q", "quit", "Quit")] + [
+        (f"f{i + 1}", "bell", name) for i, name in enumerate(KEYS.split())
+    ]
+
+    def compose(self):
+        yield Static("0 running · 0 queued")
+        with Horizontal():
+            with Vertical():
+                yield DirectoryTree(sys.argv[1], id="files")
+                yield Static(id="errors")
+            with Vertical():
+                yield DataTable(id="queue")
+                yield Static(id="transcript")
+        yield Footer()
+
+    def on_mount(self):
+        for name in ("files", "queue", "transcript"):
+            self.query_one("#" + name).border_title = name.title()
+        table = self.query_one(DataTable)
+        table.add_columns("#", "File", "State")
+        for i in range(int(sys.argv[2])):
+            table.add_row(str(i + 1), f"seeded-{i:03}.wav", "done")
+
+Floor().run()
 """
 
 
-def startup_times(tmp: Path, runs: int = 5) -> list[float]:
-    times = []
-    for i in range(runs):
-        t0 = time.time()
-        done = subprocess.run(
-            [sys.executable, "-c", STARTUP_SCRIPT, repr(t0), str(tmp), str(tmp / f"s{i}.sqlite3")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
+def startup_times(
+    tmp: Path, runs: int = 5, baseline: Path | None = None
+) -> dict[str, list[StartupRun]]:
+    """``runs`` fresh workbench processes after one untimed warm-up (bytecode written, files
+    in the page cache — as on a machine where the program has run before), alternating with
+    the bare Textual app (and ``baseline``, another checkout's source tree) so that all see
+    the same load."""
+    folder, db, env = startup_fixture(tmp)
+    workbench = [sys.executable, "-m", "tui", str(folder), "--db", str(db)]
+    commands = {"stepfun-asr DIR": (workbench, env)}
+    if baseline is not None:
+        old_env = {**env, "PYTHONPATH": str(baseline.resolve())}
+        commands[f"same, from {baseline}"] = (workbench, old_env)
+    floor = [sys.executable, "-c", TEXTUAL_FLOOR, str(folder), str(STARTUP_JOBS)]
+    commands["bare Textual app, same layout"] = (floor, env)
+    out: dict[str, list[StartupRun]] = {name: [] for name in commands}
+    for i in range(runs + 1):
+        for name, (argv, run_env) in commands.items():
+            run = startup_run(argv, run_env)
+            if i:
+                out[name].append(run)
+    return out
+
+
+def startup_report(results: dict[str, list[StartupRun]]) -> None:
+    runs = len(next(iter(results.values())))
+    print(
+        f"start-up on a {SCREEN_COLS}x{SCREEN_ROWS} pseudo-terminal, from launch ({runs} fresh "
+        f"processes each, {STARTUP_JOBS} jobs in the database, load average "
+        f"{os.getloadavg()[0]:.1f}):"
+    )
+    for name, rs in results.items():
+        frame = [r.frame_s for r in rs]
+        filled = [r.filled_s for r in rs]
+        print(
+            f"  {name:<30}: first frame median {statistics.median(frame):.3f} s "
+            f"(worst {max(frame):.3f}, CPU {statistics.median(r.cpu_s for r in rs):.3f} s); "
+            f"status, files and jobs shown {statistics.median(filled):.3f} s"
         )
-        times.append(float(done.stdout.strip().splitlines()[-1]))
-    return times
 
 
 def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
@@ -405,7 +610,24 @@ def main() -> None:
     parser.add_argument("--screen", type=Path, help="save a text capture of the main screen")
     parser.add_argument("--demo-svg", type=Path, help="save an SVG of the demo mid-stream")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up runs")
+    parser.add_argument(
+        "--only-startup", action="store_true", help="only the start-up runs (no streaming)"
+    )
+    parser.add_argument(
+        "--startup-runs", type=int, default=5, help="fresh processes per start-up figure"
+    )
+    parser.add_argument(
+        "--startup-baseline",
+        type=Path,
+        metavar="DIR",
+        help="also time the workbench from another source tree (e.g. `git archive` of an older "
+        "commit unpacked in DIR, holding DIR/tui), alternating with this one",
+    )
     args = parser.parse_args()
+    if args.only_startup:
+        with tempfile.TemporaryDirectory() as name:
+            run_startup(Path(name) / "startup", args.startup_runs, args.startup_baseline)
+        return
     if args.demo_svg is not None:
         demo_svg(args.demo_svg)
         print(f"saved {args.demo_svg}")
@@ -427,31 +649,49 @@ def main() -> None:
                 f"{(quiet['cpu_s'] - base) / n * 1e6:.1f} µs of UI CPU per delta"
             )
         if not args.no_startup:
-            starts = startup_times(tmp)
+            run_startup(tmp / "startup", args.startup_runs, args.startup_baseline)
+
+
+def run_startup(tmp: Path, runs: int, baseline: Path | None = None) -> None:
+    """The start-up figures: the workbench's first screen, then `--help`."""
+    tmp.mkdir()
+    startup_report(startup_times(tmp, runs, baseline))
+    env = startup_fixture_env(tmp)
+    envs = {"": env}
+    if baseline is not None:
+        envs[f", from {baseline}"] = {**env, "PYTHONPATH": str(baseline.resolve())}
+    for label, help_env in envs.items():
+        for what, (times, cpus) in help_times(help_env, runs).items():
             print(
-                f"start-up to the first screen (fresh process, {len(starts)} runs): median "
-                f"{statistics.median(starts):.2f} s, worst {max(starts):.2f} s"
+                f"`{what}`{label} (fresh process, {len(times)} runs): median "
+                f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms "
+                f"(CPU {statistics.median(cpus) * 1e3:.0f} ms)"
             )
-            helps = help_times()
-            for what, times in helps.items():
-                print(
-                    f"`{what}` (fresh process, {len(times)} runs): median "
-                    f"{statistics.median(times) * 1e3:.0f} ms, worst {max(times) * 1e3:.0f} ms"
-                )
 
 
-def help_times(runs: int = 5) -> dict[str, list[float]]:
-    """Wall time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from process start."""
-    out: dict[str, list[float]] = {}
+def help_times(env: dict[str, str], runs: int = 5) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU time of `stepfun-asr --help` and `stepfun-asr transcribe --help` from
+    process start (after one untimed run each)."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
     for argv in (["--help"], ["transcribe", "--help"]):
-        times = []
-        for _ in range(runs):
+        walls: list[float] = []
+        cpus: list[float] = []
+        for i in range(runs + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "tui", *argv], capture_output=True, timeout=60, check=True
+                [sys.executable, "-m", "tui", *argv],
+                capture_output=True,
+                timeout=60,
+                check=True,
+                env=env,
+                cwd=env["HOME"],
             )
-            times.append(time.perf_counter() - t0)
-        out["stepfun-asr " + " ".join(argv)] = times
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if i:
+                walls.append(time.perf_counter() - t0)
+                cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out["stepfun-asr " + " ".join(argv)] = (walls, cpus)
     return out
 
 

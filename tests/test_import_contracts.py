@@ -5,11 +5,16 @@
 2. Layers: dependencies point one way. A module may import its own layer's packages and any
    lower layer, never a higher one; imports inside functions (lazy ones) count too. Every
    module must belong to a layer, so a new package has to be placed on purpose.
+3. Start-up: `--help` loads no event loop, database, HTTP or UI library; the workbench's
+   first frame is drawn before the screens above the main one, the cost estimates, the
+   pipeline, the HTTP client and the watcher are loaded (they load when first used). The
+   time itself is measured by benchmarks/bench_tui.py, not asserted here.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import pkgutil
 import subprocess
 from pathlib import Path
@@ -37,7 +42,18 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("service and analysis", ("tui.stepfun", "tui.speakers")),
     ("audio", ("tui.audio", "tui.playback")),
     ("transcript", ("tui.transcript",)),
-    ("base", ("tui.errors", "tui.secrets", "tui.locations", "tui.fsutil", "tui.childenv", "tui")),
+    (
+        "base",
+        (
+            "tui.errors",
+            "tui.secrets",
+            "tui.locations",
+            "tui.fsutil",
+            "tui.childenv",
+            "tui.lazy_regex",
+            "tui",
+        ),
+    ),
 ]
 # Siblings that must not know each other: the pipeline transcribes one file and never sees
 # the job store; the store keeps records and never runs anything.
@@ -176,3 +192,119 @@ def test_no_core_module_loads_textual() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Not for `--help`: each costs milliseconds to import and none is needed to print it.
+HELP_MUST_NOT_LOAD = (
+    "asyncio",
+    "ssl",
+    "socket",
+    "subprocess",
+    "sqlite3",
+    "datetime",
+    "httpx",
+    "textual",
+    "rich",
+    "tomlkit",
+    "watchfiles",
+    "numpy",
+    "tui.app",
+    "tui.engine",
+    "tui.pipeline",
+    "tui.store",
+    "tui.stepfun",
+    "tui.speakers",
+    "tui.playback",
+)
+
+
+def loaded(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_help_loads_nothing_heavy() -> None:
+    for argv in (["--help"], ["transcribe", "--help"]):
+        code = (
+            "import json, sys, tui.cli\n"
+            "try:\n"
+            f"    tui.cli.main({argv!r})\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+        )
+        done = subprocess.run(
+            [PYTHON, "-c", code],
+            capture_output=True,
+            text=True,
+            env=subprocess_env(),
+            timeout=120,
+            check=True,
+        )
+        assert "usage: stepfun-asr" in done.stdout
+        modules = json.loads(done.stderr.strip().splitlines()[-1])
+        assert loaded(modules, HELP_MUST_NOT_LOAD) == [], argv
+
+
+# Loaded when first used, after the workbench's first frame.
+FIRST_FRAME_MUST_NOT_LOAD = (
+    "tui.app.screens",  # every screen above the main one (a key is set: no key screen)
+    "tui.engine.estimates",
+    "tui.audio.probe",
+    "tui.pipeline",
+    "tui.stepfun.client",
+    "httpx",
+    "watchfiles",
+    "numpy",
+)
+
+FIRST_FRAME_SCRIPT = """
+import json, sys
+from pathlib import Path
+from tui.app.app import WorkbenchApp, make_app
+from tui.config import Settings
+from tui.secrets import Secret
+
+seen = {}
+
+def after_first_frame(app):
+    seen["modules"] = sorted(sys.modules)
+    seen["serving"] = app.engine.serving
+    app.exit()
+
+WorkbenchApp._after_first_frame = after_first_frame
+settings = Settings()
+settings.api_key = Secret("contract-test-not-a-key")
+settings.base_url = "http://127.0.0.1:9/v1"
+tmp = Path(sys.argv[1])
+app = make_app(settings, tmp, db_path=tmp / "jobs.sqlite3", config_path=tmp / "c.toml", watch=True)
+app.run(headless=True, size=(120, 36))
+print(json.dumps(seen))
+"""
+
+
+def test_first_frame_comes_before_the_rest_is_loaded(tmp_path: Path) -> None:
+    (tmp_path / "talk.wav").write_bytes(b"RIFF")
+    done = subprocess.run(
+        [PYTHON, "-c", FIRST_FRAME_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "tui.app.main_screen" in seen["modules"]  # the hook ran with the main screen up
+    assert loaded(seen["modules"], FIRST_FRAME_MUST_NOT_LOAD) == []
+    assert seen["serving"] is False  # the engine starts serving after the first frame
+
+
+def test_each_command_builds_its_own_parser() -> None:
+    """A command parses with only its module's parser (the others are not imported), so
+    ``COMMAND_OWNERS`` must name every command's module."""
+    from tui import cli
+
+    every = cli._commands(cli.build_parser())
+    assert every == set(cli.COMMAND_OWNERS)
+    for command in sorted(every):
+        assert command in cli._commands(cli.build_parser(command)), command

@@ -30,6 +30,22 @@ COMMAND_MODULES = (
     "tui.commands.speakers_cmd",
     "tui.commands.db_cmd",
 )
+# Which module registers each command: a command (the workbench, `transcribe --help`) builds
+# only its own parser, without importing the others (tests check this against the modules).
+COMMAND_OWNERS = {
+    "transcribe": "tui.commands.transcribe_cmd",
+    "config": "tui.commands.config_cmd",
+    "watch": "tui.commands.watch_cmd",
+    **dict.fromkeys(("jobs", "show", "retry", "cross-check"), "tui.commands.jobs_cmd"),
+    "search": "tui.commands.search_cmd",
+    "glossary": "tui.commands.glossary_cmd",
+    "emulator": "tui.commands.emulator_cmd",
+    "tui": "tui.commands.tui_cmd",
+    "demo": "tui.commands.tui_cmd",
+    "completion": "tui.commands.completion_cmd",
+    "speakers": "tui.commands.speakers_cmd",
+    "db": "tui.commands.db_cmd",
+}
 
 EXIT_CODES = """exit codes:
   0  every file transcribed
@@ -39,7 +55,8 @@ EXIT_CODES = """exit codes:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``command`` only the one module registering it."""
     parser = CommandParser(
         prog="stepfun-asr",
         description="Transcribe audio with StepFun's stepaudio-2.5-asr. With no command, "
@@ -50,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"stepfun-asr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = COMMAND_MODULES if command is None else (COMMAND_OWNERS[command],)
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -66,12 +84,18 @@ _TAKES_VALUE = {"--log-file"}
 _TOP_FLAGS = {"-h", "--help", "--version", "-q", "--quiet", "-v", "--verbose", "-vv", "-vvv"}
 
 
-def _with_command(argv: list[str], commands: set[str]) -> list[str] | str:
-    """``stepfun-asr [DIR] [workbench options]`` means the `tui` command. A message (str) when
-    the first word is a file, which only `transcribe` takes."""
+def _first_word(argv: list[str]) -> int:
+    """Where the first word after the top-level flags is (``len(argv)`` when there is none)."""
     i = 0
     while i < len(argv) and argv[i] in _TOP_FLAGS | _TAKES_VALUE:
         i += 2 if argv[i] in _TAKES_VALUE else 1
+    return i
+
+
+def _with_command(argv: list[str], commands: set[str]) -> list[str] | str:
+    """``stepfun-asr [DIR] [workbench options]`` means the `tui` command. A message (str) when
+    the first word is a file, which only `transcribe` takes."""
+    i = _first_word(argv)
     if i >= len(argv):
         return argv if any(a in ("-h", "--help", "--version") for a in argv) else [*argv, "tui"]
     word = argv[i]
@@ -89,10 +113,14 @@ def _with_command(argv: list[str], commands: set[str]) -> list[str] | str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    routed = _with_command(argv, _commands(parser))
+    routed = _with_command(argv, set(COMMAND_OWNERS))
     if isinstance(routed, str):
         return fail_usage(routed)
+    # A known command builds only its own parser; anything else (top-level --help, a typo)
+    # builds them all, so the usage lists every command.
+    i = _first_word(routed)
+    command = routed[i] if i < len(routed) and routed[i] in COMMAND_OWNERS else None
+    parser = build_parser(command)
     args = parser.parse_args(routed)
     if not hasattr(args, "func"):
         parser.print_help()

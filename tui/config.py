@@ -246,6 +246,16 @@ def insecure_mode(path: Path) -> bool:
 
 def read_file(path: Path) -> dict[str, Any]:
     """The file's values, untyped ({} when absent); ConfigError in one sentence when unreadable."""
+    # A sound file is read with the standard library's parser; tomlkit (~10 ms to import, a
+    # start-up cost of every command) only names the problem in a broken one.
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        pass  # read again below, for the sentence that says what is wrong
     from tui import config_file
 
     try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -22,17 +23,19 @@ from tui import config
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
 from tui.app.main_screen import MainScreen
-from tui.app.screens.help_screen import HelpScreen, help_rows
-from tui.app.screens.key_screen import KeyEntered, KeyScreen
-from tui.app.screens.library_screen import LibraryJobChosen
-from tui.app.screens.quit_screen import QuitChoice, QuitScreen
-from tui.app.screens.settings_screen import SettingsSaved, SettingsScreen
 from tui.config import Settings
 from tui.engine.engine import Engine
-from tui.engine.estimates import estimate_jobs
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
 from tui.secrets import Secret
 from tui.store.store import Store
+
+# The screens over the main one are imported when first opened: the first screen appears
+# sooner (tests/test_import_contracts.py keeps them out of it).
+if TYPE_CHECKING:
+    from tui.app.screens.key_screen import KeyEntered
+    from tui.app.screens.library_screen import LibraryJobChosen
+    from tui.app.screens.quit_screen import QuitChoice
+    from tui.app.screens.settings_screen import SettingsSaved
 
 STOP_TIMEOUT_S = 10.0
 FINISH_GRACE_S = 24 * 3600.0  # "finish running jobs, then quit": as long as they take
@@ -67,6 +70,7 @@ class WorkbenchApp(App[None]):
         self._stop_serving: asyncio.Event | None = None
         self._serving: Worker[list[BaseException]] | None = None
         self._finishing = False
+        self._unmounted = False  # a quit came before the first frame's follow-up ran
 
     @property
     def settings(self) -> Settings:
@@ -92,12 +96,29 @@ class WorkbenchApp(App[None]):
             config_path=self.config_path,
         )
         await self.push_screen(self._main)
+        if not self.settings.api_key and self._needs_key:
+            from tui.app.screens.key_screen import KeyScreen
+
+            self.push_screen(KeyScreen(self.settings.region), self._key_entered)
+
+    def on_ready(self) -> None:
+        # Ready comes with the first layout, one refresh before the first frame is written.
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """What the first screen can do without: the job list (~0.25 ms a row), then, once
+        that is shown, the watcher and serving (the HTTP client and the pipeline load, ~0.1 s)."""
+        if not self._unmounted:
+            self.main.load_recent_jobs()
+            self.call_after_refresh(self._start_engine)
+
+    def _start_engine(self) -> None:
+        if self._unmounted:
+            return
         if self.watch_on_start:
             self.engine.watch_folder(self.root)
         if self.settings.api_key or not self._needs_key:
             self.start_serving()
-        else:
-            self.push_screen(KeyScreen(self.settings.region), self._key_entered)
 
     # --- serving the engine ------------------------------------------------------------------
 
@@ -135,12 +156,17 @@ class WorkbenchApp(App[None]):
             await self.stop_serving()
             self.exit()
             return
+        from tui.app.screens.quit_screen import QuitScreen
+        from tui.engine.estimates import estimate_jobs
+
         if isinstance(self.screen, QuitScreen):
             return
         est = await estimate_jobs(self.engine.store, running, self.settings)
         self.push_screen(QuitScreen(est), self._quit_chosen)
 
     async def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        from tui.app.screens.quit_screen import QuitChoice
+
         if choice is QuitChoice.NOW:
             await self.stop_serving()
             self.exit()
@@ -166,6 +192,7 @@ class WorkbenchApp(App[None]):
         self.exit()
 
     async def on_unmount(self) -> None:
+        self._unmounted = True
         await self.stop_serving()
         self.engine.close()
 
@@ -193,13 +220,19 @@ class WorkbenchApp(App[None]):
 
     def on_library_job_chosen(self, message: LibraryJobChosen) -> None:
         # The library posts to the app; the main screen shows the job.
+        from tui.app.screens.library_screen import LibraryJobChosen
+
         if self._main is not None:
             self._main.post_message(LibraryJobChosen(message.job_id, message.start_ms))
 
     def on_help_requested(self, _message: msg.HelpRequested) -> None:
+        from tui.app.screens.help_screen import HelpScreen, help_rows
+
         self.push_screen(HelpScreen(help_rows(self, MAIN_BINDINGS, self.settings.keymap)))
 
     def on_settings_requested(self, _message: msg.SettingsRequested) -> None:
+        from tui.app.screens.settings_screen import SettingsScreen
+
         self.push_screen(SettingsScreen(self.settings, self.config_path), self._settings_saved)
 
     async def _settings_saved(self, saved: SettingsSaved | None) -> None:
@@ -224,6 +257,8 @@ class WorkbenchApp(App[None]):
             config.save_values({"region": entered.region}, self.config_path)
             path = config.save_key(entered.key, self.config_path)
         except (config.ConfigError, OSError) as exc:
+            from tui.app.screens.key_screen import KeyScreen
+
             self.notify(str(exc), severity="error", markup=False)
             self.push_screen(KeyScreen(self.settings.region), self._key_entered)
             return

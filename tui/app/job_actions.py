@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from tui.app.screens.compare_screen import CompareScreen
-from tui.app.screens.confirm_send_screen import ConfirmSendScreen, SendChoice, SendRequest
-from tui.app.screens.export_screen import ExportChoice, ExportScreen
-from tui.app.screens.review_screen import ReviewScreen
 from tui.app.session import audio_files
 from tui.app.transcript_cache import TranscriptCache, layout_transcript
 from tui.app.widgets.errors_panel import ErrorsPanel
@@ -26,9 +23,14 @@ from tui.app.widgets.file_browser import AudioTree
 from tui.app.widgets.queue_table import QueueFilter, QueueTable
 from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
-from tui.engine.estimates import estimate_files, estimate_jobs
 from tui.store.records import FINISHED, Job, JobOptions, JobState, JobStateError
 from tui.transcript.exports import ExportSpec
+
+# The screens over this one, and the cost estimates, are imported when first opened: the
+# first screen appears sooner (tests/test_import_contracts.py keeps them out of it).
+if TYPE_CHECKING:
+    from tui.app.screens.confirm_send_screen import SendChoice, SendRequest
+    from tui.app.screens.export_screen import ExportChoice
 
 
 class JobActionsScreen(Screen[None]):
@@ -172,6 +174,9 @@ class JobActionsScreen(Screen[None]):
         then(None)
 
     async def _transcribe(self, files: list[Path], speakers: str | None = None) -> None:
+        from tui.app.screens.confirm_send_screen import SendRequest
+        from tui.engine.estimates import estimate_files
+
         settings = self.engine.settings
         est = await estimate_files(files, settings, store=self.engine.store)
         fresh = est.without(est.transcribed)
@@ -210,6 +215,8 @@ class JobActionsScreen(Screen[None]):
             self.notify("Queued; they start once an API key is set (s).", markup=False)
 
     def _confirm(self, request: SendRequest, then: Callable[[SendChoice], object]) -> None:
+        from tui.app.screens.confirm_send_screen import ConfirmSendScreen
+
         def chosen(choice: SendChoice | None) -> None:
             if choice is not None and choice.paths:
                 then(choice)
@@ -279,6 +286,9 @@ class JobActionsScreen(Screen[None]):
         self._paid(self._rerun(job), "Estimating the re-run")
 
     async def _rerun(self, job: Job) -> None:
+        from tui.app.screens.confirm_send_screen import SendRequest
+        from tui.engine.estimates import estimate_jobs
+
         est = await estimate_jobs(self.engine.store, [job.id], self.engine.settings)
         request = SendRequest(
             f"Transcribe {job.name} again",
@@ -310,6 +320,8 @@ class JobActionsScreen(Screen[None]):
                 markup=False,
             )
             return
+        from tui.app.screens.review_screen import ReviewScreen
+
         self.app.push_screen(ReviewScreen(self.engine, job.id))
 
     def action_cross_check(self) -> None:
@@ -325,6 +337,9 @@ class JobActionsScreen(Screen[None]):
         self._paid(self._cross_check(job), "Estimating the cross-check")
 
     async def _cross_check(self, job: Job) -> None:
+        from tui.app.screens.confirm_send_screen import SendRequest
+        from tui.engine.estimates import estimate_jobs
+
         est = await estimate_jobs(
             self.engine.store, [job.id], self.engine.settings, cross_check=True
         )
@@ -354,6 +369,8 @@ class JobActionsScreen(Screen[None]):
                 f"{job.name} has no cross-check yet (v runs one).", severity="warning", markup=False
             )
             return
+        from tui.app.screens.compare_screen import CompareScreen
+
         cc = result.cross_check
         model = result.model or job.options.model or self.engine.settings.model
         self.app.push_screen(
@@ -379,6 +396,8 @@ class JobActionsScreen(Screen[None]):
                     exit_on_error=False,
                     description="Writing transcript files",
                 )
+
+        from tui.app.screens.export_screen import ExportScreen
 
         formats = list(self.engine.settings.formats)
         self.app.push_screen(ExportScreen(job.name, formats, job.source.parent), chosen)

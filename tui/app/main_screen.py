@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -23,7 +23,6 @@ from textual.widgets import Footer, Input
 
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
-from tui.app.screens.library_screen import LibraryJobChosen, LibraryScreen
 from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.speaker_actions import SpeakerActionsScreen
 from tui.app.widgets.errors_panel import ErrorsPanel
@@ -34,6 +33,9 @@ from tui.app.widgets.transcript_pane import TranscriptPane
 from tui.engine.engine import Engine
 from tui.engine.events import Event, JobDeltaReceived, JobProgressed
 from tui.store.records import Job, JobState, Totals
+
+if TYPE_CHECKING:  # the library is imported when opened (not on the first screen)
+    from tui.app.screens.library_screen import LibraryJobChosen
 
 TREE_RELOAD_DELAY_S = 0.3
 MARKS_DELAY_S = 0.5
@@ -92,9 +94,6 @@ class MainScreen(SpeakerActionsScreen):
         self._loop = asyncio.get_running_loop()
         self._ui_thread = threading.get_ident()
         self._unsubscribe = self.engine.bus.subscribe(self._on_engine_event)
-        recent = self.engine.store.list_jobs(limit=RECENT_JOBS, newest_first=True)
-        for job in reversed(recent):
-            self.table.upsert(job)
         self.refresh_status()
         if self.demo:
             self.errors.add(
@@ -103,6 +102,12 @@ class MainScreen(SpeakerActionsScreen):
                 f"Drop audio files into {self.root}: the folder is watched, so they are "
                 "transcribed as they arrive (by the built-in emulator, free).",
             )
+
+    def load_recent_jobs(self) -> None:
+        """The queue's rows (the app calls it once the first frame is shown)."""
+        recent = self.engine.store.list_jobs(limit=RECENT_JOBS, newest_first=True)
+        for job in reversed(recent):
+            self.table.upsert(job)
 
     def on_unmount(self) -> None:
         if callable(self._unsubscribe):
@@ -364,6 +369,8 @@ class MainScreen(SpeakerActionsScreen):
     # --- the library ---------------------------------------------------------------------------
 
     def action_library(self) -> None:
+        from tui.app.screens.library_screen import LibraryScreen
+
         self.app.push_screen(LibraryScreen(self.engine.store))
 
     def on_library_job_chosen(self, message: LibraryJobChosen) -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui import config, locations
 from tui.app import messages as msg
 from tui.app.job_actions import JobActionsScreen
-from tui.app.screens.speaker_count_screen import SpeakerCountChoice, SpeakerCountScreen
-from tui.app.screens.speakers_screen import SpeakersScreen
 from tui.engine.engine import Engine
 from tui.engine.speaker_editor import NoSpeakerLabels
 from tui.folder_settings import (
@@ -28,6 +27,9 @@ from tui.folder_settings import (
 )
 from tui.store.records import JobOptions
 from tui.store.speaker_edits import SpeakerEditError
+
+if TYPE_CHECKING:  # the screens are imported when opened (not on the first screen)
+    from tui.app.screens.speaker_count_screen import SpeakerCountChoice
 
 
 def model_ready() -> bool:
@@ -65,6 +67,8 @@ class SpeakerActionsScreen(JobActionsScreen):
         except SpeakerEditError as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
+        from tui.app.screens.speakers_screen import SpeakersScreen
+
         self.app.push_screen(SpeakersScreen(self.engine, job.id, overview))
 
     # --- "How many speakers?" --------------------------------------------------------------------
@@ -96,6 +100,8 @@ class SpeakerActionsScreen(JobActionsScreen):
             elif choice.remember:
                 self._remember_in(folder, choice.value)
             then(choice.value)
+
+        from tui.app.screens.speaker_count_screen import SpeakerCountScreen
 
         self.app.push_screen(SpeakerCountScreen(folder, what), answered)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,6 +30,8 @@ def _default_db(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sqlite3  # here, not for every command's parser
+
     from tui.store import repair
 
     path = _default_db(args)

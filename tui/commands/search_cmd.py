@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -41,6 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def parse_since(text: str) -> float:
     """Local midnight of a YYYY-MM-DD date (or an ISO date-time) as a timestamp."""
+    import datetime as dt  # not for `--help`
+
     try:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:

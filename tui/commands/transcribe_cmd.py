@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -150,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
 def _estimate(args: argparse.Namespace, override: AudioFormat | None) -> int:
     """``--estimate``: files, minutes and cost in the region's currency; nothing is sent and
     no key is needed. Exit 1 when a file's length cannot be read."""
+    import asyncio
+
     from tui.engine.estimates import CROSS_CHECK_MODEL, estimate_files, price_of
     from tui.transcript.cost import estimate, format_cost
 

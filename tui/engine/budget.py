@@ -9,7 +9,6 @@ pause lifts by itself once the next file fits (a new day or month, a raised cap)
 from __future__ import annotations
 
 from tui.config import Settings
-from tui.engine import estimates
 from tui.store.records import Job
 from tui.store.store import Store
 
@@ -34,6 +33,9 @@ class BudgetGuard:
         ``release``), else (the sentence saying which cap it would pass, estimate)."""
         if not self.on:
             return None, 0.0
+        # Imported only with a budget set: estimates bring audio probing (start-up time).
+        from tui.engine import estimates
+
         found = job.duration_s or await estimates.duration_of(job.source, settings)
         if found is None:
             return None, 0.0  # unreadable: it fails on its own, costing nothing
@@ -50,6 +52,8 @@ class BudgetGuard:
     def blocked(self, needed: float, name: str) -> str | None:
         if not self.on:
             return None
+        from tui.engine import estimates
+
         spent = estimates.spend(self.store, self.settings)
         reserved = sum(self._reserved.values())
         return estimates.over_budget(self.settings, spent, reserved, needed, name)

@@ -18,12 +18,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from tui.childenv import remember_secret
 from tui.config import Settings
-from tui.engine import estimates
-from tui.engine.estimates import Spend
 from tui.engine.events import EventBus, ExportWritten, PauseReason, WatchFailed
 from tui.engine.pause import Pause
 from tui.engine.runner import Runner
@@ -34,6 +32,9 @@ from tui.engine.watcher import Watcher
 from tui.store.records import FINISHED, Job, JobOptions, JobStateError
 from tui.store.store import Store
 from tui.transcript.exports import write_exports
+
+if TYPE_CHECKING:  # estimates (audio probing, prices) load when first asked for
+    from tui.engine.estimates import Spend
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,8 @@ class Engine:
 
     def spend(self) -> Spend:
         """Estimated spend today and this month, in the region's currency."""
+        from tui.engine import estimates
+
         return estimates.spend(self.store, self.settings)
 
     def export(

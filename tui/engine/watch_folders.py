@@ -19,14 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
-
-from watchfiles._rust_notify import RustNotify
+from typing import TYPE_CHECKING, Any
 
 from tui.engine.events import EventBus, FolderMissing, FolderRestored, WatchDegraded
 from tui.engine.watch_files import WatchConfig, dir_identity, skip_reason
 from tui.engine.watch_source import SYSCTL_HINT, changes, open_events, watch_limit_reached
 from tui.names import shown
+
+if TYPE_CHECKING:
+    from watchfiles._rust_notify import RustNotify
 
 log = logging.getLogger(__name__)
 

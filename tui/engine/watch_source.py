@@ -18,8 +18,10 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchfiles._rust_notify import RustNotify
+if TYPE_CHECKING:  # the Rust extension loads with the first watch, not with the engine
+    from watchfiles._rust_notify import RustNotify
 
 SYSCTL_HINT = (
     "raise the limit with `sudo sysctl fs.inotify.max_user_watches=524288` "
@@ -32,6 +34,8 @@ _IN_CREATE = 0x100
 def open_events(root: Path, *, recursive: bool, polling: bool) -> RustNotify:
     """Start notify's watch thread on ``root`` (blocking: a big tree takes a while, so call it in
     a thread). Once this returns, every change is reported: the start-up scan comes after it."""
+    from watchfiles._rust_notify import RustNotify
+
     return RustNotify([str(root)], False, polling, 300, recursive, True)
 
 

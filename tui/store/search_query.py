@@ -7,16 +7,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tui.lazy_regex import lazy_compile
 from tui.transcript.text import CJK_RANGES
 
 # Every Han ideograph block (extension B and later too), kana and Hangul: one token each.
 _IDEOGRAPH = CJK_RANGES + r"\u3005\u3007\U00020000-\U0003134f"
-CJK_CHAR = re.compile(f"[{_IDEOGRAPH}]")
+CJK_CHAR = lazy_compile(f"[{_IDEOGRAPH}]")
 # A token character of a Latin (or other spaced) word: it continues the word.
-_LATIN_CHAR = re.compile(f"[^\\W_{_IDEOGRAPH}]")
-_LATIN_RUN = re.compile(f"[^\\W_{_IDEOGRAPH}]*")
+_LATIN_CHAR = lazy_compile(f"[^\\W_{_IDEOGRAPH}]")
+_LATIN_RUN = lazy_compile(f"[^\\W_{_IDEOGRAPH}]*")
 # What unicode61 keeps as a token: letters, digits, private use; the rest separates.
-_TOKEN = re.compile(r"[^\W_]+")
+_TOKEN = lazy_compile(r"[^\W_]+")
 
 
 class QuerySyntaxError(ValueError):

@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tui.lazy_regex import lazy_compile
 from tui.transcript.model import Segment
 from tui.transcript.text import CJK, CJK_RANGES, is_cjk_text
 
@@ -46,14 +47,14 @@ PAUSE_MS = 800
 # A zero-length cue is invisible in players; give it this much unless the next cue starts earlier.
 MIN_CUE_MS = 500
 
-_HARD_END = re.compile(r"[。！？.!?…]+[\"'”’」』)）]*\s*$")
+_HARD_END = lazy_compile(r"[。！？.!?…]+[\"'”’」』)）]*\s*$")
 # CJK sentence marks end a sentence outright; Latin ones only before a space ("3.5" stays).
-_SENTENCE_SPLIT = re.compile(r"(?<=[。！？…])\s*(?=\S)|(?<=[.!?])\s+(?=\S)")
-_SOFT_END = re.compile(r"[，,、;；:：]\s*$")
+_SENTENCE_SPLIT = lazy_compile(r"(?<=[。！？…])\s*(?=\S)|(?<=[.!?])\s+(?=\S)")
+_SOFT_END = lazy_compile(r"[，,、;；:：]\s*$")
 # Punctuation that must not start a line.
 _NO_LINE_START = set("，,。.！!？?、;；:：)）」』”’…")
 # Where a CJK line may break (see _cjk_points); zero-width, so one match per position.
-_CJK_POINT = re.compile(
+_CJK_POINT = lazy_compile(
     "(?= )|(?![" + re.escape("".join(sorted(_NO_LINE_START))) + "])"
     f"(?:(?<=[{CJK_RANGES}，。！？、；：])|(?=[{CJK_RANGES}]))"
 )

@@ -5,12 +5,12 @@ One definition of "CJK" serves cue wrapping, exports, the trust checks and the s
 
 from __future__ import annotations
 
-import re
+from tui.lazy_regex import lazy_compile
 
 # Kana, CJK ideographs (with extension A and compatibility forms) and Hangul syllables.
 CJK_RANGES = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-CJK = re.compile(f"[{CJK_RANGES}]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+CJK = lazy_compile(f"[{CJK_RANGES}]")
+_LATIN = lazy_compile(r"[A-Za-z\u00c0-\u024f]")
 
 
 def is_cjk_text(text: str) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.engine.estimates import Spend
 from tui.engine.events import PauseReason
 from tui.engine.pause import Pause
+
+if TYPE_CHECKING:  # estimates (audio probing, prices) load when first asked for
+    from tui.engine.estimates import Spend
 
 PAUSE_HINTS = {
     PauseReason.ACCOUNT: "Fix the key or region (s), or press p to try again.",
