@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import fcntl
+import gc
 import os
 import re
 import resource
@@ -59,6 +61,7 @@ from typing import Any, cast
 from textual import events
 
 from tui import config
+from tui.app import heap
 from tui.app.app import WorkbenchApp, make_app
 from tui.app.main_screen import MainScreen
 from tui.app.testing import screen_text, wait_until
@@ -152,6 +155,48 @@ async def stream_without_ui(n: int, rate: float, tmp: Path) -> float:
         return time.process_time() - cpu
 
 
+class GcRecorder:
+    """Garbage-collector passes (``gc.callbacks``): count and time per generation, the
+    longest pass, while installed."""
+
+    def __init__(self) -> None:
+        self.passes: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.passes[info["generation"]].append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcRecorder:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        parts = []
+        for generation, times in self.passes.items():
+            if times:
+                parts.append(
+                    f"gen {generation}: {len(times)} passes, {sum(times) * 1e3:.0f} ms, "
+                    f"longest {max(times) * 1e3:.1f} ms"
+                )
+            else:
+                parts.append(f"gen {generation}: none")
+        return "; ".join(parts)
+
+
+def heap_census(top: int = 8) -> str:
+    """The most numerous object types the collector tracks (what a full pass walks)."""
+    counts = collections.Counter(type(o).__name__ for o in gc.get_objects())
+    frozen = gc.get_freeze_count()
+    listed = ", ".join(f"{name} {n:,}" for name, n in counts.most_common(top))
+    return f"{sum(counts.values()):,} tracked objects ({frozen:,} frozen): {listed}"
+
+
 class Probe:
     """Times the UI's own work: the bus callback, each flush, each key's delay."""
 
@@ -205,8 +250,12 @@ class Probe:
         driver.send_message(events.Key("j", "j"))
 
 
-async def stream_with_ui(n: int, rate: float, tmp: Path, *, keys: bool = True) -> dict[str, Any]:
+async def stream_with_ui(
+    n: int, rate: float, tmp: Path, *, keys: bool = True, gc_policy: bool = True
+) -> dict[str, Any]:
     folder = tmp / ("rec" if keys else "rec-quiet")
+    if gc_policy:
+        heap.hold()  # as `stepfun-asr DIR` does (tui/app/heap.py); settled after start-up
     folder.mkdir()
     (folder / "talk.wav").write_bytes(b"RIFF")
     settings = Settings()
@@ -221,20 +270,24 @@ async def stream_with_ui(n: int, rate: float, tmp: Path, *, keys: bool = True) -
     out: dict[str, Any] = {}
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()
+        await wait_until(pilot, lambda: not heap.held(), what="start-up settled")
         probe = Probe(app)
         probe.install()
         job = app.engine.submit(folder / "talk.wav", origin="tui")
         cpu = time.process_time()
         wall = time.perf_counter()
-        for _ in range(1_000_000):
-            state = app.engine.store.require_job(job.id).state
-            if state is not JobState.RUNNING and state is not JobState.QUEUED:
-                break
-            if keys:
-                probe.press()
-            await asyncio.sleep(0.05)
+        with GcRecorder() as collector:
+            for _ in range(1_000_000):
+                state = app.engine.store.require_job(job.id).state
+                if state is not JobState.RUNNING and state is not JobState.QUEUED:
+                    break
+                if keys:
+                    probe.press()
+                await asyncio.sleep(0.05)
         out["cpu_s"] = time.process_time() - cpu
         out["wall_s"] = time.perf_counter() - wall
+        out["gc"] = collector.summary()
+        out["heap"] = heap_census()
         await wait_until(pilot, lambda: not probe.key_sent, what="last key handled")
         out["bus_s"] = probe.bus_s
         out["flushes"] = probe.flushes
@@ -585,6 +638,8 @@ def report(n: int, rate: float, base: float, ui: dict[str, Any]) -> None:
             f"  key press delay while streaming ({len(delays)} presses): median "
             f"{statistics.median(delays) * 1e3:.1f} ms, worst {delays[-1] * 1e3:.1f} ms"
         )
+    print(f"  garbage collector while streaming    : {ui['gc']}")
+    print(f"  heap at the end of the stream        : {ui['heap']}")
     follow = ui["follow"]
     for phase, what in (("1x", "at 1x"), ("worst", "a new cue every tick")):
         f = follow[phase]
@@ -610,6 +665,12 @@ def main() -> None:
     parser.add_argument("--screen", type=Path, help="save a text capture of the main screen")
     parser.add_argument("--demo-svg", type=Path, help="save an SVG of the demo mid-stream")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up runs")
+    parser.add_argument(
+        "--gc-as-is",
+        action="store_true",
+        help="stream without the workbench's collector policy (tui/app/heap.py: no passes "
+        "during start-up, start-up's objects frozen): the figures before it",
+    )
     parser.add_argument(
         "--only-startup", action="store_true", help="only the start-up runs (no streaming)"
     )
@@ -638,8 +699,9 @@ def main() -> None:
             case = tmp / f"case{i}"
             case.mkdir()
             base = asyncio.run(stream_without_ui(n, rate, case))
-            ui = asyncio.run(stream_with_ui(n, rate, case))
-            quiet = asyncio.run(stream_with_ui(n, rate, case, keys=False))
+            policy = not args.gc_as_is
+            ui = asyncio.run(stream_with_ui(n, rate, case, gc_policy=policy))
+            quiet = asyncio.run(stream_with_ui(n, rate, case, keys=False, gc_policy=policy))
             if args.screen is not None:
                 args.screen.write_text(ui["screen"], encoding="utf-8")
             report(n, rate, base, ui)

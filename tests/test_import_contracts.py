@@ -249,6 +249,16 @@ def test_help_loads_nothing_heavy() -> None:
 FIRST_FRAME_MUST_NOT_LOAD = (
     "tui.app.screens",  # every screen above the main one (a key is set: no key screen)
     "tui.engine.estimates",
+    # The engine's working parts: built when the first job, watch or edit needs them.
+    "tui.engine.runner",
+    "tui.engine.delivery",
+    "tui.engine.hooks",
+    "tui.engine.cross_checks",
+    "tui.engine.review",
+    "tui.engine.watcher",
+    "tui.engine.watch_files",
+    "tui.engine.watch_source",
+    "tui.engine.speaker_editor",
     "tui.audio.probe",
     "tui.pipeline",
     "tui.stepfun.client",

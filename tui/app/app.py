@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui import config
+from tui.app import heap
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
 from tui.app.main_screen import MainScreen
@@ -119,6 +120,8 @@ class WorkbenchApp(App[None]):
             self.engine.watch_folder(self.root)
         if self.settings.api_key or not self._needs_key:
             self.start_serving()
+        # Start-up's objects are all in: one collection, then they are never scanned again.
+        self.call_after_refresh(heap.settle)
 
     # --- serving the engine ------------------------------------------------------------------
 

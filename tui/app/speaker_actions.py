@@ -19,7 +19,6 @@ from tui import config, locations
 from tui.app import messages as msg
 from tui.app.job_actions import JobActionsScreen
 from tui.engine.engine import Engine
-from tui.engine.speaker_editor import NoSpeakerLabels
 from tui.folder_settings import (
     FolderSettingsError,
     effective_settings,
@@ -58,6 +57,8 @@ class SpeakerActionsScreen(JobActionsScreen):
     def action_speakers(self) -> None:
         if (job := self._need_job()) is None:
             return
+        from tui.engine.speaker_editor import NoSpeakerLabels  # with the editor, not before
+
         try:
             overview = self.engine.speakers(job.id)
         except NoSpeakerLabels as exc:

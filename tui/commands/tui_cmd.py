@@ -75,6 +75,9 @@ def run_tui(args: argparse.Namespace) -> int:
         return fail_usage(str(exc))
     import sqlite3
 
+    from tui.app import heap
+
+    heap.hold()  # no collector passes while the workbench starts (tui/app/heap.py)
     from tui.app.app import make_app
     from tui.store.schema import SchemaError
 
@@ -97,6 +100,9 @@ def run_demo(args: argparse.Namespace) -> int:
         return fail_usage("--rtf must be 0 or more")
     with demo.demo_session(args.folder, rtf=rtf) as session:
         print(session.describe(), flush=True)
+        from tui.app import heap
+
+        heap.hold()
         from tui.app.app import make_app
 
         app = make_app(

@@ -24,17 +24,21 @@ from tui.childenv import remember_secret
 from tui.config import Settings
 from tui.engine.events import EventBus, ExportWritten, PauseReason, WatchFailed
 from tui.engine.pause import Pause
-from tui.engine.runner import Runner
-from tui.engine.speaker_editor import SpeakerEditor, SpeakerOverview
 from tui.engine.transcriber import TranscriberFactory, pipeline_transcriber
-from tui.engine.watch_files import WatchConfig
-from tui.engine.watcher import Watcher
 from tui.store.records import FINISHED, Job, JobOptions, JobStateError
 from tui.store.store import Store
-from tui.transcript.exports import write_exports
 
-if TYPE_CHECKING:  # estimates (audio probing, prices) load when first asked for
+# Loaded when first used, not with the engine: estimates (audio probing, prices) when asked
+# for; the runner (delivery, exports, hooks, cross-checks), the watcher and the speaker editor
+# when the first job, watch or edit needs them. The workbench draws its first frame without
+# them (tests/test_import_contracts.py).
+if TYPE_CHECKING:
     from tui.engine.estimates import Spend
+    from tui.engine.review import Review
+    from tui.engine.runner import Runner
+    from tui.engine.speaker_editor import SpeakerEditor, SpeakerOverview
+    from tui.engine.watch_files import WatchConfig
+    from tui.engine.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +79,45 @@ class Engine:
         self.bus = EventBus()
         rpm = settings.requests_per_minute if requests_per_minute is None else requests_per_minute
         self._concurrency_override = concurrency
-        self.runner = Runner(
-            self.store,
-            self.bus,
-            transcriber=transcriber,
-            concurrency=max(1, concurrency or settings.concurrency),
-            requests_per_minute=rpm or None,
-            settings=settings,
-            grace_s=grace_s,
-        )
-        # Corrections, undo, revert and the glossary (the review screen's verbs).
-        self.review = self.runner.review
-        self._speakers = SpeakerEditor(self.store, self.bus, self.runner.delivery)
+        self._runner_args: dict[str, Any] = {
+            "transcriber": transcriber,
+            "requests_per_minute": rpm or None,
+            "grace_s": grace_s,
+        }
+        self._runner: Runner | None = None
+        self._speaker_editor: SpeakerEditor | None = None
         self._watches: dict[tuple[Path, ...], _Watch] = {}
         self._serving = False
         self._session_stop: asyncio.Event | None = None
         self._restart = False
+
+    @property
+    def runner(self) -> Runner:
+        """Jobs and cross-checks: built on first use (nothing runs before it exists)."""
+        if self._runner is None:
+            from tui.engine.runner import Runner
+
+            self._runner = Runner(
+                self.store,
+                self.bus,
+                concurrency=max(1, self._concurrency_override or self.settings.concurrency),
+                settings=self.settings,
+                **self._runner_args,
+            )
+        return self._runner
+
+    @property
+    def review(self) -> Review:
+        """Corrections, undo, revert and the glossary (the review screen's verbs)."""
+        return self.runner.review
+
+    @property
+    def _speakers(self) -> SpeakerEditor:
+        if self._speaker_editor is None:
+            from tui.engine.speaker_editor import SpeakerEditor
+
+            self._speaker_editor = SpeakerEditor(self.store, self.bus, self.runner.delivery)
+        return self._speaker_editor
 
     def __enter__(self) -> Self:
         return self
@@ -110,7 +137,7 @@ class Engine:
 
     @property
     def running_ids(self) -> frozenset[int]:
-        return self.runner.running_ids
+        return self._runner.running_ids if self._runner is not None else frozenset()
 
     def submit(
         self, path: Path, options: JobOptions | None = None, *, origin: str = "manual"
@@ -174,7 +201,7 @@ class Engine:
     def pause(self) -> Pause | None:
         """Why nothing new is being sent (an account refusal, an outage, a budget cap), or
         None while the queue runs. QueuePaused / QueueResumed on the bus say when it changes."""
-        return self.runner.gate.pause
+        return self._runner.gate.pause if self._runner is not None else None
 
     def resume(self) -> bool:
         """Run a paused queue again now (the workbench's key); if the cause is still there it
@@ -202,6 +229,8 @@ class Engine:
             raise JobStateError(
                 f"Job {job_id} is {job.state.value}; only finished transcripts can be exported."
             )
+        from tui.transcript.exports import write_exports
+
         paths = write_exports(result, job.source, tuple(formats), out_dir, policy)
         if paths:
             self.store.set_outputs(job_id, [*job.outputs, *paths])
@@ -221,6 +250,8 @@ class Engine:
 
     def watch_folder(self, folder: Path, **overrides: object) -> WatchConfig:
         """Watch one folder with the settings' export options (the workbench's ``w``)."""
+        from tui.engine.watch_files import WatchConfig
+
         config = WatchConfig.from_settings(self.settings, [folder], **overrides)
         self.watch(config)
         return config
@@ -244,6 +275,8 @@ class Engine:
         return frozenset().union(*(w.watcher.settling for w in self._watches.values() if w.watcher))
 
     def _start_watch(self, watch: _Watch) -> None:
+        from tui.engine.watcher import Watcher
+
         watcher = watch.watcher = Watcher(watch.config, self.store, self.runner, self.bus)
         watch.stop = asyncio.Event()
         watch.task = asyncio.create_task(self._run_watch(watcher, watch), name="watch")
