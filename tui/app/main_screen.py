@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from tui.app import messages as msg
 from tui.app.bindings import MAIN_BINDINGS
@@ -27,6 +27,7 @@ from tui.app.session import add_cost, add_to_totals, service_label
 from tui.app.speaker_actions import SpeakerActionsScreen
 from tui.app.widgets.errors_panel import ErrorsPanel
 from tui.app.widgets.file_browser import AudioTree
+from tui.app.widgets.footer import KeyFooter
 from tui.app.widgets.queue_table import QueueTable
 from tui.app.widgets.status_bar import StatusBar, pause_hint, shown_path
 from tui.app.widgets.transcript_pane import TranscriptPane
@@ -83,7 +84,7 @@ class MainScreen(SpeakerActionsScreen):
             with Vertical(id="right"):
                 yield QueueTable(show_elapsed=self.show_elapsed, id="queue")
                 yield TranscriptPane(show_elapsed=self.show_elapsed, id="transcript")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#files").border_title = "Files"
