@@ -121,7 +121,9 @@ class WorkbenchApp(App[None]):
         if self.settings.api_key or not self._needs_key:
             self.start_serving()
         # Start-up's objects are all in: one collection, then they are never scanned again.
-        self.call_after_refresh(heap.settle)
+        # Not while the key dialog is up: it would be frozen, and kept after it closes.
+        if self.screen is self.main:
+            self.call_after_refresh(heap.settle)
 
     # --- serving the engine ------------------------------------------------------------------
 
@@ -251,6 +253,7 @@ class WorkbenchApp(App[None]):
         if self.settings.api_key:
             self.start_serving()
         self.main.post_message(msg.SettingsApplied())
+        self.call_after_refresh(heap.settle)  # start-up, held while the key dialog was up
 
     async def _key_entered(self, entered: KeyEntered | None) -> None:
         if entered is None:
@@ -271,6 +274,7 @@ class WorkbenchApp(App[None]):
         self.notify(f"Key saved to {path} (mode 0600).", markup=False)
         self.start_serving()
         self.main.post_message(msg.SettingsApplied())
+        self.call_after_refresh(heap.settle)  # start-up, held while the key dialog was up
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
