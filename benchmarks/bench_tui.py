@@ -27,6 +27,12 @@ streaming, and start-up time to the first screen.
    (5). Also ``stepfun-asr --help`` and ``stepfun-asr transcribe --help`` in fresh processes.
    ``--only-startup`` skips the streaming runs.
 
+While it streams, the garbage collector's passes are recorded (``gc.callbacks``: count, time
+and the longest pass per generation) and, at the end, the most numerous object types it tracks.
+The app runs under the workbench process's collector policy (``tui.app.heap``: no passes during
+start-up, start-up's objects frozen after it), as `stepfun-asr DIR` does; ``--gc-as-is`` streams
+without it (the figures before it).
+
 Streaming runs once per ``--rate`` (default 250/s, the real pace of a long file, and 4000/s);
 each reports the CPU share per second of streaming, once with a key press every 50 ms (the
 key-delay figures) and once without (what streaming alone costs).
