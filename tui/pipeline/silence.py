@@ -12,6 +12,7 @@ import contextlib
 from array import array
 from pathlib import Path
 
+from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.transcode import input_args
 from tui.childenv import clean_child_env
@@ -66,8 +67,7 @@ async def silent_duration(
         await proc.wait()  # the whole output was read: its exit code tells if it is complete
     finally:
         if proc.returncode is None:  # left early (sound, a cancel, an error)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            ff.kill(proc)
         # Reaped even while being cancelled ourselves: no zombie, no open pipe.
         await asyncio.shield(_reap(proc))
     if proc.returncode != 0 or samples == 0:
