@@ -110,16 +110,25 @@ async def test_failure_lands_in_errors_panel_verbatim(tmp_path: Path) -> None:
                 ),
                 what="job failed",
             )
-            await pilot.pause()
+            errors = app.main.errors
+            # Logged when the failure's event reaches the screen, a moment after the store.
+            await wait_until(
+                pilot,
+                lambda: any(p.severity == "error" for p in errors.problems),
+                what="the failure logged",
+            )
             job = app.engine.store.list_jobs()[0]
             assert job.error_message
-            errors = app.main.errors
             assert [p.message for p in errors.problems if p.severity == "error"] == [
                 job.error_message
             ]
             # The selected job's panel shows the same sentence.
-            usage = str(errors.query_one("#job-usage").render())
-            assert job.error_message[:40] in usage.replace("\n", " ")
+            sentence = job.error_message[:40]
+            await wait_until(
+                pilot,
+                lambda: sentence in str(errors.query_one("#job-usage").render()).replace("\n", " "),
+                what="the failure in the job's panel",
+            )
 
 
 async def test_watch_mode_picks_up_a_dropped_file(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from tui.app.testing import emulator_settings, screen_text, wait_until
 from tui.app.text_diff import ONLY_LEFT, ONLY_RIGHT, side_by_side
 from tui.app.widgets.queue_table import QueueFilter
 from tui.stepfun.emulator import Emulator, write_directive_wav
-from tui.store.records import ENDED, JobState
+from tui.store.records import ENDED, Job, JobState
 
 FILES = (
     ("done.wav", {"text": "Plain words that come back as they were said."}),
@@ -185,3 +185,40 @@ async def test_a_watched_job_is_announced_while_idle(tmp_path: Path) -> None:
             )
             await pilot.pause()
             assert len(bells) == 1 and "memo2.wav: transcribed" not in notes
+
+
+async def test_the_log_keeps_its_newest_line_in_view_when_the_block_above_grows(
+    tmp_path: Path,
+) -> None:
+    """The session log shows its newest lines even when the selected job's block above it
+    grows after they were written (a job's details arriving late, as under load): the log
+    got shorter and was left scrolled to its old end, hiding the newest problem."""
+    with Emulator() as emu:
+        app = _app(tmp_path, emu)
+        async with app.run_test(size=(80, 24)) as pilot:
+            errors = app.main.errors
+            log = errors.query_one("#problems", RichLog)
+            for n in range(12):
+                errors.add("warning", f"job {n}", f"warning number {n}")
+            await wait_until(
+                pilot,
+                lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y,
+                what="the log at its end",
+            )
+            tall = log.size.height
+            failed = Job(
+                99,
+                app.root / "broken.wav",
+                JobState.FAILED,
+                error_message="\n".join(f"line {n} of a long failure" for n in range(6)),
+            )
+            errors.show_job(failed, None)
+            await wait_until(pilot, lambda: log.size.height < tall, what="a shorter log")
+            await pilot.pause()
+            assert log.scroll_y == log.max_scroll_y  # the newest line is still in view
+            # Scrolled up by the user, the log stays where it was put.
+            log.scroll_to(y=0, animate=False, immediate=True)
+            await pilot.pause()
+            errors.show_job(None, None)
+            await pilot.pause()
+            assert log.scroll_y == 0

@@ -225,6 +225,15 @@ def test_paused_queue_small(tmp_path: Path, emulator: Emulator, snap_compare: An
             lambda: any(p.where == "queue paused" for p in app.main.errors.problems),
             what="pause in the log",
         )
+        # The file browser's marks arrive off the event loop: all three wait in the queue
+        # (the first was put back), not an earlier look that still saw it running.
+        await wait_until(
+            pilot,
+            lambda: all(
+                app.main.files.mark_of(app.root / name) is FileMark.QUEUED for name, _s, _d in FILES
+            ),
+            what="files marked as queued",
+        )
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SMALL, run_before=run_before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -129,3 +130,38 @@ async def test_task_cancellation_kills_the_process() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert _children_named("ffmpeg") == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+async def test_killing_a_child_that_just_ended_keeps_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Leaving early kills ffmpeg; on a loaded machine it may have ended already, with
+    asyncio's child watcher not yet awake to reap it. The kill must not reap it instead:
+    the watcher then reported exit code 255 and logged "Unknown child process" (it reached
+    the daemon's console)."""
+    real_waitpid = os.waitpid
+    watcher_may_go = threading.Event()
+
+    def late_watcher(pid: int, options: int) -> tuple[int, int]:
+        if options == 0:  # the watcher's blocking wait, held back like a thread starved of CPU
+            watcher_may_go.wait(30)
+        return real_waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", late_watcher)
+    proc = await asyncio.create_subprocess_exec("true")
+    stat = f"/proc/{proc.pid}/stat"
+    for _ in range(3000):  # until it has ended (a zombie nobody reaped yet)
+        if _state_of(stat) == "Z":
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the child never ended")
+    ff.kill(proc)  # what run() and the silence check do when they leave early
+    watcher_may_go.set()
+    assert await asyncio.wait_for(proc.wait(), 30) == 0  # its own exit code, not 255
+
+
+def _state_of(stat: str) -> str:
+    with open(stat, encoding="ascii") as fh:
+        return fh.read().rsplit(")", 1)[1].split()[0]

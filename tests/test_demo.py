@@ -72,6 +72,16 @@ def test_demo_command_shows_every_part_without_a_key(
             ),
             what="transcripts written",
         )
+        # The panel logs a job's problems when its event reaches the screen, a moment after
+        # the store says it ended.
+        await wait_until(
+            pilot,
+            lambda: all(
+                any(name in p.where for p in app.main.errors.problems)
+                for name in ("04 chorus.wav", "05 silence.wav", "06 [draft] phone memo.wav")
+            ),
+            what="the warnings and the failure logged",
+        )
         seen["jobs"] = {j.name: j for j in app.engine.store.list_jobs()}
         seen["problems"] = list(app.main.errors.problems)
         seen["watching"] = app.engine.watched()

@@ -3,9 +3,11 @@ Real audio from ffmpeg; the emulator's request log shows what was (not) sent."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +78,44 @@ async def test_an_undecodable_file_is_left_to_the_normal_path(tmp_path: Path) ->
     junk.write_bytes(b"RIFF" + b"\0" * 100)
     assert await silent_duration(junk, FFMPEG) is None
     assert await silent_duration(junk, None) is None
+
+
+async def test_sound_read_late_by_a_busy_loop_still_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop too busy to read ffmpeg's output as it comes (the suite on two loaded cores):
+    the reader's buffer fills and its pipe pauses before the first loud block is looked at.
+    Leaving early must still end: on Python 3.11 ``wait()`` also waits for the pipe to close,
+    and a paused pipe never did, which left a workbench job ``running`` for ever."""
+    loud = lavfi(tmp_path / "talk.wav", "sine=f=300:r=16000", 60)  # ~960 KB decoded
+    spawned: list[asyncio.subprocess.Process] = []
+    paused: list[bool] = []
+    real = asyncio.create_subprocess_exec
+
+    async def late_reader(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
+        proc = await real(*args, **kwargs)
+        spawned.append(proc)
+        assert proc.stdout is not None
+        stdout = proc.stdout
+        # Private, but the only view of the pause: the pipe a busy loop stopped reading.
+        pipe = proc._transport.get_pipe_transport(1)  # type: ignore[attr-defined]
+        read = stdout.read
+
+        async def first_read_once_paused(n: int = -1) -> bytes:
+            for _ in range(3000):  # the pause comes after ~128 KB; bounded all the same
+                if not pipe.is_reading():
+                    paused.append(True)
+                    break
+                await asyncio.sleep(0.01)
+            stdout.read = read  # type: ignore[method-assign]
+            return await read(n)
+
+        stdout.read = first_read_once_paused  # type: ignore[method-assign]
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", late_reader)
+    # A bound on a hang, not on speed: without the fix this never returns.
+    found = await asyncio.wait_for(silent_duration(loud, FFMPEG), timeout=30)
+    assert paused == [True]  # the pipe was paused when the loud block was read
+    assert found is None  # sound: sent as usual
+    assert spawned[0].returncode is not None  # ffmpeg ended and was reaped

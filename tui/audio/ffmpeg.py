@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,11 +184,27 @@ async def run(
         if waiter is not None:
             waiter.cancel()
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            kill(proc)
             # Reap it even while being cancelled ourselves: no zombie, no open pipes.
             await asyncio.shield(_reap(proc, work))
     return RunResult(proc.returncode or 0, stdout, stderr.decode("utf-8", errors="replace"))
+
+
+def kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL ``proc`` unless asyncio has seen it end. Not ``proc.kill()``: before Python
+    3.13 that polls first (``Popen.send_signal``), and the poll can reap a child that has just
+    ended before asyncio's child watcher does; the watcher then logs "Unknown child process"
+    and reports exit code 255 (CPython gh-87744). A child that ended but is not reaped yet
+    keeps its pid, so the signal cannot reach another process (only in the instant between
+    the watcher's reap and its report could it, as with Python 3.13's own ``kill()``)."""
+    if proc.returncode is not None:
+        return
+    sigkill = getattr(signal, "SIGKILL", None)
+    with contextlib.suppress(ProcessLookupError):
+        if sigkill is None:  # Windows: no child watcher to race with
+            proc.kill()
+        else:
+            os.kill(proc.pid, sigkill)
 
 
 async def _reap(

@@ -6,18 +6,17 @@ start, jobs left ``running`` by a dead runner go back to ``queued``; on stop, in
 either finish within the grace period or go back to ``queued``. One bad file fails only its own
 job. Every change is published on the bus; the store holds the state. A finished job can be
 cross-checked (``cross_check``: step-asr-1.1 beside its stored result, ``tui.engine.cross_checks``)
-in the same slots.
+in the same slots. How a job ends (recorded and published) is ``tui.engine.job_endings``; the
+settings it runs with are ``tui.engine.job_settings``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import sqlite3
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,31 +28,28 @@ from tui.engine.delivery import Delivery
 from tui.engine.events import (
     EventBus,
     JobCanceled,
-    JobFailed,
-    JobFinished,
     JobQueued,
     JobRequeued,
     JobReviewed,
     JobStarted,
     PauseReason,
 )
+from tui.engine.job_endings import JobEndings
+from tui.engine.job_settings import settings_for
 from tui.engine.outcome import attempt
 from tui.engine.pause import QueueGate
 from tui.engine.progress import ProgressTracker
 from tui.engine.ratelimit import RateLimiter
 from tui.engine.review import Review
 from tui.engine.source_guard import source_signature, superseded
-from tui.engine.store_retry import retry_store
 from tui.engine.transcriber import Transcriber, TranscriberFactory, pipeline_transcriber
-from tui.errors import AsrError, ErrorKind
-from tui.folder_settings import FolderSettingsError, effective_settings
+from tui.folder_settings import FolderSettingsError
 from tui.secrets import redact
 from tui.stepfun.events import DeltaReceived
 from tui.store import owners
 from tui.store.records import Job, JobOptions, JobState, JobStateError
 from tui.store.store import Store
 from tui.transcript.exports import ExportSpec
-from tui.transcript.glossary_rules import merged_hotwords
 from tui.transcript.model import TranscriptionResult
 
 log = logging.getLogger(__name__)
@@ -89,6 +85,15 @@ class Runner:
         self.owner = owner or owners.new_runner_owner()
         self.delivery = Delivery(store, bus, self._redact, settings=self.settings)
         self.review = Review(store, bus, self.delivery)
+        self.endings = JobEndings(
+            store,
+            bus,
+            owner=self.owner,
+            settings=self.settings,
+            redact=self._redact,
+            review=self.review,
+            delivery=self.delivery,
+        )
         self._factory = transcriber
         self._transcriber: Transcriber | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -98,7 +103,7 @@ class Runner:
         self._force = asyncio.Event()
         self._serving = False
         self._stopping = False
-        self.checks = CrossChecks(store, bus, self.delivery, self._wake, self._describe)
+        self.checks = CrossChecks(store, bus, self.delivery, self._wake, self.endings.describe)
         # Account refusals, outages and budget caps stop the whole queue (tui.engine.pause).
         self.gate = QueueGate(bus, self._wake)
         self.budget = BudgetGuard(store, self.settings)
@@ -354,20 +359,7 @@ class Runner:
     # --- one job -----------------------------------------------------------------------------
 
     def _settings_for(self, job: Job) -> Settings:
-        # Global settings < the folder's .stepfun-asr.toml files < the job's own options.
-        # A broken folder file raises FolderSettingsError: that job fails, saying which file.
-        opts = job.options
-        base, _ = effective_settings(self.settings, job.source, _watch_root(job))
-        hotwords = list(opts.hotwords) if opts.hotwords is not None else list(base.hotwords)
-        return dataclasses.replace(
-            base,
-            model=opts.model or base.model,
-            language=opts.language if opts.language is not None else base.language,
-            # The glossary's terms (global and the recording's folders) follow the user's own.
-            hotwords=merged_hotwords(hotwords, self.store.glossary.rules_for(job.source)),
-            compress=opts.compress if opts.compress is not None else base.compress,
-            speakers=opts.speakers if opts.speakers is not None else base.speakers,
-        )
+        return settings_for(self.settings, self.store, job)
 
     # --- budget ------------------------------------------------------------------------------
 
@@ -376,7 +368,7 @@ class Runner:
         blocked, needed = await self.budget.admit(job, settings)
         if blocked is None:
             return True
-        self._requeue(job.id, "not sent: over budget; it runs when the budget allows")
+        self.endings.requeue(job.id, "not sent: over budget; it runs when the budget allows")
         self.gate.stop(PauseReason.BUDGET, blocked, needed=needed)
         return False
 
@@ -393,13 +385,13 @@ class Runner:
         try:
             settings = self._settings_for(job)
         except FolderSettingsError as exc:  # the folder's settings file: this job alone fails
-            self._failed(job.id, *self._describe(job, exc))
+            self.endings.failed(job.id, *self.endings.describe(job, exc))
             return
         try:
             if not await self._within_budget(job, settings):
                 return
         except asyncio.CancelledError:
-            self._requeue(job.id, "stopped before it started; it will run again")
+            self.endings.requeue(job.id, "stopped before it started; it will run again")
             raise
         cancel = asyncio.Event()
         self._cancel_events[job.id] = cancel
@@ -409,7 +401,7 @@ class Runner:
         try:  # compared with the file after the answer
             before = await source_signature(job.source)
         except asyncio.CancelledError:
-            self._requeue(job.id, "stopped before it started; it will run again")
+            self.endings.requeue(job.id, "stopped before it started; it will run again")
             raise
         transcriber = self._transcriber
 
@@ -430,25 +422,26 @@ class Runner:
                 work(), cancel=cancel, user_canceled=lambda: job.id in self._user_canceled
             )
         except asyncio.CancelledError:
-            self._requeue(job.id, "stopped before it finished; it will run again")
+            self.endings.requeue(job.id, "stopped before it finished; it will run again")
             raise
         finally:
             self._cancel_events.pop(job.id, None)
         if outcome.canceled:
-            self._canceled(job.id)
+            self._user_canceled.discard(job.id)
+            self.endings.canceled(job.id)
         elif outcome.error is not None and self._stopping:
             # A terminal's Ctrl-C also reaches our children (ffmpeg): a failure while we stop
             # is not trusted as the file's verdict. It runs again on the next start.
             reason = self._redact(str(outcome.error))
-            self._requeue(job.id, f"failed while stopping ({reason}); it will run again")
+            self.endings.requeue(job.id, f"failed while stopping ({reason}); it will run again")
         elif outcome.error is not None and not self._paused_by(job, outcome.error):
-            self._failed(job.id, *self._describe(job, outcome.error))
+            self.endings.failed(job.id, *self.endings.describe(job, outcome.error))
         elif outcome.value is not None and not await superseded(
             self.store, self.bus, job, outcome.value, before, self.owner
         ):
             self.gate.succeeded(job.id)
             self.gate.proved_key()
-            await self._finished(job, outcome.value)
+            await self.endings.finished(job, outcome.value)
 
     def _on_pipeline_event(self, progress: ProgressTracker, event: object) -> None:
         if isinstance(event, DeltaReceived):
@@ -461,88 +454,9 @@ class Runner:
         assert self._transcriber is not None
         reason = self.gate.absorb(job.id, error, self._redact, self._transcriber.probe)
         if reason is not None:
-            self._requeue(job.id, reason)
+            self.endings.requeue(job.id, reason)
         return reason is not None
 
     def _redact(self, text: str) -> str:
         key = self.settings.api_key.reveal() if self.settings.api_key else None
         return redact(text, key)
-
-    def _describe(self, job: Job, exc: Exception) -> tuple[str, str]:
-        """(sentence, kind) for a failed job or cross-check; redacted, as both are shown."""
-        message, kind = self._explain(job, exc)
-        return self._redact(message), kind
-
-    def _explain(self, job: Job, exc: Exception) -> tuple[str, str]:
-        if isinstance(exc, AsrError):
-            return exc.message, exc.kind.value
-        # The traceback goes to the debug log redacted: an exception's text may quote the key.
-        log.debug(
-            "job %s raised:\n%s", job.id, self._redact("".join(traceback.format_exception(exc)))
-        )
-        if isinstance(exc, OSError):
-            return f"Cannot read {job.source}: {exc.strerror or exc}", ErrorKind.BAD_INPUT.value
-        return f"Unexpected error on {job.source.name}: {type(exc).__name__}: {exc}", "internal"
-
-    def _canceled(self, job_id: int) -> None:
-        self._user_canceled.discard(job_id)
-        try:
-            self.store.cancel_job(job_id)
-        except JobStateError:
-            log.warning("job %s changed state while being canceled", job_id)
-        self.bus.publish(JobCanceled(job_id))
-
-    def _requeue(self, job_id: int, reason: str) -> None:
-        try:
-            self.store.requeue_job(job_id, owner=self.owner)
-        except JobStateError:
-            return
-        self.bus.publish(JobRequeued(job_id, reason))
-
-    def _failed(self, job_id: int, message: str, kind: str) -> None:
-        message = self._redact(message)  # stored and printed: never with the key in it
-        try:
-            self.store.fail_job(job_id, message, kind, owner=self.owner)
-        except JobStateError as exc:
-            log.warning("%s", exc)
-            return
-        self.bus.publish(JobFailed(job_id, message, kind))
-
-    async def _finished(self, job: Job, result: TranscriptionResult) -> None:
-        try:
-            previous_outputs = job.outputs
-            done = await retry_store(  # a paid result waits out a busy or full database
-                lambda: self.store.finish_job(job.id, result, owner=self.owner),
-                f"saving the transcript of job {job.id}",
-            )
-        except JobStateError as exc:
-            log.warning("%s", exc)
-            return
-        # The glossary's rules, as visible corrections (the model's text stays in the store);
-        # what is delivered is corrected (a rerun keeps the edits that still fit its words).
-        self.review.apply_glossary(done.id, rewrite=False)
-        if self.store.corrections.of(done.id):
-            result = self.store.corrections.result(done.id) or result
-        self.bus.publish(JobFinished(done.id, done.state.value, result))
-        if done.options.export is not None:
-            spec = _folder_export(self.settings, done, done.options.export)
-            self.delivery.deliver(done, result, done.source, spec, previous_outputs)
-
-
-def _watch_root(job: Job) -> Path | None:
-    return Path(job.watch_id) if job.watch_id else None  # a watch's id is its folder
-
-
-def _folder_export(settings: Settings, job: Job, spec: ExportSpec) -> ExportSpec:
-    """The export spec with the formats and out dir a folder file sets for the job's file."""
-    try:
-        eff, sources = effective_settings(settings, job.source, _watch_root(job))
-    except FolderSettingsError as exc:  # broken since the job started: it ran without it
-        log.warning("job %s: %s", job.id, exc)
-        return spec
-    changes: dict[str, Any] = {}
-    if sources["formats"].folder_file:
-        changes["formats"] = tuple(eff.formats)
-    if (where := sources["out_dir"].folder) is not None:
-        changes.update(out_dir=eff.out_dir, root=str(where))  # mirrored below that folder
-    return dataclasses.replace(spec, **changes) if changes else spec

@@ -12,8 +12,10 @@ import contextlib
 from array import array
 from pathlib import Path
 
+from tui.audio import ffmpeg as ff
 from tui.audio.encoding import AudioFormat
 from tui.audio.transcode import input_args
+from tui.childenv import clean_child_env
 from tui.transcript.model import TranscriptionResult, TrustWarning, WarningKind
 
 FLOOR = 33  # 16-bit amplitude, about -60 dBFS: quieter than any room, louder than dither
@@ -44,6 +46,7 @@ async def silent_duration(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            env=clean_child_env(),  # like every ffmpeg run: never the API key
         )
     except OSError:
         return None
@@ -61,15 +64,26 @@ async def silent_duration(
                 return None  # sound: the usual case, decided at the first loud block
             if cancel is not None and cancel.is_set():
                 return None
-        await proc.wait()
+        await proc.wait()  # the whole output was read: its exit code tells if it is complete
     finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        if proc.returncode is None:  # left early (sound, a cancel, an error)
+            ff.kill(proc)
+        # Reaped even while being cancelled ourselves: no zombie, no open pipe.
+        await asyncio.shield(_reap(proc))
     if proc.returncode != 0 or samples == 0:
         return None
     return samples / RATE
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Read what is left of the output, then wait for the exit. Left unread, output that
+    filled the reader's buffer (a busy loop reads late) keeps the pipe paused, and on
+    Python 3.11 ``wait()`` waits for the pipe to close as well as for the exit: for ever."""
+    assert proc.stdout is not None
+    with contextlib.suppress(Exception):
+        while await proc.stdout.read(CHUNK):
+            pass
+    await proc.wait()
 
 
 def silence_result(

@@ -4,7 +4,7 @@
 the client's (``UploadProgressed``, ``DeltaReceived`` with timestamps in file time,
 ``AttemptRestarted``, one final ``TranscriptDone``) and the pipeline's (``Probed``, ``Preparing``,
 ``PartStarted``). Long files run as parts in parallel, their live text still in file order
-(``tui.pipeline.parts``); preparing the audio is ``tui.pipeline.prepare``.
+(``tui.pipeline.part_requests``); preparing the audio is ``tui.pipeline.prepare``.
 
 ``cross_check_file`` adds the second opinion to a result transcribed earlier: the same audio
 preparation and the same step-asr-1.1 comparison as ``transcribe_file(cross_check=True)``, without
@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from tui.audio.activity import SoundScan, Span
 from tui.audio.encoding import AudioFormat
@@ -33,17 +32,9 @@ from tui.audio.probe import bad_input, check_readable, probe
 from tui.audio.sniff import sniff_format
 from tui.audio.split import PartPlan, chunk_seconds
 from tui.config import Settings
-from tui.errors import RETRYABLE, AsrError, ErrorKind
-from tui.pipeline import reduce
-from tui.pipeline.parts import (
-    OrderedEvents,
-    Part,
-    part_error,
-    part_warnings,
-    shift_segments,
-    sum_usage,
-    texts_by_time,
-)
+from tui.errors import AsrError, ErrorKind
+from tui.pipeline.part_requests import PART_RETRY_KINDS, PartRequests
+from tui.pipeline.parts import Part, part_warnings, sum_usage, texts_by_time
 from tui.pipeline.prepare import (
     LEGACY_FORMATS,
     LEGACY_MAX_BYTES,
@@ -71,17 +62,11 @@ from tui.pipeline.stages import (
 from tui.pipeline.uplink import choose
 from tui.speakers.background import SpeakerJob, start_speakers
 from tui.stepfun.client import AsrClient
-from tui.stepfun.events import (
-    AttemptRestarted,
-    ClientEvent,
-    DeltaReceived,
-    TranscriptDone,
-)
-from tui.stepfun.options import AudioInput, TranscriptionOptions
+from tui.stepfun.events import TranscriptDone
+from tui.stepfun.options import TranscriptionOptions
 from tui.transcript import cost as costs
 from tui.transcript.align import align
 from tui.transcript.model import (
-    Segment,
     TranscriptionResult,
     TrustWarning,
     WarningKind,
@@ -106,8 +91,6 @@ __all__ = [
     "transcribe_file",
 ]
 
-# Kinds worth one more try of a failed part (after the client's own retries).
-PART_RETRY_KINDS = RETRYABLE | {ErrorKind.STREAM_ERROR}
 # Warnings a cross-check run works out again; any other (e.g. "not_compressed", about how the
 # audio was sent) describes the original run and is kept as it was.
 RECHECKED = frozenset(
@@ -211,7 +194,6 @@ class _Job:
         self.speakers: SpeakerJob | None = None
         self.prep = Preparer(path, settings, self.work, self.emit, cancel)
         self.second = SecondOpinion(client, self.prep, tuple(settings.hotwords), self.emit)
-        self.notes: list[TrustWarning] = []  # the payload was reduced
         self.pcm: AudioFormat | None = None
         self.options = TranscriptionOptions(
             model=settings.model,
@@ -219,6 +201,9 @@ class _Job:
             hotwords=tuple(settings.hotwords),
             enable_itn=settings.itn,
             enable_timestamp=settings.timestamps,
+        )
+        self.requests = PartRequests(
+            client, self.options, self.prep, self.emit, settings.chunk_parallelism
         )
 
     def emit(self, event: Event) -> None:
@@ -314,7 +299,7 @@ class _Job:
         parts, duration = await self._prepare()
         scan = self._scan(duration)
         try:
-            await self._transcribe_parts(parts)
+            await self.requests.run(parts)
             sound = await scan.result()
         finally:
             await scan.close()
@@ -353,7 +338,7 @@ class _Job:
                     )
                 )
         per_part = part_warnings(parts, self.prep.silences, self.options.language)
-        notes = [*self.notes, *self.second.notes]
+        notes = [*self.requests.notes, *self.second.notes]
         result.warnings = [*warnings, *notes, *self._checks(result, per_part, sound, fresh=True)]
         if self.speakers is not None:
             await self.speakers.attach(result)
@@ -431,90 +416,3 @@ class _Job:
                 w for w in per_part if w.code != WarningKind.REPETITION
             ]  # said once is enough
         return [*found, *per_part]
-
-    # ------------------------------------------------------------------ transcribing
-
-    async def _transcribe_parts(self, parts: list[Part]) -> None:
-        order = OrderedEvents(self.emit, len(parts))
-        limit = asyncio.Semaphore(max(1, self.settings.chunk_parallelism))
-
-        async def one(part: Part) -> None:
-            # Slots are taken in file order (the semaphore is FIFO) and the parts are cut
-            # earliest first, so a part goes as soon as it is cut and a slot is free.
-            async with limit:
-                await self.prep.ready(part.plan.index)
-                await self._transcribe_part(part, order)
-
-        if len(parts) == 1:
-            await self.prep.ready(1)
-            await self._transcribe_part(parts[0], order)
-            return
-        try:
-            async with asyncio.TaskGroup() as group:
-                for part in parts:
-                    group.create_task(one(part))
-        except BaseExceptionGroup as group_error:
-            # The first failure cancelled the other parts; report it, not a group.
-            errors = list(group_error.exceptions)
-            first = next((e for e in errors if isinstance(e, AsrError)), errors[0])
-            raise first from None
-
-    async def _transcribe_part(self, part: Part, order: OrderedEvents) -> None:
-        plan = part.plan
-        tries = 2 if plan.count > 1 else 1
-        for attempt in range(1, tries + 1):
-            if plan.count > 1:
-                self.emit(PartStarted(plan.index, plan.count, plan.offset_s))
-            try:
-                text, segments, usage, used = await self._send(part, part.audio, 0.0, order)
-            except AsrError as err:
-                if err.kind == ErrorKind.PAYLOAD_TOO_LARGE:
-                    order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
-                    await self._send_smaller(part, order, err)
-                    order.finished(plan.index)
-                    return
-                if (
-                    err.kind == ErrorKind.CANCELED
-                    or err.kind not in PART_RETRY_KINDS
-                    or attempt == tries
-                ):
-                    raise part_error(plan, err) from None
-                order.feed(plan.index, AttemptRestarted(attempt + 1, 0.0, err.message))
-                continue
-            part.text, part.segments, part.usage = text, segments, usage
-            part.attempts = used + (attempt - 1)
-            order.finished(plan.index)
-            return
-
-    async def _send(
-        self, part: Part, audio: AudioInput, offset_s: float, order: OrderedEvents
-    ) -> tuple[str, list[Segment], dict[str, Any], int]:
-        """One client request for (some of) ``part``, its times moved into file time."""
-        offset_ms = round((part.plan.offset_s + offset_s) * 1000)
-        shift = self.options.enable_timestamp and offset_ms > 0
-
-        def on_client(event: ClientEvent) -> None:
-            if isinstance(event, DeltaReceived) and shift and (event.start_ms or event.end_ms):
-                event = replace(
-                    event, start_ms=event.start_ms + offset_ms, end_ms=event.end_ms + offset_ms
-                )
-            order.feed(part.plan.index, event)
-
-        text, segments, usage, used = await self.client.transcribe(
-            audio, self.options, on_event=on_client
-        )
-        return text, shift_segments(segments, offset_ms) if shift else segments, usage, used
-
-    async def _send_smaller(self, part: Part, order: OrderedEvents, refused: AsrError) -> None:
-        """The one retry of audio refused as too large: smaller, by itself (never again)."""
-
-        async def send(
-            audio: AudioInput, offset_s: float
-        ) -> tuple[str, list[Segment], dict[str, Any]]:
-            text, segments, usage, _used = await self._send(part, audio, offset_s, order)
-            return text, segments, usage
-
-        try:
-            self.notes.append(await reduce.send_smaller(self.prep, part, refused, send))
-        except AsrError as err:
-            raise part_error(part.plan, err) from None

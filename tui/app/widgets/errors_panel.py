@@ -54,6 +54,11 @@ class ErrorsPanel(Vertical):
             id="problems", markup=False, wrap=True, highlight=False, auto_scroll=True, min_width=20
         )
 
+    def on_mount(self) -> None:
+        # Kept at its end through layout changes too (the job block above grows when a job's
+        # details arrive after the last line was written), until the user scrolls it up.
+        self.query_one("#problems", RichLog).anchor()
+
     def add(self, severity: str, where: str, message: str) -> None:
         problem = Problem(severity, where, message)
         if problem in self.repeats:  # the same sentence again: counted, not repeated
