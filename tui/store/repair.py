@@ -39,6 +39,12 @@ def check(path: Path) -> list[str]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
         rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        # Some damage stops the check itself ("malformed"): that is damage found, which a
+        # repair can still recover around; only an unopenable file is raised.
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CORRUPT:
+            raise
+        return [f"the integrity check stopped: {exc}"]
     finally:
         conn.close()
     return [str(r[0]) for r in rows if str(r[0]) != "ok"]
