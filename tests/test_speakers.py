@@ -311,3 +311,30 @@ def test_a_guessed_count_says_so(tmp_path: Path, speaker_model: Path, librispeec
     given = diarize_file(conv.path, parse_speakers("9"), conv.words)
     assert given.warning is None and not given.turns.unsure and given.turns.count == 9
     assert wrong_word_share(conv.truth, word_speakers(conv.words, given.turns)) <= 0.05
+
+
+def test_decoding_for_labels_survives_a_flood_of_ffmpeg_errors_and_hides_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged file can make ffmpeg log an error per frame: far more than a pipe holds while
+    nobody reads it. The decode still ends, with ffmpeg's reason; and the child never sees the
+    API key (a stand-in ffmpeg records its environment)."""
+    from tui.errors import AsrError
+    from tui.speakers.features import decode_pcm
+
+    seen = tmp_path / "env.txt"
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"env > {seen}\n"
+        "i=0; while [ $i -lt 4000 ]; do\n"
+        "  echo 'Invalid data found when processing input: frame damaged at byte 12345' >&2\n"
+        "  i=$((i+1)); done\n"
+        "exit 1\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("STEPFUN_API_KEY", "sk-test-never-in-a-child")
+    with pytest.raises(AsrError, match="Invalid data found"):
+        list(decode_pcm(tmp_path / "talk.wav", str(fake)))
+    assert seen.exists() and "sk-test-never-in-a-child" not in seen.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ frames is 360 000 × 40 float32, ~58 MB).
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tui.audio.ffmpeg import reason_from, require_ffmpeg
+from tui.childenv import clean_child_env
 from tui.errors import AsrError, ErrorKind
 
 SAMPLE_RATE = 16_000
@@ -138,27 +140,30 @@ def decode_pcm(
     exe = require_ffmpeg(ffmpeg_path, "Speaker labels need ffmpeg to read the audio")
     cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1"]
     cmd += ["-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    leftover = b""
-    try:
-        while True:
-            check_stop(stop)
-            block = proc.stdout.read(CHUNK_BYTES)
-            if not block:
-                break
-            block = leftover + block
-            cut = len(block) - len(block) % 2
-            leftover = block[cut:]
-            yield np.frombuffer(block[:cut], dtype="<i2").astype(np.float32) / 32768.0
-        stderr = proc.stderr.read().decode("utf-8", "replace")
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+    # stderr to a file, not a pipe: a damaged file can log an error per frame, and a full pipe
+    # nobody reads would stall ffmpeg (and us). The child gets no API key.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, env=clean_child_env())
+        assert proc.stdout is not None
+        leftover = b""
+        try:
+            while True:
+                check_stop(stop)
+                block = proc.stdout.read(CHUNK_BYTES)
+                if not block:
+                    break
+                block = leftover + block
+                cut = len(block) - len(block) % 2
+                leftover = block[cut:]
+                yield np.frombuffer(block[:cut], dtype="<i2").astype(np.float32) / 32768.0
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        errors.seek(0)
+        stderr = errors.read(64_000).decode("utf-8", "replace")
     if code != 0:
         raise AsrError(
             ErrorKind.BAD_INPUT,
