@@ -7,6 +7,7 @@ import math
 import os
 import secrets
 import struct
+import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -110,6 +111,18 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+def run_python(code: str, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """``python -c code args…`` in a clean environment (as a user's shell would run it)."""
+    return subprocess.run(
+        [PYTHON, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=check,
+    )
 
 
 def fake_transcriber(transcribe: Any, cross_check: Any = None) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -303,7 +302,7 @@ def test_tui_command_rejects_a_missing_folder(
 
 
 def test_registering_the_commands_does_not_import_textual() -> None:
-    from tests.conftest import PYTHON, subprocess_env
+    from tests.conftest import run_python
 
     code = (
         "import argparse, sys\n"
@@ -313,12 +312,5 @@ def test_registering_the_commands_does_not_import_textual() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
         "print(bad); raise SystemExit(1 if bad else 0)\n"
     )
-    done = subprocess.run(
-        [PYTHON, "-c", code],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=60,
-        check=False,
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stdout + done.stderr

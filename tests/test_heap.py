@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import PYTHON, subprocess_env
+from tests.conftest import PYTHON, run_python, subprocess_env
 
 APP_SCRIPT = """
 import gc, json, sys
@@ -51,14 +51,7 @@ print(json.dumps(seen))
 
 
 def run_app(tmp_path: Path, mode: str) -> dict[str, dict[str, object]]:
-    done = subprocess.run(
-        [PYTHON, "-c", APP_SCRIPT, str(tmp_path), mode],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_python(APP_SCRIPT, str(tmp_path), mode)
     assert done.returncode == 0, done.stderr[-2000:]
     seen: dict[str, dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
     return seen

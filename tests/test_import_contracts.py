@@ -16,11 +16,10 @@ from __future__ import annotations
 import ast
 import json
 import pkgutil
-import subprocess
 from pathlib import Path
 
 import tui
-from tests.conftest import PYTHON, subprocess_env
+from tests.conftest import run_python
 
 PACKAGE_DIR = Path(tui.__file__).parent
 
@@ -183,14 +182,7 @@ def test_no_core_module_loads_textual() -> None:
         "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print(bad); raise SystemExit(1 if bad else 0)\n"
     )
-    done = subprocess.run(
-        [PYTHON, "-c", code],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -232,14 +224,7 @@ def test_help_loads_nothing_heavy() -> None:
             "    pass\n"
             "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
         )
-        done = subprocess.run(
-            [PYTHON, "-c", code],
-            capture_output=True,
-            text=True,
-            env=subprocess_env(),
-            timeout=120,
-            check=True,
-        )
+        done = run_python(code, check=True)
         assert "usage: stepfun-asr" in done.stdout
         modules = json.loads(done.stderr.strip().splitlines()[-1])
         assert loaded(modules, HELP_MUST_NOT_LOAD) == [], argv
@@ -294,14 +279,7 @@ print(json.dumps(seen))
 
 def test_first_frame_comes_before_the_rest_is_loaded(tmp_path: Path) -> None:
     (tmp_path / "talk.wav").write_bytes(b"RIFF")
-    done = subprocess.run(
-        [PYTHON, "-c", FIRST_FRAME_SCRIPT, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_python(FIRST_FRAME_SCRIPT, str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert "tui.app.main_screen" in seen["modules"]  # the hook ran with the main screen up
