@@ -7,8 +7,10 @@ replayed bytes; what each answer means comes from docs/stepfun-api.md §4 and §
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import write_tone_wav
@@ -180,6 +182,62 @@ async def test_reset_while_a_large_body_uploads_is_payload_too_large(tmp_path):
             err = await fails(client, inp)
         assert err.kind is ErrorKind.PAYLOAD_TOO_LARGE and "too large" in str(err)
         assert len(emu.wait_for_requests(1)) == 1 and emu.requests[0].reset
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        # The whole body already in the socket when the reset came: still no answer.
+        (httpx.ReadError("Connection reset by peer"), ErrorKind.PAYLOAD_TOO_LARGE),
+        (httpx.RemoteProtocolError("Server disconnected"), ErrorKind.PAYLOAD_TOO_LARGE),
+    ],
+    ids=["reset-after-the-last-byte", "disconnected"],
+)
+async def test_a_large_body_without_an_answer_is_too_large_whenever_the_reset_lands(
+    tmp_path, failure, kind
+):
+    """Narrow unit test (MockTransport takes the whole body in before answering): a reset
+    that comes after our last byte reached the socket is the same refusal as one during the
+    upload (which side of that race it lands on depends on socket buffers)."""
+    audio = write_directive_wav(tmp_path / "big.wav", 40.0)  # ~1.3 MB
+    inp = AudioInput(str(audio), AudioFormat("wav"), duration_s=40.0)
+    read: list[int] = []
+
+    async def hang_up(request: httpx.Request) -> httpx.Response:
+        read.append(len(await request.aread()))
+        raise failure
+
+    transport = httpx.MockTransport(hang_up)
+    async with AsrClient(
+        "sk-test",
+        "http://127.0.0.1:9",
+        transport=transport,
+        sleep=Sleeps(),
+        large_body_bytes=1_000_000,
+        max_retries=1,
+    ) as client:
+        err = await fails(client, inp)
+    assert err.kind is kind, err
+    assert read == [read[0]] and read[0] > 1_000_000  # not sent a second time as it is
+
+
+async def test_a_large_body_to_a_closed_port_is_a_connection_failure_not_too_large(tmp_path):
+    """Nothing listens there: the service is unreachable, which says nothing about size (a
+    smaller re-send would only fail the same way)."""
+    audio = write_directive_wav(tmp_path / "big.wav", 40.0)
+    inp = AudioInput(str(audio), AudioFormat("wav"), duration_s=40.0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: connections are refused
+    async with AsrClient(
+        "sk-test",
+        f"http://127.0.0.1:{port}",
+        sleep=Sleeps(),
+        large_body_bytes=1_000_000,
+        max_retries=1,
+    ) as client:
+        err = await fails(client, inp)
+    assert err.kind is ErrorKind.CONNECTION, err
 
 
 async def test_a_json_error_with_200_is_the_servers_words_not_a_proxy(emu, wav):

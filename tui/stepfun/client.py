@@ -36,9 +36,11 @@ EventCallback = Callable[[ClientEvent], None]
 # long upload and thinking before its first event (stack-notes §2.1), so it is generous.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, write=60.0, read=300.0, pool=10.0)
 MAX_RETRY_AFTER_S = 60.0
-# A connection reset while a body at least this large is still uploading is read as "too
-# large for the service" (no source shows the status for an oversized body; some gateways
-# just hang up): not retried as it is, but once, smaller, by the pipeline.
+# A connection dropped before any answer while a body at least this large was sent is read
+# as "too large for the service" (no source shows the status for an oversized body; some
+# gateways just hang up): not retried as it is, but once, smaller, by the pipeline. Whether
+# our side had handed the whole body to the kernel when the reset came is a race (socket
+# buffers), so it does not decide.
 LARGE_BODY_BYTES = 8 * 1024 * 1024
 LEGACY_MIME = {
     "mp3": "audio/mpeg",
@@ -212,10 +214,12 @@ class AsrClient:
         uploaded: list[int],
     ) -> tuple[str, list[Segment], dict[str, Any]]:
         started = time.monotonic()
+        answered = False
         try:
             async with self._http.stream(
                 "POST", url, content=body.chunks(), headers=headers
             ) as response:
+                answered = True
                 await self._check_response(response, url, options.model)
                 self.uplink.record(body.content_length, time.monotonic() - started)
                 async for event in read_events(response):
@@ -247,12 +251,13 @@ class AsrClient:
         except httpx.TransportError as exc:
             host = urlsplit(url).netloc
             total = body.content_length
-            if uploaded[0] < total and total >= self.large_body_bytes:
+            hung_up = not answered and not isinstance(exc, httpx.ConnectError)
+            if hung_up and total >= self.large_body_bytes:
                 raise AsrError(
                     ErrorKind.PAYLOAD_TOO_LARGE,
-                    f"{host} closed the connection after {uploaded[0] / 1e6:.1f} of "
-                    f"{total / 1e6:.1f} MB of the upload: the audio is probably too large "
-                    "for one request.",
+                    f"{host} closed the connection without an answer after "
+                    f"{uploaded[0] / 1e6:.1f} of {total / 1e6:.1f} MB of the upload: the "
+                    "audio is probably too large for one request.",
                 ) from None
             raise AsrError(
                 ErrorKind.CONNECTION, f"Connection to {host} failed: {exc or type(exc).__name__}"
