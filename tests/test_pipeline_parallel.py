@@ -77,36 +77,10 @@ async def test_parallel_parts_give_the_one_request_transcript(tmp_path: Path) ->
 def test_choice_follows_the_link() -> None:
     # 20 minutes of 16 kHz WAV: compressed on a 10 Mbit/s link, as 16 kHz WAV parts on a very
     # fast one; a short small file goes whole as it is.
-    slow = choose(
-        1200,
-        32000,
-        parallel=4,
-        limit_s=1500,
-        can_compress=True,
-        can_cut=True,
-        uplink_bps=10e6 / 8,
-        n_cores=2,
-    )
-    fast = choose(
-        1200,
-        32000,
-        parallel=4,
-        limit_s=1500,
-        can_compress=True,
-        can_cut=True,
-        uplink_bps=1e9 / 8,
-        n_cores=2,
-    )
-    short = choose(
-        60,
-        4000,
-        parallel=4,
-        limit_s=1500,
-        can_compress=True,
-        can_cut=True,
-        uplink_bps=10e6 / 8,
-        n_cores=2,
-    )
+    usual = {"parallel": 4, "limit_s": 1500, "can_compress": True, "can_cut": True, "n_cores": 2}
+    slow = choose(1200, 32000, uplink_bps=10e6 / 8, **usual)
+    fast = choose(1200, 32000, uplink_bps=1e9 / 8, **usual)
+    short = choose(60, 4000, uplink_bps=10e6 / 8, **usual)
     assert (slow.compress, slow.parts) == (True, 8)
     assert (fast.compress, fast.parts) == (False, 8)
     assert (short.compress, short.parts) == (False, 1)

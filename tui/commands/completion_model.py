@@ -4,6 +4,12 @@ The parser is the single source: every subcommand, flag and ``choices=`` comes f
 flag completes without touching this file. What argparse cannot say (the models, the setting
 names, that ``-o`` takes a comma-separated list, which arguments are files or folders) is looked
 up by the argument's ``dest`` in the small tables below.
+
+Every shell's script (completion_bash, completion_zsh, completion_fish) walks the words typed
+so far the same way: options (and the value of an option that takes one) are skipped, a word
+naming a subcommand of the current command descends into it, any other word counts as a
+positional; what to offer follows from the command reached and either the option just typed or
+the positional's index.
 """
 
 from __future__ import annotations

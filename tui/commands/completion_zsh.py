@@ -1,9 +1,6 @@
 """The zsh completion script, rendered from the model of the real parser.
 
-The script walks the words typed so far like every renderer here: options (and the value of an
-option that takes one) are skipped, a word naming a subcommand of the current command descends
-into it, any other word counts as a positional; what to offer follows from the command reached
-and either the option just typed or the positional's index.
+It walks the typed words as every renderer does (see ``completion_model``).
 """
 
 from __future__ import annotations
